@@ -1,0 +1,1 @@
+"""FEAGI genomes, morphologies, connectomes and synthetic brains (ROS-free)."""

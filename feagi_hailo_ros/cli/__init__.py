@@ -1,0 +1,1 @@
+"""The `feagi-hailo` command-line tool."""

@@ -1,0 +1,1 @@
+"""FEAGI burst engine: neuron state, reference oracle and fast kernel (ROS-free)."""

@@ -1,0 +1,1 @@
+"""The thin ROS 2 layer: lifecycle node and message conversions."""
