@@ -1,0 +1,325 @@
+"""The connectome: neurons and synapses of a brain as struct-of-arrays, saved as one file.
+
+Neuron index inside an area: ((x*Y + y)*Z + z)*n + k, x outermost, n neurons per voxel;
+only k = n-1 receives (DESIGN §5). Coordinates are derived, not stored. Synapses are CSR by
+source: `syn_indptr`, `syn_target` (uint32), `syn_weight` (int16, signed); psp is per area.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from feagi_hailo_ros.brain.errors import GenomeError
+from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule
+from feagi_hailo_ros.brain.ids import CORE_KINDS, aliases
+
+FILE_MAGIC = b'FEAGIHC1'
+FILE_VERSION = 1
+_ALIGN = 64
+ArrayLike = Union[np.ndarray, Sequence[int]]
+
+
+@dataclass(frozen=True)
+class MappingInfo:
+    """One mapping rule as built: source and destination area ids, morphology, synapse count."""
+
+    src: str
+    dst: str
+    morphology: str
+    synapses: int
+    weight: int = 1
+    rule_index: int = 0          # index of the rule in the source area's `mappings`
+    morphology_type: str = ''
+    note: str = ''               # e.g. 'unknown function: no synapses'
+
+
+class Connectome:
+    """Neurons (area index, derived x/y/z) and synapses (CSR by source) of one brain."""
+
+    def __init__(self, areas: Sequence[AreaSpec], syn_indptr: np.ndarray, syn_target: np.ndarray,
+                 syn_weight: np.ndarray, mappings: Optional[List[MappingInfo]] = None,
+                 neuron_area: Optional[np.ndarray] = None, genome_hash: str = '',
+                 warnings: Optional[List[str]] = None, source: str = '',
+                 meta: Optional[dict] = None):
+        self.areas: List[AreaSpec] = list(areas)
+        counts = np.array([a.neurons for a in self.areas], dtype=np.int64)
+        self.area_start = np.zeros(len(self.areas) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.area_start[1:])
+        n = int(self.area_start[-1])
+        if len(self.areas) > np.iinfo(np.uint16).max:
+            raise ValueError(f'{len(self.areas)} areas: at most 65535 are supported')
+        if neuron_area is None:
+            neuron_area = np.repeat(np.arange(len(self.areas), dtype=np.uint16), counts)
+        self.neuron_area = neuron_area
+        self.syn_indptr = syn_indptr
+        self.syn_target = syn_target
+        self.syn_weight = syn_weight
+        self.mappings: List[MappingInfo] = list(mappings or [])
+        self.genome_hash = genome_hash
+        self.warnings: List[str] = list(warnings or [])
+        self.source = source
+        self.meta: dict = dict(meta or {})
+        self._check(n)
+        self._index: Dict[str, int] = {a.id: i for i, a in enumerate(self.areas)}
+        self._dims = np.array([a.dims for a in self.areas], dtype=np.int64).reshape(-1, 3)
+        self._npv = np.array([a.neurons_per_voxel for a in self.areas], dtype=np.int64)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, areas: Sequence[AreaSpec], syn_indptr: ArrayLike, syn_target: ArrayLike,
+                    syn_weight: ArrayLike, mappings: Optional[List[MappingInfo]] = None,
+                    **kwargs) -> 'Connectome':
+        """Build a connectome by hand (no genome): CSR arrays converted to the standard dtypes."""
+        target = np.ascontiguousarray(syn_target, dtype=np.uint32)
+        weight = np.ascontiguousarray(syn_weight, dtype=np.int16)
+        indptr = np.asarray(syn_indptr, dtype=np.int64)
+        return cls(areas, _compact_indptr(indptr), target, weight, mappings, **kwargs)
+
+    @classmethod
+    def from_synapse_list(cls, areas: Sequence[AreaSpec], sources: ArrayLike,
+                          targets: ArrayLike, weights: ArrayLike, **kwargs) -> 'Connectome':
+        """Build from (source, target, weight) lists; order within a source is kept."""
+        src = np.asarray(sources, dtype=np.int64)
+        order = np.argsort(src, kind='stable')
+        n = int(sum(a.neurons for a in areas))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+        return cls.from_arrays(areas, indptr, np.asarray(targets)[order],
+                               np.asarray(weights)[order], **kwargs)
+
+    def _check(self, n: int) -> None:
+        if self.neuron_area.shape != (n,):
+            raise ValueError(f'neuron_area has shape {self.neuron_area.shape}, expected ({n},)')
+        if self.syn_indptr.shape != (n + 1,):
+            raise ValueError(f'syn_indptr has shape {self.syn_indptr.shape}, expected ({n + 1},)')
+        s = int(self.syn_indptr[-1]) if n >= 0 else 0
+        if self.syn_target.shape != (s,) or self.syn_weight.shape != (s,):
+            raise ValueError(f'syn_target/syn_weight must hold {s} synapses '
+                             f'(got {self.syn_target.shape}, {self.syn_weight.shape})')
+        if self.syn_target.dtype != np.uint32 or self.syn_weight.dtype != np.int16:
+            raise ValueError('syn_target must be uint32 and syn_weight int16')
+
+    # ---- sizes --------------------------------------------------------------------------
+    @property
+    def n_neurons(self) -> int:
+        """Total number of neurons."""
+        return int(self.area_start[-1])
+
+    @property
+    def n_synapses(self) -> int:
+        """Total number of synapses."""
+        return int(self.syn_indptr[-1])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the per-neuron and per-synapse arrays."""
+        return int(self.neuron_area.nbytes + self.syn_indptr.nbytes + self.syn_target.nbytes
+                   + self.syn_weight.nbytes)
+
+    @property
+    def bytes_per_neuron(self) -> float:
+        """Bytes of per-neuron arrays per neuron (neuron_area + syn_indptr)."""
+        n = max(1, self.n_neurons)
+        return (self.neuron_area.nbytes + self.syn_indptr.nbytes) / n
+
+    @property
+    def bytes_per_synapse(self) -> float:
+        """Bytes of per-synapse arrays per synapse (syn_target + syn_weight)."""
+        s = max(1, self.n_synapses)
+        return (self.syn_target.nbytes + self.syn_weight.nbytes) / s
+
+    # ---- areas and coordinates ----------------------------------------------------------
+    def area_index(self, area_id: str) -> int:
+        """Index of an area by id, a 2.x id's decoded text, or its legacy/2.x equivalent."""
+        index = self._index.get(area_id)
+        if index is not None:
+            return index
+        for i, area in enumerate(self.areas):
+            if area_id in aliases(area.id):
+                self._index[area_id] = i
+                return i
+        raise KeyError(f'no area {area_id!r} in this brain '
+                       f'(areas: {", ".join(a.id for a in self.areas)})')
+
+    def area(self, area_id: str) -> AreaSpec:
+        """The AreaSpec of an id (aliases accepted)."""
+        return self.areas[self.area_index(area_id)]
+
+    def area_neurons(self, area_index: int) -> slice:
+        """The neuron index range of an area."""
+        return slice(int(self.area_start[area_index]), int(self.area_start[area_index + 1]))
+
+    def coords(self, indices: ArrayLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, z) int64 arrays of neuron indices, computed from the index (not stored)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        area = self.neuron_area[idx].astype(np.int64)
+        voxel = (idx - self.area_start[area]) // self._npv[area]
+        dims = self._dims[area]
+        z = voxel % dims[..., 2]
+        rest = voxel // dims[..., 2]
+        return rest // dims[..., 1], rest % dims[..., 1], z
+
+    def voxel_neuron(self, area_index: int, x: ArrayLike, y: ArrayLike,
+                     z: ArrayLike) -> np.ndarray:
+        """Receiving neuron (the voxel's last, k = n-1) of each (x, y, z); int64 indices."""
+        sx, sy, sz = (int(v) for v in self._dims[area_index])
+        x, y, z = (np.asarray(v, dtype=np.int64) for v in (x, y, z))
+        if np.any((x < 0) | (x >= sx) | (y < 0) | (y >= sy) | (z < 0) | (z >= sz)):
+            raise IndexError(f'coordinates outside area {self.areas[area_index].id!r} '
+                             f'of dimensions {(sx, sy, sz)}')
+        n = int(self._npv[area_index])
+        return self.area_start[area_index] + ((x * sy + y) * sz + z) * n + (n - 1)
+
+    def receiving_mask(self) -> np.ndarray:
+        """bool[N]: True for the neurons that can receive (the last of each voxel)."""
+        mask = np.ones(self.n_neurons, dtype=bool)
+        for a, area in enumerate(self.areas):
+            n = area.neurons_per_voxel
+            if n > 1:
+                block = mask[self.area_neurons(a)].reshape(-1, n)
+                block[:, :n - 1] = False
+        return mask
+
+    # ---- per-neuron values derived from the areas ---------------------------------------
+    def area_psp_u8(self) -> np.ndarray:
+        """uint8[A]: each area's psp as FEAGI stores it (trunc(clamp(pstcr_, 0, 255)))."""
+        return np.array([a.psp_u8 for a in self.areas], dtype=np.uint8)
+
+    def out_degree(self) -> np.ndarray:
+        """Synapses leaving each neuron (FEAGI's psp divisor n before psp_uniform)."""
+        return np.diff(self.syn_indptr).astype(np.int64)
+
+    def excitability_ids(self) -> np.ndarray:
+        """uint32[N]: FEAGI's neuron id for the excitability hash (DESIGN §4)."""
+        ids = np.zeros(self.n_neurons, dtype=np.uint32)
+        order = sorted(range(len(self.areas)), key=lambda i: self.areas[i].id)
+        rank = 7
+        for a in order:
+            area = self.areas[a]
+            span = self.area_neurons(a)
+            if area.role == 'core' and area.core_kind in CORE_KINDS:
+                ids[span] = CORE_KINDS.index(area.core_kind)
+                continue
+            ids[span] = np.arange(rank, rank + area.neurons, dtype=np.int64).astype(np.uint32)
+            rank += area.neurons
+        return ids
+
+    # ---- file ---------------------------------------------------------------------------
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write one file: magic, JSON header, 64-byte-aligned raw arrays (atomic rename)."""
+        arrays = {'neuron_area': self.neuron_area, 'syn_indptr': self.syn_indptr,
+                  'syn_target': self.syn_target, 'syn_weight': self.syn_weight}
+        table, offset = {}, 0
+        for name, array in arrays.items():
+            table[name] = {'dtype': np.dtype(array.dtype).str, 'shape': list(array.shape),
+                           'offset': offset}
+            offset += _aligned(array.nbytes)
+        header = {
+            'version': FILE_VERSION, 'genome_hash': self.genome_hash, 'source': self.source,
+            'warnings': self.warnings, 'meta': self.meta, 'arrays': table,
+            'areas': [_area_to_json(a) for a in self.areas],
+            'mappings': [asdict(m) for m in self.mappings],
+        }
+        blob = json.dumps(header).encode('utf-8')
+        data_start = _aligned(len(FILE_MAGIC) + 8 + len(blob))
+        tmp = f'{os.fspath(path)}.tmp{os.getpid()}'
+        with open(tmp, 'wb') as out:
+            out.write(FILE_MAGIC)
+            out.write(np.uint64(data_start).tobytes())
+            out.write(blob)
+            out.write(b'\0' * (data_start - len(FILE_MAGIC) - 8 - len(blob)))
+            for name, array in arrays.items():
+                raw = np.ascontiguousarray(array)
+                out.write(memoryview(raw.view(np.uint8).reshape(-1)))
+                out.write(b'\0' * (_aligned(raw.nbytes) - raw.nbytes))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], mmap: bool = True) -> 'Connectome':
+        """Read a file written by save(); arrays are read-only memory maps when mmap is True."""
+        name = os.fspath(path)
+        try:
+            with open(name, 'rb') as handle:
+                magic = handle.read(len(FILE_MAGIC))
+                if magic != FILE_MAGIC:
+                    raise GenomeError('not a feagi_hailo_ros connectome file (bad magic)', name)
+                data_start = int(np.frombuffer(handle.read(8), dtype=np.uint64)[0])
+                header = json.loads(handle.read(data_start - len(FILE_MAGIC) - 8)
+                                    .rstrip(b'\0').decode('utf-8'))
+        except (OSError, ValueError, IndexError) as exc:
+            if isinstance(exc, GenomeError):
+                raise
+            raise GenomeError(f'cannot read connectome file ({exc})', name) from None
+        if header.get('version') != FILE_VERSION:
+            raise GenomeError(f'connectome file version {header.get("version")} is not '
+                              f'{FILE_VERSION}: rebuild it from the genome', name)
+        arrays = {}
+        for key, spec in header['arrays'].items():
+            dtype, shape = np.dtype(spec['dtype']), tuple(spec['shape'])
+            offset = data_start + spec['offset']
+            count = int(np.prod(shape))
+            if mmap and count:
+                arrays[key] = np.memmap(name, dtype=dtype, mode='r', offset=offset, shape=shape)
+            else:
+                with open(name, 'rb') as handle:
+                    handle.seek(offset)
+                    arrays[key] = np.fromfile(handle, dtype=dtype, count=count).reshape(shape)
+        areas = [_area_from_json(a) for a in header['areas']]
+        mappings = [MappingInfo(**m) for m in header['mappings']]
+        return cls(areas, arrays['syn_indptr'], arrays['syn_target'], arrays['syn_weight'],
+                   mappings, neuron_area=arrays['neuron_area'],
+                   genome_hash=header.get('genome_hash', ''), warnings=header.get('warnings'),
+                   source=header.get('source', ''), meta=header.get('meta'))
+
+    def summary(self) -> dict:
+        """The `info --json` view: totals, areas, mappings, warnings."""
+        return {
+            'source': self.source, 'genome_hash': self.genome_hash,
+            'neurons': self.n_neurons, 'synapses': self.n_synapses,
+            'areas': [{'id': a.id, 'name': a.name, 'type': a.role, 'unit': a.unit,
+                       'dimensions': list(a.dims), 'neurons_per_voxel': a.neurons_per_voxel,
+                       'neurons': a.neurons} for a in self.areas],
+            'mappings': [{'src': m.src, 'dst': m.dst, 'morphology': m.morphology,
+                          'morphology_type': m.morphology_type, 'weight': m.weight,
+                          'synapses': m.synapses, **({'note': m.note} if m.note else {})}
+                         for m in self.mappings],
+            'warnings': list(self.warnings),
+            'memory_bytes': self.nbytes,
+            'bytes_per_neuron': round(self.bytes_per_neuron, 3),
+            'bytes_per_synapse': round(self.bytes_per_synapse, 3),
+        }
+
+    def __repr__(self) -> str:
+        return (f'Connectome({len(self.areas)} areas, {self.n_neurons} neurons, '
+                f'{self.n_synapses} synapses)')
+
+
+def _aligned(size: int) -> int:
+    return (size + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+def _compact_indptr(indptr: np.ndarray) -> np.ndarray:
+    """uint32 indptr when the synapse count fits (4 B/neuron), else int64."""
+    if indptr.size and int(indptr[-1]) < 2 ** 32:
+        return indptr.astype(np.uint32)
+    return indptr.astype(np.int64)
+
+
+def _area_to_json(area: AreaSpec) -> dict:
+    out = asdict(area)
+    out['mappings'] = [asdict(r) for r in area.mappings]
+    return out
+
+
+def _area_from_json(data: dict) -> AreaSpec:
+    names = {f.name for f in fields(AreaSpec)}
+    values = {k: v for k, v in data.items() if k in names}
+    for key in ('dims', 'position', 'threshold_increment'):
+        values[key] = tuple(values[key])
+    values['mappings'] = tuple(
+        MappingRule(**{**r, 'morphology_scalar': tuple(r['morphology_scalar'])})
+        for r in values.get('mappings', ()))
+    return AreaSpec(**values)
