@@ -16,7 +16,7 @@ fi
 
 reqs=(requirements/runtime.txt requirements/test.txt)
 [ "$use_system_ros" = 1 ] || reqs=(requirements/ros-kilted.txt "${reqs[@]}")
-stamp_value="$(cat "${reqs[@]}" setup.py | sha256sum | cut -d' ' -f1)-$use_system_ros-$("$python" -V 2>&1)"
+stamp_value="$(cat "${reqs[@]}" requirements/test-optional.txt setup.py | sha256sum | cut -d' ' -f1)-$use_system_ros-$("$python" -V 2>&1)"
 
 if [ ! -x "$venv/bin/python" ]; then
     echo "setup: creating $venv (system ROS 2: $([ $use_system_ros = 1 ] && echo "$ROS_DISTRO" || echo no, using PyPI wheels))"
@@ -52,6 +52,10 @@ if [ "$(cat "$venv/.setup-stamp" 2>/dev/null)" != "$stamp_value" ]; then
     else
         pip_install $(printf -- '-r %s ' "${reqs[@]}")
     fi
+    for req in $(grep -hvE '^\s*(#|$)' requirements/test-optional.txt); do
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$req" \
+            >>"$pip_log" 2>&1 || echo "setup: optional $req did not install; its tests will skip"
+    done
     pip_install --no-deps -e "$repo"
     echo "$stamp_value" > "$venv/.setup-stamp"
 fi
