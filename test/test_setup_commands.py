@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _readme_commands():
-    return re.findall(r'```bash\n(bash scripts/[a-z_]+\.sh)\n```', (ROOT / 'README.md').read_text())
+    readme = (ROOT / 'README.md').read_text()
+    return re.findall(r'```bash\n(bash scripts/[a-z_]+\.sh)\n```', readme)
 
 
 def test_readme_gives_exactly_two_commands_that_exist():
