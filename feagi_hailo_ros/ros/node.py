@@ -1,0 +1,438 @@
+"""The feagi_hailo lifecycle node: sensors in, bursts on a timer, motors and brain views out.
+
+The node only moves messages and parameters; the brain, encoders, decoders and devices live in
+the ROS-free layers behind `BrainRuntime` (ros/brain_runtime.py).
+"""
+
+import math
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, KeyValue
+from geometry_msgs.msg import Twist, TwistStamped
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+from sensor_msgs.msg import CompressedImage, Image, Imu, JointState, LaserScan, PointCloud2
+from sensor_msgs.msg import Range
+from std_msgs.msg import Float64MultiArray, Header
+from visualization_msgs.msg import MarkerArray
+
+from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
+from feagi_hailo_ros.ros.burst_clock import BurstClock
+from feagi_hailo_ros.ros.diagnostics_msg import burst_status, diagnostic_array
+from feagi_hailo_ros.ros.parameters import PARAMETERS, validate
+
+NODE_NAME = 'feagi_hailo'
+WARN_PERIOD_S = 5.0
+DIAGNOSTICS_PERIOD_S = 1.0
+SENSOR_MAX_AGE_S = 0.5  # a scalar reading older than this is no longer injected
+
+RuntimeFactory = Callable[[Dict[str, Any], Any], Any]
+
+# Published topics and their types: the rviz config and the tests check against this table.
+PUBLISHED = {
+    'cmd_vel': (Twist, TwistStamped),
+    'motor_commands': (Float64MultiArray,),
+    'fired_neurons': (PointCloud2,),
+    'cortical_areas': (MarkerArray,),
+    '/diagnostics': (DiagnosticArray,),
+}
+SUBSCRIBED = {
+    'image_raw': Image, 'image_raw/compressed': CompressedImage, 'imu': Imu, 'scan': LaserScan,
+    'range': Range, 'joint_states': JointState,
+}
+
+
+def default_runtime_factory(settings: Dict[str, Any], logger) -> Any:
+    """Build the brain runtime (genome, engine, devices, encoders) from the node's settings."""
+    from feagi_hailo_ros.ros.brain_runtime import build_runtime
+    return build_runtime(settings, logger)
+
+
+class FeagiHailoNode(LifecycleNode):
+    """Run a FEAGI brain at a fixed burst rate on ROS sensor data and publish motor commands."""
+
+    def __init__(self, runtime_factory: Optional[RuntimeFactory] = None, **kwargs):
+        """Declare every parameter; nothing is loaded before configure."""
+        super().__init__(NODE_NAME, **kwargs)
+        self._runtime_factory = runtime_factory or default_runtime_factory
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        self._settings: Dict[str, Any] = {
+            spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        if hasattr(self, 'add_post_set_parameters_callback'):
+            self.add_post_set_parameters_callback(self._apply_parameters)
+        self._runtime = None
+        self._clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
+        self._burst_timer = None
+        self._diag_timer = None
+        self._subscriptions: List[Any] = []
+        self._pub: Dict[str, Any] = {}
+        self._latest_frame = None          # (kind, msg) of the newest frame not yet encoded
+        self._latest_scalars: Dict[str, Any] = {}   # kind -> (receipt time, msg)
+        self._motor_values = np.zeros(0)
+        self._last_motor_activity_s = -math.inf
+        self._last_viz_s = -math.inf
+        self._vision_dirty = False
+        self._active = False
+        self.bad_inputs = 0
+        self.burst_errors = 0
+        self.published: Dict[str, int] = {name: 0 for name in PUBLISHED}
+        self.engine_ms: List[float] = []   # engine-only time per burst (last 1000)
+
+    # ---------------------------------------------------------------- parameters
+    def _validate_parameters(self, parameters) -> SetParametersResult:
+        """Refuse the whole batch, with the reason, if any value is out of bounds."""
+        merged = dict(self._settings)
+        merged.update({p.name: p.value for p in parameters})
+        for parameter in parameters:
+            reason = validate(parameter.name, parameter.value, merged)
+            if reason:
+                self.get_logger().warning(f'parameter refused: {reason}')
+                return SetParametersResult(successful=False, reason=reason)
+        if not hasattr(self, 'add_post_set_parameters_callback'):
+            self._apply_parameters(parameters)
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters) -> None:
+        """Take accepted values into effect: a new burst rate recreates the timer."""
+        for parameter in parameters:
+            self._settings[parameter.name] = parameter.value
+        names = {p.name for p in parameters}
+        if 'burst_rate_hz' in names:
+            self._clock.set_period(1.0 / self._settings['burst_rate_hz'])
+            if self._burst_timer is not None:
+                self._start_burst_timer()
+                self.get_logger().info(f"burst rate now {self._settings['burst_rate_hz']} Hz")
+        if names & {'gaze_x', 'gaze_y', 'gaze_modulation', 'vision_change_min',
+                    'vision_change_max'}:
+            self._vision_dirty = True
+
+    # ---------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the brain, open its devices and create the publishers."""
+        try:
+            self._runtime = self._runtime_factory(dict(self._settings), self.get_logger())
+        except Exception as exc:  # noqa: B902 - any failure to build the brain fails configure
+            self.get_logger().error(f'configure failed: {exc}')
+            self._runtime = None
+            return TransitionCallbackReturn.FAILURE
+        self._clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
+        self._motor_values = np.zeros(self._runtime.motor_count)
+        sensor_reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        cmd_type = TwistStamped if self._settings['cmd_vel_stamped'] else Twist
+        self._pub = {
+            'cmd_vel': self.create_lifecycle_publisher(cmd_type, 'cmd_vel', 10),
+            'motor_commands': self.create_lifecycle_publisher(
+                Float64MultiArray, 'motor_commands', 10),
+            'fired_neurons': self.create_lifecycle_publisher(
+                PointCloud2, 'fired_neurons', sensor_reliable),
+            'cortical_areas': self.create_lifecycle_publisher(
+                MarkerArray, 'cortical_areas', latched),
+            '/diagnostics': self.create_publisher(DiagnosticArray, '/diagnostics', 10),
+        }
+        self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self.get_logger().info(
+            f'configured: {self._runtime.summary()} on device {self._runtime.device_name}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start the burst timer and the sensor subscriptions; publish the area markers."""
+        result = super().on_activate(state)
+        self._subscribe()
+        self._active = True
+        self._last_motor_activity_s = -math.inf
+        self._publish(
+            'cortical_areas', brain_viz.area_markers(
+                self._header(), self._runtime.area_boxes(), self._settings['area_scale']))
+        self._start_burst_timer()
+        self.get_logger().info(f"active: bursting at {self._settings['burst_rate_hz']} Hz")
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop bursting and listening, and command the motors to zero."""
+        self._stop_burst_timer()
+        for subscription in self._subscriptions:
+            self.destroy_subscription(subscription)
+        self._subscriptions = []
+        self._active = False
+        self._motor_values = np.zeros_like(self._motor_values)
+        self._publish_motors(self._motor_values)
+        self._latest_frame = None
+        self._latest_scalars = {}
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the devices and the brain, and destroy the publishers."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Zero the motors if still active, then release everything."""
+        if self._active:
+            self.on_deactivate(state)
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release what can be released; the node goes back to unconfigured."""
+        self._stop_burst_timer()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        self._stop_burst_timer()
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        for name, publisher in self._pub.items():
+            if name == '/diagnostics':
+                self.destroy_publisher(publisher)
+            else:
+                self.destroy_lifecycle_publisher(publisher)
+        self._pub = {}
+        if self._runtime is not None:
+            try:
+                self._runtime.close()
+            finally:
+                self._runtime = None
+
+    def autostart(self) -> bool:
+        """Configure then activate when the `autostart` parameter is set; False on failure."""
+        if not self._settings['autostart']:
+            return True
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    # ---------------------------------------------------------------- inputs
+    def _subscribe(self) -> None:
+        inputs = self._runtime.inputs  # kinds the brain has an area for
+        qos = qos_profile_sensor_data
+        if 'vision' in inputs:
+            self._subscriptions += [
+                self.create_subscription(Image, 'image_raw',
+                                         lambda m: self._store_frame('raw', m), qos),
+                self.create_subscription(CompressedImage, 'image_raw/compressed',
+                                         lambda m: self._store_frame('compressed', m), qos)]
+        for kind, msg_type, topic in (('imu', Imu, 'imu'), ('proximity', LaserScan, 'scan'),
+                                      ('range', Range, 'range'),
+                                      ('joints', JointState, 'joint_states')):
+            area_kind = 'proximity' if kind == 'range' else kind
+            if area_kind in inputs:
+                self._subscriptions.append(self.create_subscription(
+                    msg_type, topic, self._make_scalar_store(kind), qos))
+
+    def _store_frame(self, kind: str, msg) -> None:
+        self._latest_frame = (kind, msg)
+
+    def _make_scalar_store(self, kind: str) -> Callable:
+        def store(msg) -> None:
+            self._latest_scalars[kind] = (time.monotonic(), msg)
+        return store
+
+    def _warn(self, text: str) -> None:
+        """Count a bad input and warn, at most once per WARN_PERIOD_S per distinct call site."""
+        self.bad_inputs += 1
+        self.get_logger().warning(text, throttle_duration_sec=WARN_PERIOD_S)
+
+    def _feed_inputs(self, now_s: float) -> None:
+        """Encode the newest unseen frame and the fresh scalar readings into the brain."""
+        runtime = self._runtime
+        if self._vision_dirty:
+            self._vision_dirty = False
+            try:
+                runtime.set_vision(self._settings['gaze_x'], self._settings['gaze_y'],
+                                   self._settings['gaze_modulation'],
+                                   self._settings['vision_change_min'],
+                                   self._settings['vision_change_max'])
+            except ValueError as exc:
+                self._warn(f'gaze/vision parameters not applied: {exc}')
+        frame, self._latest_frame = self._latest_frame, None
+        if frame is not None:
+            kind, msg = frame
+            try:
+                if kind == 'raw':
+                    runtime.encode_image(**sensor_values.image_fields(msg))
+                else:
+                    runtime.encode_compressed(msg.format, bytes(msg.data))
+            except ValueError as exc:
+                self._warn(f'image_raw{"" if kind == "raw" else "/compressed"} frame '
+                           f'ignored: {exc}')
+        settings = self._settings
+        for kind, (received_s, msg) in list(self._latest_scalars.items()):
+            if now_s - received_s > SENSOR_MAX_AGE_S:
+                continue
+            try:
+                if kind == 'imu':
+                    values = sensor_values.imu_values(
+                        msg, settings['imu_accel_range'], settings['imu_gyro_range'])
+                    runtime.encode_scalars('imu', values, signed=True)
+                elif kind == 'proximity':
+                    values = sensor_values.scan_values(
+                        msg, runtime.channels('proximity'), settings['proximity_min_m'],
+                        settings['proximity_max_m'])
+                    runtime.encode_scalars('proximity', values, signed=False)
+                elif kind == 'range':
+                    values = sensor_values.range_values(
+                        msg, settings['proximity_min_m'], settings['proximity_max_m'])
+                    runtime.encode_scalars('proximity', values, signed=False)
+                elif kind == 'joints':
+                    names = [name for name in settings['joint_names'] if name]
+                    values = sensor_values.joint_values(
+                        msg, names, settings['joint_position_min'],
+                        settings['joint_position_max'])
+                    runtime.encode_scalars('joints', values, signed=False)
+            except ValueError as exc:
+                self._warn(f'{kind} reading ignored: {exc}')
+                del self._latest_scalars[kind]
+
+    # ---------------------------------------------------------------- bursts
+    def _start_burst_timer(self) -> None:
+        self._stop_burst_timer()
+        self._burst_timer = self.create_timer(
+            1.0 / self._settings['burst_rate_hz'], self._on_burst_tick)
+
+    def _stop_burst_timer(self) -> None:
+        if self._burst_timer is not None:
+            self.destroy_timer(self._burst_timer)
+            self._burst_timer = None
+
+    def _on_burst_tick(self) -> None:
+        """Run one burst unless the previous one overran into this tick (skip, never queue)."""
+        start_s = time.monotonic()
+        if self._runtime is None or not self._clock.should_run(start_s):
+            return
+        fired = np.zeros(0, dtype=np.int64)
+        try:
+            self._feed_inputs(start_s)
+            engine_start_s = time.perf_counter()
+            fired = self._runtime.burst()
+            self.engine_ms.append((time.perf_counter() - engine_start_s) * 1000.0)
+            del self.engine_ms[:-1000]
+            self._update_motors(start_s, fired)
+        except Exception as exc:  # noqa: B902 - a robot's brain loop must keep running
+            self.burst_errors += 1
+            self.get_logger().error(f'burst failed: {exc!r}',
+                                    throttle_duration_sec=WARN_PERIOD_S)
+        self._publish_motors(self._motor_values)
+        self._clock.record(start_s, time.monotonic(), len(fired))
+        viz_rate = self._settings['viz_rate_hz']
+        if viz_rate > 0 and start_s - self._last_viz_s >= 1.0 / viz_rate:
+            self._last_viz_s = start_s
+            self._publish_fired(fired)
+
+    def _update_motors(self, now_s: float, fired: np.ndarray) -> None:
+        """Take new motor values when a motor area fired; zero them after a silent timeout."""
+        values = self._runtime.decode_motors(fired)
+        if values is not None:
+            self._motor_values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+            self._last_motor_activity_s = now_s
+        elif now_s - self._last_motor_activity_s > self._settings['motor_timeout_s']:
+            self._motor_values = np.zeros_like(self._motor_values)
+
+    # ---------------------------------------------------------------- outputs
+    def _header(self) -> Header:
+        return Header(stamp=self.get_clock().now().to_msg(), frame_id=self._settings['frame_id'])
+
+    def _publish(self, name: str, msg) -> None:
+        publisher = self._pub.get(name)
+        if publisher is not None:
+            publisher.publish(msg)
+            self.published[name] += 1
+
+    def _publish_motors(self, motors: np.ndarray) -> None:
+        settings = self._settings
+        linear, angular = motion.wheels_to_velocity(
+            motors, settings['left_motor_index'], settings['right_motor_index'],
+            settings['max_linear_speed'], settings['max_angular_speed'])
+        if settings['cmd_vel_stamped']:
+            header = Header(stamp=self.get_clock().now().to_msg(),
+                            frame_id=settings['cmd_vel_frame_id'])
+            self._publish('cmd_vel', motion.twist_stamped(header, linear, angular))
+        else:
+            self._publish('cmd_vel', motion.twist(linear, angular))
+        self._publish('motor_commands', motion.motor_array(motors))
+
+    def _publish_fired(self, fired: np.ndarray) -> None:
+        shown = brain_viz.decimate(fired, self._settings['viz_max_points'])
+        xyz, intensity = self._runtime.fired_points(shown, self._settings['area_scale'])
+        self._publish('fired_neurons', brain_viz.fired_cloud(self._header(), xyz, intensity))
+
+    def _publish_diagnostics(self) -> None:
+        if self._runtime is None:
+            return
+        try:
+            health = self._runtime.health()
+        except Exception as exc:  # noqa: B902 - a failing probe is itself the diagnosis
+            health = {'healthy': 'false', 'error': f'health probe failed: {exc}'}
+        stats = self._clock.stats(time.monotonic())
+        status = burst_status(
+            f'{self.get_name()}: burst engine', self._runtime.device_name, health, stats,
+            self._settings['burst_rate_hz'], int(self._runtime.fallbacks), self.bad_inputs,
+            self._active)
+        if self.engine_ms:
+            p50, p99 = np.percentile(self.engine_ms, [50.0, 99.0])
+            status.values.append(KeyValue(key='engine_p50_ms', value=f'{p50:.3f}'))
+            status.values.append(KeyValue(key='engine_p99_ms', value=f'{p99:.3f}'))
+        status.values.append(KeyValue(key='burst_errors', value=str(self.burst_errors)))
+        self._publish('/diagnostics', diagnostic_array(self.get_clock().now().to_msg(), status))
+
+    def stop_motors(self) -> None:
+        """Stop bursting and send zero motor commands if the context still allows it."""
+        self._stop_burst_timer()
+        self._motor_values = np.zeros_like(self._motor_values)
+        if self._active and rclpy.ok(context=self.context):
+            try:
+                self._publish_motors(self._motor_values)
+            except Exception:  # noqa: B902 - shutting down: nothing more can be done
+                pass
+
+    def burst_stats(self):
+        """Return the burst loop's statistics now (for the demo and tests)."""
+        return self._clock.stats(time.monotonic())
+
+    @property
+    def motor_values(self) -> np.ndarray:
+        """The motor values last published."""
+        return self._motor_values.copy()
+
+    @property
+    def runtime(self):
+        """The brain runtime while configured, else None."""
+        return self._runtime
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the node until Ctrl-C or ROS shutdown; exit 1 when autostart cannot configure."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = FeagiHailoNode()
+        if not node.autostart():
+            node.get_logger().error('autostart failed: see the error above; exiting')
+            code = 1
+        else:
+            rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop_motors()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
