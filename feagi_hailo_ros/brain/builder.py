@@ -190,6 +190,7 @@ def load_brain(path_or_genome: Union[Genome, str, os.PathLike, dict], cache: boo
             if connectome.genome_hash == genome.content_hash:
                 connectome.source = genome.source
                 connectome.meta['cache_file'] = path
+                connectome.meta['from_cache'] = True
                 return connectome
         except (GenomeError, OSError, ValueError, KeyError, TypeError):
             pass  # unreadable cache entry: rebuild it
