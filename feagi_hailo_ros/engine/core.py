@@ -1,0 +1,317 @@
+"""BurstEngine: the fast engine API over the numba kernel (inject, burst, state, checkpoint).
+
+One burst is `begin_burst()`, then for each partition (a neuron range) `propagate(lo, hi)`
+and `update(lo, hi)`, then `end_burst()`; `burst()` does all of it. A hybrid engine may
+instead compute a partition's synaptic currents elsewhere (a device) and hand them to
+`update(lo, hi, currents=..., candidates=...)` after `mark_candidates(lo, hi)`.
+With `partitions=2, threads=True` the partitions of one burst run concurrently in threads
+(the kernel releases the GIL); spikes are exchanged at the burst boundary, which is exact.
+"""
+
+import threading
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from feagi_hailo_ros.engine import kernel
+from feagi_hailo_ros.engine.model import EngineModel, Synapses
+from feagi_hailo_ros.engine.state import NeuronState, array_checksum
+
+POWER_AMOUNT = np.float32(1.0)
+
+
+def split_range(n_neurons: int, parts: int) -> List[Tuple[int, int]]:
+    """Split [0, N) into `parts` contiguous ranges of nearly equal size."""
+    if parts < 1:
+        raise ValueError(f'partitions must be >= 1, got {parts}')
+    edges = np.linspace(0, n_neurons, parts + 1).round().astype(np.int64)
+    return [(int(edges[p]), int(edges[p + 1])) for p in range(parts)]
+
+
+class BurstEngine:
+    """Fast burst engine over an EngineModel (or a brain Connectome).
+
+    State: float32 potentials, uint16 refractory countdowns and consecutive-fire counts,
+    the last fired set (and potentials at firing). Buffers are allocated once.
+    """
+
+    def __init__(self, brain, partitions: Union[int, Sequence[Tuple[int, int]]] = 1,
+                 threads: bool = False):
+        self.model = brain if isinstance(brain, EngineModel) else \
+            EngineModel.from_connectome(brain)
+        model = self.model
+        n = model.n_neurons
+        self.n_neurons = n
+        self.state_arrays = NeuronState.zeros(n)
+        self.fcl_input = np.zeros(n, dtype=np.float32)
+        self.fcl_candidate = np.zeros(n, dtype=np.uint8)
+        self._fired = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)]
+        self._fired_v = [np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)]
+        self._cur = 0                     # buffer holding the previous burst's fired set
+        self._n_fired = 0
+        self._segments: List[Tuple[int, int, int]] = []   # (lo, hi, count) this burst
+        self._in_burst = False
+        self.burst_count = 0
+        self.fill_seed = 0                # > 0: benchmark injections drawn in the update
+        self._fingerprint: Optional[dict] = None
+        self.partitions = (split_range(n, partitions) if isinstance(partitions, int)
+                           else [(int(lo), int(hi)) for lo, hi in partitions])
+        self._check_partitions(self.partitions)
+        if len(self.partitions) == 1:
+            self._partition_syn = [model.synapses]
+        else:
+            self._partition_syn = [model.synapses.restrict(lo, hi)
+                                   for lo, hi in self.partitions]
+        self._threads: List[threading.Thread] = []
+        self._workers_error: List[BaseException] = []
+        if threads and len(self.partitions) > 1:
+            self._start_threads()
+
+    # ---- injections -------------------------------------------------------------------
+    def inject(self, area_id: str, x, y, z, potential) -> None:
+        """Queue injections into the receiving neurons of voxels (x, y, z) of an area."""
+        area = self.model.layout.area_index(area_id)
+        idx = np.atleast_1d(self.model.layout.voxel_neuron(area, x, y, z))
+        pot = np.broadcast_to(np.asarray(potential, dtype=np.float32), idx.shape)
+        self.inject_indices(idx, pot)
+
+    def inject_indices(self, indices, potentials) -> None:
+        """Queue injections (neuron index, potential) for the next burst, summed in order."""
+        idx = np.ascontiguousarray(np.atleast_1d(indices), dtype=np.int64)
+        pot = np.ascontiguousarray(np.broadcast_to(
+            np.asarray(potentials, dtype=np.float32), idx.shape))
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_neurons):
+            raise ValueError(f'injection neuron index outside 0..{self.n_neurons - 1}')
+        kernel.accumulate(idx, pot, self.fcl_input, self.fcl_candidate)
+
+    # ---- one burst --------------------------------------------------------------------
+    def burst(self) -> np.ndarray:
+        """Run one burst; return the fired indices (ascending int64 view, valid until the
+        next burst: copy it to keep it)."""
+        self.begin_burst()
+        if self._threads:
+            self._run_threaded()
+        else:
+            for p, (lo, hi) in enumerate(self.partitions):
+                self._run_partition(p)
+        return self.end_burst()
+
+    def begin_burst(self) -> None:
+        """Start a burst: add the power amount to the power area (DESIGN §4 step 3)."""
+        if self._in_burst:
+            raise RuntimeError('begin_burst called twice without end_burst')
+        self._in_burst = True
+        self._segments = []
+        power = self.model.params.power_neurons
+        if power.size:
+            kernel.accumulate(power, np.full(power.size, POWER_AMOUNT, np.float32),
+                              self.fcl_input, self.fcl_candidate)
+
+    def previous_fired(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Return the fired indices and potentials of the previous burst (views)."""
+        return (self._fired[self._cur][:self._n_fired],
+                self._fired_v[self._cur][:self._n_fired])
+
+    def propagate(self, lo: int, hi: int, synapses: Optional[Synapses] = None) -> None:
+        """Add the previous burst's spikes to targets in [lo, hi) and mark them candidates.
+
+        After this, `fcl_input[lo:hi]` holds each target's float32 input (injections, power,
+        then synapses in order) and `fcl_candidate[lo:hi]` its candidate flag.
+        """
+        syn = synapses or self.model.synapses
+        p = self.model.params
+        kernel.propagate_range(
+            self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
+            syn.target, syn.weight, syn.neuron_area, self.model.out_degree, p.psp,
+            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, self.fcl_candidate)
+
+    def mark_candidates(self, lo: int, hi: int) -> None:
+        """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
+        syn = self.model.synapses
+        kernel.mark_candidates_range(self._fired[self._cur], self._n_fired, syn.indptr,
+                                     syn.target, lo, hi, self.fcl_candidate)
+
+    def update(self, lo: int, hi: int, currents: Optional[np.ndarray] = None,
+               candidates: Optional[np.ndarray] = None) -> np.ndarray:
+        """Apply the neuron rules to [lo, hi); return the indices that fired (a view).
+
+        `currents` (float32[hi-lo]) are synaptic inputs computed elsewhere: they are added
+        to the queued injections of the candidates; `candidates` (bool[hi-lo]) marks more
+        candidates (targets of spikes with zero net input are candidates too).
+        """
+        if not self._in_burst:
+            raise RuntimeError('update outside a burst: call begin_burst first')
+        if candidates is not None:
+            self.fcl_candidate[lo:hi] |= np.asarray(candidates, dtype=bool).view(np.uint8)
+        if currents is not None:
+            cand = self.fcl_candidate[lo:hi].view(bool)
+            view = self.fcl_input[lo:hi]
+            np.add(view, np.asarray(currents, dtype=np.float32), out=view, where=cand)
+        count = self._update_kernel(lo, hi)
+        self._segments.append((lo, hi, count))
+        nxt = 1 - self._cur
+        return self._fired[nxt][lo:lo + count]
+
+    def end_burst(self) -> np.ndarray:
+        """Finish a burst: gather the partitions' fired sets; return them (ascending view)."""
+        if not self._in_burst:
+            raise RuntimeError('end_burst without begin_burst')
+        segments = sorted(self._segments)
+        covered = 0
+        for lo, hi, _ in segments:
+            if lo != covered:
+                break
+            covered = hi
+        if covered != self.n_neurons:
+            self._in_burst = False
+            raise RuntimeError(f'the ranges updated in this burst {[s[:2] for s in segments]} '
+                               f'do not cover neurons 0..{self.n_neurons - 1} exactly once')
+        nxt = 1 - self._cur
+        fired, fired_v = self._fired[nxt], self._fired_v[nxt]
+        total = 0
+        for lo, _, count in segments:
+            if lo != total and count:
+                fired[total:total + count] = fired[lo:lo + count].copy()
+                fired_v[total:total + count] = fired_v[lo:lo + count].copy()
+            total += count
+        self._cur, self._n_fired = nxt, total
+        self.burst_count += 1
+        self._in_burst = False
+        return fired[:total]
+
+    def _update_kernel(self, lo: int, hi: int) -> int:
+        p = self.model.params
+        s = self.state_arrays
+        nxt = 1 - self._cur
+        return kernel.update_range(
+            lo, hi, self.burst_count + 1, p.area_start, p.fire_threshold, p.threshold_limit,
+            p.leak_keep, p.refractory, p.consecutive_limit, p.snooze,
+            p.mp_charge_accumulation, p.excitability, p.has_gradient, p.neuron_threshold,
+            p.excitability_id, s.potential, s.refractory_countdown, s.consecutive_fires,
+            self.fcl_input, self.fcl_candidate, self._fired[nxt], self._fired_v[nxt], lo,
+            self.fill_seed)
+
+    def _run_partition(self, p: int) -> None:
+        lo, hi = self.partitions[p]
+        self.propagate(lo, hi, self._partition_syn[p])
+        count = self._update_kernel(lo, hi)
+        self._segments.append((lo, hi, count))
+
+    # ---- threads ----------------------------------------------------------------------
+    def _start_threads(self) -> None:
+        parts = len(self.partitions)
+        self._start = threading.Barrier(parts)
+        self._done = threading.Barrier(parts)
+        self._stop = False
+        for p in range(1, parts):
+            thread = threading.Thread(target=self._worker, args=(p,), daemon=True,
+                                      name=f'burst-partition-{p}')
+            thread.start()
+            self._threads.append(thread)
+
+    def _worker(self, p: int) -> None:
+        while True:
+            self._start.wait()
+            if self._stop:
+                return
+            try:
+                self._run_partition(p)
+            except BaseException as exc:  # reported by the main thread
+                self._workers_error.append(exc)
+            self._done.wait()
+
+    def _run_threaded(self) -> None:
+        self._start.wait()
+        try:
+            self._run_partition(0)
+        finally:
+            self._done.wait()
+        if self._workers_error:
+            self._in_burst = False
+            raise RuntimeError('a partition thread failed') from self._workers_error.pop()
+
+    def close(self) -> None:
+        """Stop the partition threads (the engine then runs partitions in turn)."""
+        if self._threads:
+            self._stop = True
+            self._start.wait()
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # ---- reading results and state ----------------------------------------------------
+    @property
+    def fired(self) -> np.ndarray:
+        """Return the last burst's fired indices (ascending view)."""
+        return self._fired[self._cur][:self._n_fired]
+
+    def fired_coords(self) -> Tuple[List[str], np.ndarray, np.ndarray, np.ndarray,
+                                    np.ndarray]:
+        """Return the last burst's fired (area ids, x, y, z, potential at firing)."""
+        idx, pot = self.previous_fired()
+        area, x, y, z = self.model.layout.coords(idx)
+        ids = self.model.layout.ids
+        return [ids[a] for a in area.tolist()], x, y, z, pot.copy()
+
+    @property
+    def state(self) -> NeuronState:
+        """Return a copy of the state (potentials, counters, last fired, pending inputs)."""
+        s = self.state_arrays
+        pending = np.flatnonzero(self.fcl_candidate).astype(np.int64)
+        fired, fired_v = self.previous_fired()
+        return NeuronState(s.potential.copy(), s.refractory_countdown.copy(),
+                           s.consecutive_fires.copy(), fired.copy(), fired_v.copy(),
+                           pending, self.fcl_input[pending].copy(), self.burst_count)
+
+    @state.setter
+    def state(self, new: NeuronState) -> None:
+        if self._in_burst:
+            raise RuntimeError('cannot set the state inside a burst')
+        new.validate(self.n_neurons)
+        s = self.state_arrays
+        s.potential[:] = new.potential
+        s.refractory_countdown[:] = new.refractory_countdown
+        s.consecutive_fires[:] = new.consecutive_fires
+        count = new.fired.size
+        self._fired[self._cur][:count] = new.fired
+        self._fired_v[self._cur][:count] = new.fired_potential
+        self._n_fired = count
+        self.fcl_input[:] = 0
+        self.fcl_candidate[:] = 0
+        self.fcl_input[new.pending_indices] = new.pending_input
+        self.fcl_candidate[new.pending_indices] = 1
+        self.burst_count = int(new.burst_count)
+
+    def fingerprint(self) -> dict:
+        """Return what identifies the brain in a checkpoint (sizes, area ids, checksum)."""
+        if self._fingerprint is None:
+            p, syn = self.model.params, self.model.synapses
+            self._fingerprint = {
+                'n_neurons': self.n_neurons, 'n_synapses': syn.n_synapses,
+                'areas': list(self.model.layout.ids),
+                'checksum': array_checksum(*p.arrays().values(), syn.indptr, syn.target,
+                                           syn.weight)}
+        return self._fingerprint
+
+    def checkpoint(self, path: Union[str, Path]) -> None:
+        """Write the state to a file so that `restore` resumes exactly (between bursts)."""
+        self.state.save(path, self.fingerprint())
+
+    def restore(self, path: Union[str, Path]) -> None:
+        """Load a checkpoint written by `checkpoint` for this brain."""
+        self.state = NeuronState.load(path, self.fingerprint())
+
+    @staticmethod
+    def _check_partitions(parts: List[Tuple[int, int]]) -> None:
+        if not parts:
+            raise ValueError('at least one partition is needed')
+        for lo, hi in parts:
+            if lo > hi:
+                raise ValueError(f'partition ({lo}, {hi}) is empty or reversed')

@@ -1,0 +1,148 @@
+"""What the engine needs of a brain: layout of areas, synapses in CSR and neuron parameters."""
+
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from feagi_hailo_ros.engine.params import NeuronParams, area_coords
+
+
+@dataclass
+class AreaLayout:
+    """Area ids, grid sizes and neurons per voxel, to map indices to (area, x, y, z)."""
+
+    ids: List[str]
+    dims: np.ndarray                # int64[A, 3]
+    neurons_per_voxel: np.ndarray   # int64[A]
+    area_start: np.ndarray          # int64[A+1]
+
+    def area_index(self, area_id: str) -> int:
+        """Return the index of an area by id; raise KeyError naming the known ids."""
+        try:
+            return self.ids.index(area_id)
+        except ValueError:
+            raise KeyError(f'unknown area {area_id!r}; the brain has {self.ids}') from None
+
+    def voxel_neuron(self, area: int, x, y, z) -> np.ndarray:
+        """Return the receiving neuron (last of the voxel) of each (x, y, z) in an area."""
+        x, y, z = (np.asarray(v, dtype=np.int64) for v in (x, y, z))
+        nx, ny, nz = (int(d) for d in self.dims[area])
+        bad = (x < 0) | (x >= nx) | (y < 0) | (y >= ny) | (z < 0) | (z >= nz)
+        if np.any(bad):
+            where = int(np.flatnonzero(np.atleast_1d(bad))[0])
+            raise ValueError(
+                f'area {self.ids[area]!r}: voxel ({np.atleast_1d(x)[where]}, '
+                f'{np.atleast_1d(y)[where]}, {np.atleast_1d(z)[where]}) is outside its '
+                f'size {nx}x{ny}x{nz}')
+        n_per = int(self.neurons_per_voxel[area])
+        return self.area_start[area] + ((x * ny + y) * nz + z) * n_per + (n_per - 1)
+
+    def coords(self, indices: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+        """Return (area index, x, y, z) arrays of neuron indices."""
+        idx = np.asarray(indices, dtype=np.int64)
+        area = np.searchsorted(self.area_start, idx, side='right') - 1
+        local = idx - self.area_start[area]
+        n_per = self.neurons_per_voxel[area]
+        voxel = local // n_per
+        ny, nz = self.dims[area, 1], self.dims[area, 2]
+        return area, voxel // (ny * nz), (voxel // nz) % ny, voxel % nz
+
+
+@dataclass
+class Synapses:
+    """Synapses in CSR by source: indptr[N+1], target[S], signed int16 weight[S].
+
+    `neuron_area` (uint16[N]) gives each source's area, for its psp and psp rules.
+    """
+
+    indptr: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    neuron_area: np.ndarray
+
+    @property
+    def n_synapses(self) -> int:
+        """Return the number of synapses S."""
+        return int(self.target.size)
+
+    def restrict(self, lo: int, hi: int) -> 'Synapses':
+        """Return the synapses whose target is in [lo, hi), order kept (a partition's CSR)."""
+        keep = (self.target >= lo) & (self.target < hi)
+        n = self.indptr.size - 1
+        source = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))
+        counts = np.bincount(source[keep], minlength=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return Synapses(indptr, self.target[keep], self.weight[keep], self.neuron_area)
+
+
+@dataclass
+class EngineModel:
+    """Everything the burst engine reads about a brain (built once, then read-only)."""
+
+    layout: AreaLayout
+    params: NeuronParams
+    synapses: Synapses
+    # Out-degree of every source over all its synapses (the n of DESIGN §4 step 4), as float32.
+    out_degree: np.ndarray
+
+    @property
+    def n_neurons(self) -> int:
+        """Return the number of neurons N."""
+        return self.params.n_neurons
+
+    @classmethod
+    def from_arrays(cls, params: NeuronParams, indptr, target, weight,
+                    ids: Sequence[str] = (), dims=None, neurons_per_voxel=None
+                    ) -> 'EngineModel':
+        """Build a model from plain arrays; areas default to 1-D grids (N_a x 1 x 1)."""
+        start = params.area_start
+        n_areas = params.n_areas
+        sizes = np.diff(start)
+        ids = list(ids) or [f'a{i:04d}' for i in range(n_areas)]
+        n_per = (np.ones(n_areas, dtype=np.int64) if neurons_per_voxel is None
+                 else np.asarray(neurons_per_voxel, dtype=np.int64))
+        if dims is None:
+            dims = np.stack([sizes // n_per, np.ones(n_areas, np.int64),
+                             np.ones(n_areas, np.int64)], axis=1)
+        dims = np.asarray(dims, dtype=np.int64).reshape(n_areas, 3)
+        if np.any(dims.prod(axis=1) * n_per != sizes):
+            raise ValueError('area sizes differ from dims x neurons_per_voxel')
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        target = np.ascontiguousarray(target)
+        if target.dtype.kind not in 'iu':
+            raise ValueError(f'synapse targets must be integers, got {target.dtype}')
+        if target.dtype.itemsize > 4 or target.dtype == np.uint32:
+            target = target.astype(np.int64) if params.n_neurons >= 2 ** 31 \
+                else target.astype(np.int32)
+        weight = np.ascontiguousarray(weight, dtype=np.int16)
+        n = params.n_neurons
+        if indptr.shape != (n + 1,) or indptr[0] != 0 or indptr[-1] != target.size:
+            raise ValueError(f'syn_indptr must have {n + 1} entries from 0 to {target.size}')
+        if weight.shape != target.shape:
+            raise ValueError('syn_weight and syn_target differ in length')
+        if target.size and (target.min() < 0 or target.max() >= n):
+            raise ValueError(f'synapse target outside 0..{n - 1}')
+        neuron_area = np.repeat(np.arange(n_areas, dtype=np.uint16), sizes)
+        layout = AreaLayout(ids, dims, n_per, start)
+        synapses = Synapses(indptr, target, weight, neuron_area)
+        return cls(layout, params, synapses, np.diff(indptr).astype(np.float32))
+
+    @classmethod
+    def from_connectome(cls, connectome) -> 'EngineModel':
+        """Build the model of a brain.connectome.Connectome."""
+        params = NeuronParams.from_connectome(connectome)
+        areas = list(connectome.areas)
+        return cls.from_arrays(
+            params, connectome.syn_indptr, connectome.syn_target, connectome.syn_weight,
+            ids=[a.id for a in areas], dims=[tuple(a.dims) for a in areas],
+            neurons_per_voxel=[max(1, int(a.neurons_per_voxel)) for a in areas])
+
+    def neuron_coords(self, indices: np.ndarray):
+        """Return (area index, x, y, z) arrays of neuron indices."""
+        return self.layout.coords(indices)
+
+
+__all__ = ['AreaLayout', 'Synapses', 'EngineModel', 'area_coords']

@@ -1,0 +1,143 @@
+"""The reference engine: DESIGN §4 step by step, one neuron at a time (the test oracle).
+
+Written for clarity, not speed: use it on small brains only. Every value is float32
+(numpy scalars), and inputs are summed in the order FEAGI fills its fire candidate list:
+sensory injections in the order given, then the power amount, then the synapses of the
+neurons fired in the previous burst (sources in ascending index, each source's synapses in
+CSR order).
+"""
+
+import math
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from feagi_hailo_ros.engine.model import EngineModel
+from feagi_hailo_ros.engine.params import EXCITABILITY_ALWAYS
+
+F32 = np.float32
+_U32 = 0xFFFFFFFF
+POWER_AMOUNT = F32(1.0)
+
+
+def pcg_hash(value: int) -> int:
+    """Return FEAGI's PCG hash of a u32 (DESIGN §4), with u32 wrapping."""
+    state = (value * 747796405 + 2891336453) & _U32
+    word = (((state >> ((state >> 28) + 4)) ^ state) * 277803737) & _U32
+    return ((word >> 22) ^ word) & _U32
+
+
+def excitability_draw(neuron_id: int, feagi_burst: int) -> np.float32:
+    """Return r in [0, 1] for a neuron id and FEAGI burst counter (first burst is 1)."""
+    seed = (neuron_id * 2654435761 + feagi_burst * 1597334677) & _U32
+    return F32(pcg_hash(seed)) / F32(2.0 ** 32)
+
+
+def driven_psp(potential: np.float32) -> int:
+    """Return the psp of an mp_driven_psp source: V rounded half away from zero, 0..255."""
+    value = float(potential)
+    rounded = math.copysign(math.floor(abs(value) + 0.5), value)
+    return int(min(255.0, max(0.0, rounded)))
+
+
+class ReferenceEngine:
+    """Per-neuron Python engine over an EngineModel; same API subset as BurstEngine."""
+
+    def __init__(self, model: EngineModel):
+        self.model = model
+        n = model.n_neurons
+        self.potential = np.zeros(n, dtype=np.float32)
+        self.refractory_countdown = np.zeros(n, dtype=np.int64)
+        self.consecutive_fires = np.zeros(n, dtype=np.int64)
+        self.burst_count = 0
+        self.prev_fired: List[int] = []
+        self.prev_fired_potential: List[np.float32] = []
+        self._pending: List[tuple] = []
+        self._area_of = model.synapses.neuron_area
+
+    def inject_indices(self, indices: Sequence[int], potentials: Sequence[float]) -> None:
+        """Queue sensory injections (neuron index, potential) for the next burst."""
+        for i, p in zip(np.asarray(indices).tolist(), np.asarray(potentials).tolist()):
+            self._pending.append((int(i), F32(p)))
+
+    def _gather_candidates(self) -> Dict[int, np.float32]:
+        """Steps 1, 3, 4: the fire candidate list, neuron -> summed input."""
+        params, syn = self.model.params, self.model.synapses
+        fcl: Dict[int, np.float32] = {}
+        for i, p in self._pending:          # 1. injections; p = 0 is discarded
+            if p != 0:
+                fcl[i] = fcl.get(i, F32(0.0)) + p
+        self._pending = []
+        for i in params.power_neurons.tolist():   # 3. the power area
+            fcl[i] = fcl.get(i, F32(0.0)) + POWER_AMOUNT
+        for src, fired_v in zip(self.prev_fired, self.prev_fired_potential):   # 4. spikes
+            area = int(self._area_of[src])
+            if params.mp_driven_psp[area]:
+                psp = driven_psp(fired_v)
+            else:
+                psp = int(params.psp[area])
+            divisor = F32(1.0) if params.psp_uniform[area] else self.model.out_degree[src]
+            for k in range(int(syn.indptr[src]), int(syn.indptr[src + 1])):
+                target = int(syn.target[k])
+                contribution = F32(int(syn.weight[k]) * psp) / divisor
+                fcl[target] = fcl.get(target, F32(0.0)) + contribution
+        return fcl
+
+    def burst(self) -> np.ndarray:
+        """Run one burst and return the fired neuron indices (sorted int64)."""
+        params = self.model.params
+        fcl = self._gather_candidates()
+        feagi_burst = self.burst_count + 1
+        fired: List[int] = []
+        fired_v: List[np.float32] = []
+        start = params.area_start.tolist()
+        for area in range(params.n_areas):
+            limit = int(params.consecutive_limit[area])
+            threshold_limit = params.threshold_limit[area]
+            excitability = params.excitability[area]
+            for i in range(start[area], start[area + 1]):
+                if not params.mp_charge_accumulation[area]:     # 2.
+                    self.potential[i] = F32(0.0)
+                # 5. refractory ticks for every neuron
+                was_refractory = self.refractory_countdown[i] > 0
+                if was_refractory:
+                    self.refractory_countdown[i] -= 1
+                    if (self.refractory_countdown[i] == 0 and limit > 0
+                            and self.consecutive_fires[i] >= limit):
+                        self.consecutive_fires[i] = 0
+                if i not in fcl or was_refractory:
+                    continue        # not a candidate, or discards its input without leak
+                # 6. the other candidates
+                v = F32(self.potential[i] + fcl[i])
+                threshold = (params.neuron_threshold[i] if params.has_gradient[area]
+                             else params.fire_threshold[area])
+                in_window = threshold <= v and (threshold_limit == 0 or v <= threshold_limit)
+                if in_window and limit > 0 and self.consecutive_fires[i] >= limit:
+                    self.consecutive_fires[i] = 0       # skips one fire, keeps V, no leak
+                    self.potential[i] = v
+                elif in_window and self._excitable(i, excitability, feagi_burst):
+                    fired.append(i)
+                    fired_v.append(v)
+                    self.potential[i] = F32(0.0)
+                    countdown = int(params.refractory[area])
+                    if limit > 0:
+                        self.consecutive_fires[i] += 1
+                        if self.consecutive_fires[i] >= limit:
+                            countdown += int(params.snooze[area])
+                    self.refractory_countdown[i] = countdown
+                else:
+                    if limit > 0:
+                        self.consecutive_fires[i] = 0
+                    self.potential[i] = F32(v * params.leak_keep[area])
+        self.prev_fired, self.prev_fired_potential = fired, fired_v
+        self.burst_count += 1
+        return np.asarray(fired, dtype=np.int64)
+
+    def _excitable(self, i: int, excitability: np.float32, feagi_burst: int) -> bool:
+        """Return whether neuron i passes its excitability check in this burst."""
+        if excitability >= EXCITABILITY_ALWAYS:
+            return True
+        if excitability <= 0:
+            return False
+        neuron_id = int(self.model.params.excitability_id[i])
+        return bool(excitability_draw(neuron_id, feagi_burst) < excitability)

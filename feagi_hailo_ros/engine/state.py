@@ -1,0 +1,95 @@
+"""Neuron state in struct-of-arrays form, and its checkpoint file."""
+
+import json
+import zlib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+CHECKPOINT_FORMAT = 'feagi-hailo-engine-state/1'
+
+
+@dataclass
+class NeuronState:
+    """Everything that changes from burst to burst; with the brain it resumes a run exactly.
+
+    `fired` / `fired_potential` are the last burst's fired neurons (ascending) and their
+    potentials at firing (they propagate in the next burst). `pending_indices` /
+    `pending_input` are the fire-candidate inputs queued for the next burst (injections).
+    """
+
+    potential: np.ndarray               # float32[N]
+    refractory_countdown: np.ndarray    # uint16[N]
+    consecutive_fires: np.ndarray       # uint16[N]
+    fired: np.ndarray                   # int64[F]
+    fired_potential: np.ndarray         # float32[F]
+    pending_indices: np.ndarray         # int64[P]
+    pending_input: np.ndarray           # float32[P]
+    burst_count: int = 0
+
+    @classmethod
+    def zeros(cls, n_neurons: int) -> 'NeuronState':
+        """Return the state of a brain that has not run: everything at rest."""
+        return cls(np.zeros(n_neurons, np.float32), np.zeros(n_neurons, np.uint16),
+                   np.zeros(n_neurons, np.uint16), np.zeros(0, np.int64),
+                   np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
+
+    def copy(self) -> 'NeuronState':
+        """Return a deep copy."""
+        return NeuronState(**{f.name: (getattr(self, f.name).copy() if f.name != 'burst_count'
+                                       else self.burst_count) for f in fields(self)})
+
+    def validate(self, n_neurons: int) -> None:
+        """Raise ValueError naming the field when the state does not fit a brain of N."""
+        for name in ('potential', 'refractory_countdown', 'consecutive_fires'):
+            if getattr(self, name).shape != (n_neurons,):
+                raise ValueError(f'state field {name!r} has shape {getattr(self, name).shape}, '
+                                 f'the brain has {n_neurons} neurons')
+        for idx, val in (('fired', 'fired_potential'), ('pending_indices', 'pending_input')):
+            a, b = getattr(self, idx), getattr(self, val)
+            if a.shape != b.shape:
+                raise ValueError(f'state fields {idx!r} and {val!r} differ in length')
+            if a.size and (a.min() < 0 or a.max() >= n_neurons):
+                raise ValueError(f'state field {idx!r} holds a neuron index outside '
+                                 f'0..{n_neurons - 1}')
+        if self.fired.size > 1 and np.any(np.diff(self.fired) <= 0):
+            raise ValueError("state field 'fired' must be strictly ascending")
+
+    def save(self, path: Union[str, Path], fingerprint: dict) -> None:
+        """Write the state and the brain's fingerprint to one .npz file (atomically)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + '.tmp')
+        meta = dict(fingerprint, format=CHECKPOINT_FORMAT, burst_count=int(self.burst_count))
+        arrays = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name != 'burst_count'}
+        with open(tmp, 'wb') as handle:
+            np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Union[str, Path], fingerprint: dict) -> 'NeuronState':
+        """Read a checkpoint; raise ValueError when it was written for another brain."""
+        with np.load(Path(path)) as data:
+            meta = json.loads(bytes(data['meta']).decode())
+            if meta.get('format') != CHECKPOINT_FORMAT:
+                raise ValueError(f'checkpoint {path}: not an engine state file '
+                                 f'(format {meta.get("format")!r})')
+            for key, value in fingerprint.items():
+                if meta.get(key) != value:
+                    raise ValueError(
+                        f'checkpoint {path}: written for another brain ({key} is '
+                        f'{meta.get(key)!r}, this brain has {value!r}); restore it into the '
+                        f'brain it came from')
+            kwargs = {f.name: data[f.name].copy() for f in fields(cls)
+                      if f.name != 'burst_count'}
+        return cls(burst_count=int(meta['burst_count']), **kwargs)
+
+
+def array_checksum(*arrays: np.ndarray) -> int:
+    """Return a CRC32 over arrays' bytes (a brain fingerprint for checkpoints)."""
+    crc = 0
+    for arr in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(arr).view(np.uint8).reshape(-1), crc)
+    return crc
