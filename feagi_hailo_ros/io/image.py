@@ -8,7 +8,9 @@ same values frame after frame (per-frame min/max would flicker and defeat change
   for a depth camera in millimetres pass e.g. (0, 5000).
 - 32FC1: value_range (default 0.0..1.0) mapped linearly to 0..255, clamped; NaN and inf
   (no reading) become 0. For depth in metres pass e.g. (0.0, 5.0).
-Grey encodings give R = G = B. 8UC3 is read as BGR (OpenCV's convention), 8UC1 as mono8.
+YUV 4:2:2 (yuv422 = UYVY, yuv422_yuy2 = YUYV) is read as BT.601 video range (OpenCV's
+conversion, what V4L2 cameras send). Grey encodings give R = G = B. 8UC3 is read as BGR
+(OpenCV's convention), 8UC1 as mono8.
 """
 
 from typing import Dict, Optional, Tuple, Union
