@@ -1,25 +1,8 @@
-"""Motor values to robot commands: differential-drive cmd_vel and a motor array."""
-
-import math
-from typing import Tuple
+"""Robot command messages: cmd_vel (Twist or TwistStamped) and the motor array."""
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
 from std_msgs.msg import Float64MultiArray, Header
-
-
-def wheels_to_velocity(motors: np.ndarray, left_index: int, right_index: int,
-                       max_linear: float, max_angular: float) -> Tuple[float, float]:
-    """Return (linear m/s, angular rad/s) of a differential drive from motor values in -1..1.
-
-    A missing or non-finite wheel value counts as 0 (stopped).
-    """
-    def wheel(index: int) -> float:
-        if 0 <= index < len(motors) and math.isfinite(float(motors[index])):
-            return max(-1.0, min(1.0, float(motors[index])))
-        return 0.0
-    left, right = wheel(left_index), wheel(right_index)
-    return (left + right) / 2.0 * max_linear, (right - left) / 2.0 * max_angular
 
 
 def twist(linear: float, angular: float) -> Twist:

@@ -23,6 +23,7 @@ from sensor_msgs.msg import Range
 from std_msgs.msg import Float64MultiArray, Header
 from visualization_msgs.msg import MarkerArray
 
+from feagi_hailo_ros.io import motors as io_motors
 from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
 from feagi_hailo_ros.ros.burst_clock import BurstClock
 from feagi_hailo_ros.ros.diagnostics_msg import burst_status, diagnostic_array
@@ -31,7 +32,8 @@ from feagi_hailo_ros.ros.parameters import PARAMETERS, validate
 NODE_NAME = 'feagi_hailo'
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
-SENSOR_MAX_AGE_S = 0.5  # a scalar reading older than this is no longer injected
+SENSOR_MAX_AGE_S = 0.5
+VIZ_PENDING_FACTOR = 4  # gather at most this many times viz_max_points between clouds  # a scalar reading older than this is no longer injected
 
 RuntimeFactory = Callable[[Dict[str, Any], Any], Any]
 
@@ -70,16 +72,19 @@ class FeagiHailoNode(LifecycleNode):
         if hasattr(self, 'add_post_set_parameters_callback'):
             self.add_post_set_parameters_callback(self._apply_parameters)
         self._runtime = None
-        self._clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
+        self._drive_limits = self._make_drive_limits()
+        self._burst_clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
         self._burst_timer = None
         self._diag_timer = None
-        self._subscriptions: List[Any] = []
+        self._sensor_subs: List[Any] = []
         self._pub: Dict[str, Any] = {}
         self._latest_frame = None          # (kind, msg) of the newest frame not yet encoded
         self._latest_scalars: Dict[str, Any] = {}   # kind -> (receipt time, msg)
         self._motor_values = np.zeros(0)
-        self._last_motor_activity_s = -math.inf
+        self._dead_man: Optional[io_motors.DeadMan] = None
         self._last_viz_s = -math.inf
+        self._viz_pending: List[np.ndarray] = []   # fired sets since the last cloud
+        self._viz_pending_count = 0
         self._vision_dirty = False
         self._active = False
         self.bad_inputs = 0
@@ -106,14 +111,28 @@ class FeagiHailoNode(LifecycleNode):
         for parameter in parameters:
             self._settings[parameter.name] = parameter.value
         names = {p.name for p in parameters}
+        drive = {'max_wheel_speed', 'wheel_separation', 'max_linear_speed',
+                 'max_angular_speed'}
+        if names & drive:
+            self._drive_limits = self._make_drive_limits()
+        if 'motor_timeout_s' in names and self._dead_man is not None:
+            self._dead_man.timeout_s = float(self._settings['motor_timeout_s'])
         if 'burst_rate_hz' in names:
-            self._clock.set_period(1.0 / self._settings['burst_rate_hz'])
+            self._burst_clock.set_period(1.0 / self._settings['burst_rate_hz'])
             if self._burst_timer is not None:
                 self._start_burst_timer()
                 self.get_logger().info(f"burst rate now {self._settings['burst_rate_hz']} Hz")
         if names & {'gaze_x', 'gaze_y', 'gaze_modulation', 'vision_change_min',
                     'vision_change_max'}:
             self._vision_dirty = True
+
+    def _make_drive_limits(self) -> io_motors.DriveLimits:
+        settings = self._settings
+        return io_motors.DriveLimits(
+            max_wheel_speed_mps=settings['max_wheel_speed'],
+            wheel_separation_m=settings['wheel_separation'],
+            max_linear_mps=settings['max_linear_speed'],
+            max_angular_rps=settings['max_angular_speed'])
 
     # ---------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -124,8 +143,10 @@ class FeagiHailoNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {exc}')
             self._runtime = None
             return TransitionCallbackReturn.FAILURE
-        self._clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
+        self._burst_clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
         self._motor_values = np.zeros(self._runtime.motor_count)
+        self._dead_man = io_motors.DeadMan(self._runtime.motor_count,
+                                           self._settings['motor_timeout_s'])
         sensor_reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -150,7 +171,7 @@ class FeagiHailoNode(LifecycleNode):
         result = super().on_activate(state)
         self._subscribe()
         self._active = True
-        self._last_motor_activity_s = -math.inf
+        self._dead_man.stop()
         self._publish(
             'cortical_areas', brain_viz.area_markers(
                 self._header(), self._runtime.area_boxes(), self._settings['area_scale']))
@@ -161,10 +182,11 @@ class FeagiHailoNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop bursting and listening, and command the motors to zero."""
         self._stop_burst_timer()
-        for subscription in self._subscriptions:
+        for subscription in self._sensor_subs:
             self.destroy_subscription(subscription)
-        self._subscriptions = []
+        self._sensor_subs = []
         self._active = False
+        self._dead_man.stop()
         self._motor_values = np.zeros_like(self._motor_values)
         self._publish_motors(self._motor_values)
         self._latest_frame = None
@@ -219,7 +241,7 @@ class FeagiHailoNode(LifecycleNode):
         inputs = self._runtime.inputs  # kinds the brain has an area for
         qos = qos_profile_sensor_data
         if 'vision' in inputs:
-            self._subscriptions += [
+            self._sensor_subs += [
                 self.create_subscription(Image, 'image_raw',
                                          lambda m: self._store_frame('raw', m), qos),
                 self.create_subscription(CompressedImage, 'image_raw/compressed',
@@ -229,7 +251,7 @@ class FeagiHailoNode(LifecycleNode):
                                       ('joints', JointState, 'joint_states')):
             area_kind = 'proximity' if kind == 'range' else kind
             if area_kind in inputs:
-                self._subscriptions.append(self.create_subscription(
+                self._sensor_subs.append(self.create_subscription(
                     msg_type, topic, self._make_scalar_store(kind), qos))
 
     def _store_frame(self, kind: str, msg) -> None:
@@ -310,7 +332,7 @@ class FeagiHailoNode(LifecycleNode):
     def _on_burst_tick(self) -> None:
         """Run one burst unless the previous one overran into this tick (skip, never queue)."""
         start_s = time.monotonic()
-        if self._runtime is None or not self._clock.should_run(start_s):
+        if self._runtime is None or not self._burst_clock.should_run(start_s):
             return
         fired = np.zeros(0, dtype=np.int64)
         try:
@@ -325,20 +347,15 @@ class FeagiHailoNode(LifecycleNode):
             self.get_logger().error(f'burst failed: {exc!r}',
                                     throttle_duration_sec=WARN_PERIOD_S)
         self._publish_motors(self._motor_values)
-        self._clock.record(start_s, time.monotonic(), len(fired))
-        viz_rate = self._settings['viz_rate_hz']
-        if viz_rate > 0 and start_s - self._last_viz_s >= 1.0 / viz_rate:
-            self._last_viz_s = start_s
-            self._publish_fired(fired)
+        self._burst_clock.record(start_s, time.monotonic(), len(fired))
+        self._collect_fired(start_s, fired)
 
     def _update_motors(self, now_s: float, fired: np.ndarray) -> None:
-        """Take new motor values when a motor area fired; zero them after a silent timeout."""
-        values = self._runtime.decode_motors(fired)
-        if values is not None:
-            self._motor_values = np.nan_to_num(np.asarray(values, dtype=np.float64))
-            self._last_motor_activity_s = now_s
-        elif now_s - self._last_motor_activity_s > self._settings['motor_timeout_s']:
-            self._motor_values = np.zeros_like(self._motor_values)
+        """Take the motors that spoke this burst; the dead-man zeroes long-silent ones."""
+        values, spoke = self._runtime.decode_motors(fired)
+        if spoke.any():
+            self._dead_man.update(now_s, values, spoke)
+        self._motor_values = self._dead_man.output(now_s)
 
     # ---------------------------------------------------------------- outputs
     def _header(self) -> Header:
@@ -352,9 +369,9 @@ class FeagiHailoNode(LifecycleNode):
 
     def _publish_motors(self, motors: np.ndarray) -> None:
         settings = self._settings
-        linear, angular = motion.wheels_to_velocity(
-            motors, settings['left_motor_index'], settings['right_motor_index'],
-            settings['max_linear_speed'], settings['max_angular_speed'])
+        left, right = (float(motors[i]) if 0 <= i < len(motors) else 0.0
+                       for i in (settings['left_motor_index'], settings['right_motor_index']))
+        linear, angular = io_motors.differential_drive(left, right, self._drive_limits)
         if settings['cmd_vel_stamped']:
             header = Header(stamp=self.get_clock().now().to_msg(),
                             frame_id=settings['cmd_vel_frame_id'])
@@ -363,7 +380,26 @@ class FeagiHailoNode(LifecycleNode):
             self._publish('cmd_vel', motion.twist(linear, angular))
         self._publish('motor_commands', motion.motor_array(motors))
 
+    def _collect_fired(self, now_s: float, fired: np.ndarray) -> None:
+        """Gather fired sets between clouds; publish their union at viz_rate_hz."""
+        viz_rate = self._settings['viz_rate_hz']
+        if viz_rate <= 0:
+            self._viz_pending, self._viz_pending_count = [], 0
+            return
+        if len(fired) and self._viz_pending_count < VIZ_PENDING_FACTOR * \
+                self._settings['viz_max_points']:
+            self._viz_pending.append(np.array(fired, dtype=np.int64))
+            self._viz_pending_count += len(fired)
+        if now_s - self._last_viz_s >= 1.0 / viz_rate:
+            self._last_viz_s = now_s
+            pending = self._viz_pending
+            self._viz_pending, self._viz_pending_count = [], 0
+            union = np.unique(np.concatenate(pending)) if pending \
+                else np.zeros(0, dtype=np.int64)
+            self._publish_fired(union)
+
     def _publish_fired(self, fired: np.ndarray) -> None:
+        """Publish at most viz_max_points of the fired neurons as a point cloud."""
         shown = brain_viz.decimate(fired, self._settings['viz_max_points'])
         xyz, intensity = self._runtime.fired_points(shown, self._settings['area_scale'])
         self._publish('fired_neurons', brain_viz.fired_cloud(self._header(), xyz, intensity))
@@ -375,7 +411,7 @@ class FeagiHailoNode(LifecycleNode):
             health = self._runtime.health()
         except Exception as exc:  # noqa: B902 - a failing probe is itself the diagnosis
             health = {'healthy': 'false', 'error': f'health probe failed: {exc}'}
-        stats = self._clock.stats(time.monotonic())
+        stats = self._burst_clock.stats(time.monotonic())
         status = burst_status(
             f'{self.get_name()}: burst engine', self._runtime.device_name, health, stats,
             self._settings['burst_rate_hz'], int(self._runtime.fallbacks), self.bad_inputs,
@@ -391,6 +427,8 @@ class FeagiHailoNode(LifecycleNode):
         """Stop bursting and send zero motor commands if the context still allows it."""
         self._stop_burst_timer()
         self._motor_values = np.zeros_like(self._motor_values)
+        if self._dead_man is not None:
+            self._dead_man.stop()
         if self._active and rclpy.ok(context=self.context):
             try:
                 self._publish_motors(self._motor_values)
@@ -399,7 +437,7 @@ class FeagiHailoNode(LifecycleNode):
 
     def burst_stats(self):
         """Return the burst loop's statistics now (for the demo and tests)."""
-        return self._clock.stats(time.monotonic())
+        return self._burst_clock.stats(time.monotonic())
 
     @property
     def motor_values(self) -> np.ndarray:

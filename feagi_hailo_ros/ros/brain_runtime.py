@@ -1,0 +1,288 @@
+"""The brain as the node sees it: genome -> engine (and devices), encoders and decoders.
+
+This module only wires the ROS-free layers together (brain, engine, devices, io) from the
+node's settings; it imports no rclpy, so it is tested and benchmarked without ROS.
+"""
+
+import importlib
+import math
+import os
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import numpy as np
+
+from feagi_hailo_ros.io import image as io_image
+from feagi_hailo_ros.io import motors as io_motors
+from feagi_hailo_ros.io import scalars as io_scalars
+from feagi_hailo_ros.io.areas import find_gaze_area, find_motor_areas
+from feagi_hailo_ros.io.injections import Injections
+
+# Input kinds of the node and the unit types (brain.ids) that mark their areas.
+INPUT_UNITS = {'imu': ('rim',), 'proximity': ('pro',), 'joints': ('svm',)}
+AREA_PARAMETER = {'imu': 'imu_area', 'proximity': 'proximity_area', 'joints': 'joint_area'}
+IMU_AXES = 3
+
+
+def _optional_module(name: str):
+    """Import a module of another layer that may not exist in this build; None if absent."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def load_connectome(settings: Dict[str, Any], logger=None):
+    """Return the connectome chosen by the settings: genome file, synthetic or demo brain."""
+    from feagi_hailo_ros.brain.builder import load_brain
+    genome_path = str(settings.get('genome', '') or '')
+    if genome_path:
+        if not os.path.isfile(genome_path):
+            raise FileNotFoundError(
+                f"genome '{genome_path}' does not exist: set the genome parameter to a FEAGI "
+                'genome JSON file (or leave it empty for the demo brain)')
+        return load_brain(genome_path)
+    synthetic = _optional_module('feagi_hailo_ros.brain.synthetic')
+    neurons = int(settings.get('synthetic_neurons', 0) or 0)
+    if synthetic is None:
+        raise RuntimeError(
+            'no genome given and feagi_hailo_ros.brain.synthetic (the demo and synthetic '
+            'brains) is not in this build: set the genome parameter to a genome JSON file')
+    if neurons > 0:
+        genome = synthetic.synthetic_genome(
+            neurons=neurons, fanout=int(settings.get('synthetic_fanout', 10)),
+            seed=int(settings.get('seed', 0)))
+    else:
+        genome = synthetic.demo_genome()
+    return load_brain(genome)
+
+
+def build_runtime(settings: Dict[str, Any], logger=None) -> 'BrainRuntime':
+    """Build the runtime the node bursts: brain, engine on the chosen device, encoders."""
+    connectome = load_connectome(settings, logger)
+    engine, device_name = build_engine(connectome, settings)
+    return BrainRuntime(connectome, engine, device_name, settings, logger)
+
+
+def build_engine(connectome, settings: Dict[str, Any]) -> Tuple[Any, str]:
+    """Return (engine with inject/burst/close, device name) for the `device` setting."""
+    device = str(settings.get('device', 'cpu'))
+    if device == 'cpu':
+        from feagi_hailo_ros.engine.core import BurstEngine
+        return BurstEngine(connectome), 'cpu'
+    hybrid = _optional_module('feagi_hailo_ros.devices.hybrid')
+    if hybrid is None:
+        raise RuntimeError(
+            f"device '{device}' needs feagi_hailo_ros.devices.hybrid, which is not in this "
+            "build: use device 'cpu'")
+    engine = hybrid.HybridEngine.from_settings(connectome, settings)
+    return engine, getattr(engine, 'device_name', device)
+
+
+class BrainRuntime:
+    """A brain ready to burst, with the encoders and decoders of its input and output areas."""
+
+    def __init__(self, connectome, engine, device_name: str, settings: Dict[str, Any],
+                 logger=None):
+        """Find the sensory and motor areas and build their encoders and decoders."""
+        self.connectome = connectome
+        self.engine = engine
+        self.device_name = device_name
+        self.areas = list(connectome.areas)
+        self.area_ids = tuple(area.id for area in self.areas)
+        self._positions = np.array([area.position for area in self.areas], dtype=np.float32)
+        self._logger = logger
+        self.vision = None
+        self.inputs: Set[str] = set()
+        self._scalar_area: Dict[str, int] = {}
+        self._pending: List[Injections] = []
+        vision = _optional_module('feagi_hailo_ros.io.vision')
+        if vision is not None and self._has_vision_areas():
+            self.vision = vision.SegmentedVisionEncoder(
+                self.areas, vision.Gaze(float(settings['gaze_x']), float(settings['gaze_y']),
+                                        float(settings['gaze_modulation'])),
+                (int(settings['vision_change_min']), int(settings['vision_change_max'])))
+            self.inputs.add('vision')
+        for kind, units in INPUT_UNITS.items():
+            index = self._find_input_area(str(settings.get(AREA_PARAMETER[kind], '')), units)
+            if index is not None:
+                self._scalar_area[kind] = index
+                self.inputs.add(kind)
+        self.motor_areas = find_motor_areas(self.areas)
+        self._motor_slices: List[slice] = []
+        count = 0
+        for motor_area in self.motor_areas:
+            size = len(io_motors.decode_area(motor_area.kind, [], [], motor_area.dims))
+            self._motor_slices.append(slice(count, count + size))
+            count += size
+        self.motor_count = count
+        self._gaze_area = find_gaze_area(self.areas)
+        self._area_start = np.asarray(connectome.area_start, dtype=np.int64)
+
+    # ---------------------------------------------------------------- areas
+    def _has_vision_areas(self) -> bool:
+        from feagi_hailo_ros.io.areas import find_vision_areas
+        return bool(find_vision_areas(self.areas))
+
+    def _find_input_area(self, wanted: str, units: Tuple[str, ...]) -> Optional[int]:
+        """Index of the area named by a parameter ('' = first input area of the unit)."""
+        if wanted == 'none':
+            return None
+        if wanted:
+            if wanted not in self.area_ids:
+                raise ValueError(f"area '{wanted}' is not in the genome; its areas are "
+                                 f"{', '.join(self.area_ids)}")
+            return self.area_ids.index(wanted)
+        for index, area in enumerate(self.areas):
+            if area.role == 'input' and area.unit in units:
+                return index
+        return None
+
+    def channels(self, kind: str) -> int:
+        """Number of channels (columns) the input area of `kind` holds."""
+        index = self._scalar_area[kind]
+        return int(self.areas[index].dims[0])
+
+    def area_boxes(self) -> List[Tuple[str, Tuple[int, int, int], Tuple[int, int, int]]]:
+        """(label, position, dims) of every area, for the cortical_areas markers."""
+        out = []
+        for area in self.areas:
+            label = area.id if not area.name or area.name == area.id \
+                else f'{area.name} ({area.id})'
+            out.append((label, tuple(area.position), tuple(area.dims)))
+        return out
+
+    def summary(self) -> str:
+        """One line about the brain: areas, neurons, synapses, inputs."""
+        return (f'{len(self.areas)} areas, {self.connectome.n_neurons} neurons, '
+                f'{self.connectome.n_synapses} synapses, inputs: '
+                f"{', '.join(sorted(self.inputs)) or 'none'}, motors: {self.motor_count}")
+
+    # ---------------------------------------------------------------- inputs
+    def set_vision(self, gaze_x: float, gaze_y: float, modulation: float, change_min: int,
+                   change_max: int) -> None:
+        """Move the gaze and set the change-detection range of the vision encoder."""
+        if self.vision is None:
+            return
+        from feagi_hailo_ros.io.vision import Gaze
+        self.vision.set_gaze(Gaze(float(gaze_x), float(gaze_y), float(modulation)))
+        self.vision.set_change_range((int(change_min), int(change_max)))
+
+    def encode_frame(self, rgb: np.ndarray) -> int:
+        """Encode an RGB frame for the next burst; return the number of injections."""
+        if self.vision is None:
+            return 0
+        injections = self.vision.encode(rgb)
+        self._pending.append(injections)
+        return len(injections)
+
+    def encode_image(self, encoding: str, width: int, height: int, step: int,
+                     is_bigendian: bool, data: bytes) -> int:
+        """Convert a raw ROS image's fields to RGB and encode it (ValueError if malformed)."""
+        rgb = io_image.image_to_rgb(data, width, height, encoding, step, is_bigendian)
+        return self.encode_frame(rgb)
+
+    def encode_compressed(self, fmt: str, data: bytes) -> int:
+        """Decode a compressed ROS image (jpeg/png) and encode it."""
+        return self.encode_frame(io_image.compressed_to_rgb(data, fmt))
+
+    def encode_scalars(self, kind: str, values: np.ndarray, signed: bool) -> int:
+        """Encode normalised values (0..1, or -1..1 when signed) into the area of `kind`."""
+        index = self._scalar_area.get(kind)
+        if index is None:
+            return 0
+        width, _, depth = self.areas[index].dims
+        values = np.asarray(values, dtype=np.float64)
+        if kind == 'imu':
+            channels = max(1, min(len(values) // IMU_AXES, width // (2 * IMU_AXES)))
+            x, z = io_scalars.encode_multi_axis(
+                values[:channels * IMU_AXES].reshape(channels, IMU_AXES), depth, 'imu')
+        elif signed:
+            x, z = io_scalars.encode_signed(values[:max(1, width // 2)], depth, kind)
+        else:
+            x, z = io_scalars.encode_unsigned(values[:width], depth, kind)
+        injections = io_scalars.scalar_injections(self.area_ids, index, x, z, width)
+        self._pending.append(injections)
+        return len(injections)
+
+    # ---------------------------------------------------------------- burst
+    def burst(self) -> np.ndarray:
+        """Inject what was encoded since the last burst, run one burst, return fired indices."""
+        pending, self._pending = self._pending, []
+        for injections in pending:
+            for area_id, x, y, z, p in injections.by_area():
+                self.engine.inject(area_id, x, y, z, p)
+        return self.engine.burst()
+
+    def _area_fired(self, fired: np.ndarray, area_index: int):
+        """(x, z) of the fired neurons of one area (fired is sorted ascending)."""
+        lo, hi = np.searchsorted(fired, self._area_start[area_index:area_index + 2])
+        _, x, _, z = self._coords(fired[lo:hi])
+        return x, z
+
+    def decode_motors(self, fired: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(values, fired mask) of every motor, areas in genome order; values of silent = 0.
+
+        A gaze area that fired moves the vision encoder's gaze for the next frame.
+        """
+        fired = np.asarray(fired, dtype=np.int64)
+        values = np.zeros(self.motor_count)
+        spoke = np.zeros(self.motor_count, dtype=bool)
+        for motor_area, part in zip(self.motor_areas, self._motor_slices):
+            x, z = self._area_fired(fired, motor_area.area_index)
+            if x.size:
+                decoded = io_motors.decode_area(motor_area.kind, x, z, motor_area.dims,
+                                                silent=math.nan)
+                spoke[part] = ~np.isnan(decoded)
+                values[part] = np.nan_to_num(decoded, nan=0.0)
+        if self._gaze_area is not None and self.vision is not None:
+            index, area = self._gaze_area
+            x, z = self._area_fired(fired, index)
+            if x.size:
+                ex, ey, modulation = io_motors.decode_gaze(x, z, tuple(area.dims))
+                gaze = self.vision.gaze
+                self.vision.set_gaze(type(gaze)(
+                    gaze.ex if ex is None else ex, gaze.ey if ey is None else ey,
+                    gaze.modulation if modulation is None else modulation))
+        return values, spoke
+
+    def fired_points(self, indices: np.ndarray, scale_m: float
+                     ) -> Tuple[np.ndarray, np.ndarray]:
+        """Positions (metres, voxel centres placed at each area's genome position) and area."""
+        area, x, y, z = self._coords(indices)
+        xyz = np.stack([x, y, z], axis=1).astype(np.float32) + np.float32(0.5)
+        xyz += self._positions[area]
+        xyz *= np.float32(scale_m)
+        return xyz, area.astype(np.float32)
+
+    def _coords(self, indices: np.ndarray):
+        return self.engine.model.layout.coords(np.asarray(indices, dtype=np.int64)) \
+            if hasattr(self.engine, 'model') else self._connectome_coords(indices)
+
+    def _connectome_coords(self, indices: np.ndarray):
+        idx = np.asarray(indices, dtype=np.int64)
+        area = np.asarray(self.connectome.neuron_area)[idx].astype(np.int64)
+        x, y, z = self.connectome.coords(idx)
+        return area, x, y, z
+
+    # ---------------------------------------------------------------- health
+    @property
+    def fallbacks(self) -> int:
+        """Partitions that fell back from a device to the CPU so far."""
+        return int(getattr(self.engine, 'fallbacks', 0))
+
+    def health(self) -> Dict[str, Any]:
+        """Device health for diagnostics (`healthy`, temperature... where available)."""
+        describe = getattr(self.engine, 'health', None)
+        values: Dict[str, Any] = dict(describe()) if callable(describe) else {}
+        values.setdefault('healthy', True)
+        values.setdefault('neurons', self.connectome.n_neurons)
+        values.setdefault('synapses', self.connectome.n_synapses)
+        return values
+
+    def close(self) -> None:
+        """Release the engine's threads and devices."""
+        close = getattr(self.engine, 'close', None)
+        if callable(close):
+            close()
