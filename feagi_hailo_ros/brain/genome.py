@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -231,7 +232,7 @@ class _GenomeReader:
         return out
 
     def group_genes(self, blueprint: Dict[str, Any]) -> Dict[str, Dict[str, Tuple[str, Any]]]:
-        """area id -> gene name -> (type suffix, value), first key per (gene, suffix) wins."""
+        """Map area id -> gene -> (key, value) for the genes read under their FEAGI suffix."""
         areas: Dict[str, Dict[str, Dict[str, Tuple[str, Any]]]] = {}
         for key, value in blueprint.items():
             if not key.startswith(GENE_PREFIX):
@@ -411,7 +412,7 @@ def _convert(value: Any, suffix: str) -> Any:
         number = float(value)
         if not math.isfinite(number):
             raise ValueError('not finite')
-        return number
+        return float(struct.unpack('f', struct.pack('f', number))[0])  # FEAGI holds f32
     if suffix == 'b':
         if isinstance(value, bool):
             return value

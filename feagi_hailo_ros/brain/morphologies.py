@@ -67,14 +67,14 @@ class Part:
 
 
 def shift_relation(size_s: int, size_d: int, offset: int) -> AxisRelation:
-    """d = s + offset where the result lies inside 0..size_d-1."""
+    """Shift relation: d = s + offset where d lies inside 0..size_d-1."""
     lo, hi = max(0, -offset), min(size_s, size_d - offset)
     s = np.arange(lo, max(lo, hi), dtype=np.int64)
     return AxisRelation(s, s + offset, size_s)
 
 
 def projector_relation(size_s: int, size_d: int) -> AxisRelation:
-    """FEAGI's projector on one axis, float32 and truncated (DESIGN §5)."""
+    """The projector of FEAGI on one axis, float32 and truncated (DESIGN §5)."""
     if size_s == size_d:
         s = np.arange(size_s, dtype=np.int64)
         return AxisRelation(s, s.copy(), size_s)

@@ -59,7 +59,7 @@ def rule(morphology: str, multiplier: int = 1, scalar: Sequence[int] = (1, 1, 1)
 
 
 def core_morphologies() -> Dict[str, Any]:
-    """FEAGI's core function morphologies (the ones every genome carries)."""
+    """The core function morphologies that FEAGI genomes carry."""
     return {name: {'type': 'functions', 'parameters': {}, 'class': 'core'}
             for name in _FUNCTIONS}
 
