@@ -1,0 +1,149 @@
+"""Emulated Hailo: the exported ONNX graph on onnxruntime, quantised as the manifest says.
+
+Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (weights are
+integers and stay exact), so the emulator returns what a HEF compiled with the manifest's
+scales returns. A per-inference latency (sleep: the worker thread waits, the host keeps
+working) stands in for the PCIe round trip. Faults can be injected for tests: fail on given
+inferences, hang, or disconnect until reopened. Health values are marked emulated.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Set
+
+import numpy as np
+
+from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth, DeviceUnavailable
+from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
+
+
+@dataclass
+class FaultPlan:
+    """Faults to inject, counted in inferences since upload (1 = the first)."""
+
+    fail_on: Set[int] = field(default_factory=set)     # raise DeviceError on these calls
+    hang_on: Set[int] = field(default_factory=set)     # block for `hang_s` on these calls
+    hang_s: float = 2.0
+    disconnect_on: Optional[int] = None                # from this call on: disconnected
+    reconnect_after_s: Optional[float] = None          # reopen succeeds after this time
+
+
+class EmulatedHailo(Device):
+    """A Hailo-8 stand-in running the partition graph with onnxruntime."""
+
+    kind = 'emulator'
+
+    def __init__(self, name: str = 'emulator0', latency_ms: float = 0.0,
+                 quantized: bool = True, faults: Optional[FaultPlan] = None,
+                 threads: int = 1):
+        self.name = name
+        self.latency_s = max(0.0, float(latency_ms)) / 1000.0
+        self.quantized = quantized
+        self.faults = faults or FaultPlan()
+        self.threads = threads
+        self._session = None
+        self._manifest: Optional[dict] = None
+        self._calls = 0
+        self._open = False
+        self._disconnected_at: Optional[float] = None
+        self._busy_s = 0.0
+        self._since = time.monotonic()
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Check onnxruntime is present and (after an injected disconnect) reconnect."""
+        if self._disconnected_at is not None:
+            wait = self.faults.reconnect_after_s
+            if wait is None or time.monotonic() - self._disconnected_at < wait:
+                raise DeviceError(f'{self.name}: emulated device disconnected',
+                                  reason='device disconnected (emulated)')
+            self._disconnected_at = None
+            self.faults.disconnect_on = None
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise DeviceUnavailable('the emulator needs onnxruntime: pip install onnxruntime',
+                                    reason='onnxruntime missing') from None
+        self._open = True
+
+    def upload(self, partition) -> None:
+        """Create the onnxruntime session of an ExportedPartition."""
+        if not self._open:
+            raise DeviceError(f'{self.name}: upload before open')
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(partition.model, options,
+                                             providers=['CPUExecutionProvider'])
+        self._manifest = partition.manifest
+        self._inputs = {s['name']: s for s in partition.manifest['inputs']}
+        self._outputs = [s for s in partition.manifest['outputs']]
+        self._calls = 0
+
+    def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Quantise inputs, run the graph, quantise outputs; grids in (X, Y, Z) order."""
+        if self._session is None or not self._open:
+            raise DeviceError(f'{self.name}: no partition loaded (open and upload first)')
+        start = time.monotonic()
+        with self._lock:
+            self._calls += 1
+            call = self._calls
+        f = self.faults
+        if self._disconnected_at is not None or (f.disconnect_on is not None
+                                                 and call >= f.disconnect_on):
+            if self._disconnected_at is None:
+                self._disconnected_at = time.monotonic()
+            self._open = False
+            raise DeviceError(f'{self.name}: emulated device disconnected at inference {call}',
+                              reason='device disconnected (emulated)')
+        if call in f.fail_on:
+            raise DeviceError(f'{self.name}: injected failure at inference {call}',
+                              reason='injected failure (emulated)')
+        if call in f.hang_on:
+            time.sleep(f.hang_s)
+        feed = {}
+        for name, grid in inputs.items():
+            spec = self._inputs[name]
+            if self.quantized:
+                grid = quantize(grid, spec['bits'], spec['scale'], signed=False)
+            feed[name] = to_onnx_layout(grid)
+        names = [s['name'] for s in self._outputs]
+        results = self._session.run(names, feed)
+        out = {}
+        for spec, value in zip(self._outputs, results):
+            grid = from_onnx_layout(value)
+            if self.quantized:
+                grid = quantize(grid, spec['bits'], spec['scale'],
+                                signed=spec['kind'] == 'current')
+            out[spec['name']] = grid
+        remaining = self.latency_s - (time.monotonic() - start)
+        if remaining > 0:
+            time.sleep(remaining)
+        self._busy_s += time.monotonic() - start
+        return out
+
+    def describe(self) -> DeviceHealth:
+        """Health of the emulator: marked emulated; utilisation = busy share since last call."""
+        now = time.monotonic()
+        span = max(1e-9, now - self._since)
+        utilization = min(1.0, self._busy_s / span)
+        self._busy_s, self._since = 0.0, now
+        notes = ['emulated: onnxruntime on the host CPU, no temperature or power sensor']
+        if self._manifest is not None:
+            notes.append(f'precision {self._manifest["precision_mode"]}, '
+                         f'exact={self._manifest["exact"]}')
+        if self._open:
+            status = 'open'
+        else:
+            status = 'disconnected' if self._disconnected_at is not None else 'closed'
+        return DeviceHealth(
+            name=self.name, kind=self.kind, device_id=self.name, architecture='HAILO8 (emulated)',
+            capacity_weights=20_000_000, utilization=utilization, emulated=True,
+            status=status, notes=notes)
+
+    def close(self) -> None:
+        """Drop the session."""
+        self._session = None
+        self._open = False

@@ -1,0 +1,255 @@
+"""Export a device partition: ONNX graph, quantisation manifest, calibration set, DFC script.
+
+Quantisation (recorded in the manifest, applied by the emulator, expected of the HEF):
+- inputs: the per-voxel value psp/out-degree (or psp under psp_uniform, or the rounded
+  potential under mp_driven_psp). Integer values (<= 255) go in as uint8 with scale 1: exact.
+  Others use uint8 with scale max/255: approximate.
+- weights: integers; 8-bit when every |weight| <= 127, else 16-bit (a16_w16): exact.
+- current outputs: bound B = max over target voxels of sum |w| * max input. With integer
+  inputs, B <= 127 gives 8-bit scale 1, B <= 32767 16-bit scale 1: exact. Otherwise 16-bit
+  with the power-of-two scale that covers B: approximate (reported per target).
+- reach outputs: clipped to 0..1, uint8: exact.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
+from feagi_hailo_ros.devices.operators import PairSynapses, pair_synapses
+from feagi_hailo_ros.devices.planner import DevicePartition
+
+MANIFEST_FORMAT = 'feagi-hailo-partition/1'
+CALIBRATION_SAMPLES = 64
+
+
+@dataclass
+class ExportedPartition:
+    """An exported partition: the ONNX model bytes and its manifest (plus file paths)."""
+
+    name: str
+    model: bytes
+    manifest: dict
+    directory: Optional[str] = None
+
+    @property
+    def onnx_path(self) -> Optional[str]:
+        """Path of model.onnx when written."""
+        return os.path.join(self.directory, 'model.onnx') if self.directory else None
+
+    @property
+    def hef_path(self) -> Optional[str]:
+        """Where the user's compiled HEF is expected (model.hef next to the ONNX)."""
+        return os.path.join(self.directory, 'model.hef') if self.directory else None
+
+    @classmethod
+    def load(cls, directory: str) -> 'ExportedPartition':
+        """Read a partition written by `write_partition`."""
+        path = os.path.join(directory, 'manifest.json')
+        try:
+            with open(path, encoding='utf-8') as handle:
+                manifest = json.load(handle)
+            with open(os.path.join(directory, 'model.onnx'), 'rb') as handle:
+                model = handle.read()
+        except OSError as exc:
+            raise ValueError(f'exported partition {directory}: {exc}; run `feagi-hailo '
+                             'export` first') from None
+        if manifest.get('format') != MANIFEST_FORMAT:
+            raise ValueError(f'{path}: format {manifest.get("format")!r} is not '
+                             f'{MANIFEST_FORMAT!r}: export again')
+        return cls(manifest['partition'], model, manifest, directory)
+
+
+def source_factors(connectome) -> np.ndarray:
+    """float32[N]: the static per-neuron input value psp/out-degree (psp when uniform)."""
+    psp = connectome.area_psp_u8().astype(np.float32)
+    area = np.asarray(connectome.neuron_area).astype(np.int64)
+    uniform = np.array([a.psp_uniform for a in connectome.areas], dtype=bool)[area]
+    degree = connectome.out_degree().astype(np.float32)
+    value = psp[area]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        out = np.where(uniform, value, value / np.maximum(degree, 1)).astype(np.float32)
+    out[degree == 0] = 0
+    return out
+
+
+def _source_stats(connectome, a: int, factors: np.ndarray) -> dict:
+    area = connectome.areas[a]
+    span = connectome.area_neurons(a)
+    if area.mp_driven_psp:
+        degree = connectome.out_degree()[span]
+        values = np.float32(255.0) / (np.float32(1) if area.psp_uniform
+                                      else np.maximum(degree, 1).astype(np.float32))
+        integral = bool(area.psp_uniform or np.all(degree <= 1))
+    else:
+        values = factors[span]
+        integral = bool(np.all(values == np.round(values)))
+    vmax = float(values.max()) if values.size else 0.0
+    n = area.neurons_per_voxel
+    per_voxel = values.reshape(-1, n)[:, -1] if values.size else values
+    return {'max': vmax, 'integral': integral and vmax <= 255, 'per_voxel_max': per_voxel}
+
+
+def _output_bits(bound: float, integral: bool) -> tuple:
+    if integral and bound <= 127:
+        return 8, 1.0, True
+    if integral and bound <= 32767:
+        return 16, 1.0, True
+    scale = 2.0 ** int(np.ceil(np.log2(max(bound, 1e-30) / 32767.0)))
+    return 16, float(scale), False
+
+
+def build_manifest(connectome, part: DevicePartition,
+                   pairs: Dict[tuple, PairSynapses]) -> dict:
+    """Per-input and per-output names, layouts, ranges and quantisation of a partition."""
+    factors = source_factors(connectome)
+    sources = sorted({op.src for op in part.operators})
+    stats = {a: _source_stats(connectome, a, factors) for a in sources}
+    inputs, outputs = [], []
+    for a in sources:
+        area = connectome.areas[a]
+        value_name, spike_name = input_names(a)
+        st = stats[a]
+        dims = list(area.dims)
+        scale = 1.0 if st['integral'] else (st['max'] / 255.0 if st['max'] > 0 else 1.0)
+        common = {'area': area.id, 'area_index': a, 'dims': dims,
+                  'onnx_shape': [1, dims[2], dims[0], dims[1]], 'hef_shape': dims}
+        inputs.append({**common, 'name': value_name, 'kind': 'value', 'bits': 8,
+                       'scale': scale, 'max': st['max'], 'exact': st['integral']})
+        inputs.append({**common, 'name': spike_name, 'kind': 'spike', 'bits': 8,
+                       'scale': 1.0, 'max': 1.0, 'exact': True})
+    max_weight = 0
+    targets = sorted({op.dst for op in part.operators})
+    for b in targets:
+        area = connectome.areas[b]
+        bound = np.zeros(area.voxels, dtype=np.float64)
+        integral = True
+        for op in part.operators:
+            if op.dst != b:
+                continue
+            p = pairs[(op.src, op.dst)]
+            np.add.at(bound, p.dst_vox,
+                      np.abs(p.weight) * stats[op.src]['per_voxel_max'][p.src_vox])
+            integral = integral and stats[op.src]['integral']
+            max_weight = max(max_weight, op.max_abs_weight, op.max_count)
+        b_max = float(bound.max()) if bound.size else 0.0
+        bits, scale, exact = _output_bits(b_max, integral)
+        cur_name, reach_name = output_names(b)
+        lo = int(connectome.area_start[b])
+        common = {'area': area.id, 'area_index': b, 'dims': list(area.dims),
+                  'neuron_range': [lo, int(connectome.area_start[b + 1])],
+                  'neurons_per_voxel': area.neurons_per_voxel,
+                  'onnx_shape': [1, area.dims[2], area.dims[0], area.dims[1]],
+                  'hef_shape': list(area.dims)}
+        outputs.append({**common, 'name': cur_name, 'kind': 'current', 'bits': bits,
+                        'scale': scale, 'bound': b_max, 'exact': exact})
+        outputs.append({**common, 'name': reach_name, 'kind': 'reach', 'bits': 8,
+                        'scale': 1.0, 'bound': 1.0, 'exact': True})
+    weight_bits = 8 if max_weight <= 127 else 16
+    wide = weight_bits == 16 or any(o['bits'] == 16 for o in outputs)
+    return {
+        'format': MANIFEST_FORMAT,
+        'partition': part.name,
+        'source': getattr(connectome, 'source', ''),
+        'genome_hash': getattr(connectome, 'genome_hash', ''),
+        'neurons': connectome.n_neurons,
+        'targets': [connectome.areas[t].id for t in part.targets],
+        'target_ranges': part.ranges(connectome),
+        'inputs': inputs,
+        'outputs': outputs,
+        'weight_bits': weight_bits,
+        'precision_mode': 'a16_w16' if wide else 'a8_w8',
+        'exact': all(i['exact'] for i in inputs) and all(o['exact'] for o in outputs),
+        'device_weights': part.device_weights,
+        'operators': [op.summary() for op in part.operators],
+        'host_residual': [op.summary() for op in part.residual],
+        'layout': 'ONNX inputs/outputs NCHW (1, Z, X, Y); HEF NHWC (X, Y, Z) = the host order',
+    }
+
+
+def export_partition(connectome, part: DevicePartition,
+                     pairs: Optional[Dict[tuple, PairSynapses]] = None) -> ExportedPartition:
+    """Build the ONNX model and manifest of one device partition (in memory)."""
+    if not part.operators:
+        raise ValueError(f'partition {part.name}: no mapping into its areas can run on a '
+                         'device; nothing to export')
+    if pairs is None:
+        pairs = pair_synapses(connectome)
+    model = build_graph(connectome.areas, part.operators, part.name)
+    manifest = build_manifest(connectome, part, pairs)
+    return ExportedPartition(part.name, model.SerializeToString(), manifest)
+
+
+def calibration_set(manifest: dict, samples: int = CALIBRATION_SAMPLES,
+                    seed: int = 1) -> Dict[str, np.ndarray]:
+    """Representative NHWC inputs: random spike patterns at several densities, plus one
+    sample with every source at its maximum so that the calibrated range covers the bound."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    density = np.linspace(0.0, 0.5, samples).astype(np.float32)
+    spikes = {}
+    for spec in manifest['inputs']:
+        shape = (samples, *spec['hef_shape'])
+        key = spec['area_index']
+        if key not in spikes:
+            fire = rng.random(shape, dtype=np.float32) < density[:, None, None, None]
+            fire[-1] = True
+            spikes[key] = fire
+        fire = spikes[key]
+        value = np.float32(spec['max']) if spec['kind'] == 'value' else np.float32(1)
+        out[spec['name']] = np.where(fire, value, np.float32(0)).astype(np.float32)
+    return out
+
+
+def model_script(manifest: dict) -> str:
+    """A DFC model script (.alls) for the manifest's precision (layer names: (check))."""
+    lines = ['# feagi_hailo_ros: quantisation wanted by manifest.json (check against the DFC',
+             '# User Guide; layer names come from `hailo parser` output).',
+             'model_optimization_flavor(optimization_level=0, compression_level=0)']
+    if manifest['precision_mode'] == 'a16_w16':
+        lines.append('quantization_param({*}, precision_mode=a16_w16)')
+    for spec in manifest['outputs']:
+        if spec['kind'] == 'current' and spec['exact']:
+            half = 2 ** (spec['bits'] - 1)
+            lines.append(f'# {spec["name"]}: force the output range to [-{half}, {half - 1}] '
+                         f'* {spec["scale"]} so that the scale is exactly {spec["scale"]}')
+    return '\n'.join(lines) + '\n'
+
+
+def compile_commands(directory: str, name: str) -> List[str]:
+    """The Hailo DFC 3.x commands that turn the exported ONNX into model.hef."""
+    d = directory.rstrip('/')
+    return [
+        f'hailo parser onnx {d}/model.onnx --hw-arch hailo8 --har-path {d}/{name}.har',
+        f'hailo optimize {d}/{name}.har --hw-arch hailo8 --calib-set-path {d}/calib.npz '
+        f'--model-script {d}/model.alls --output-har-path {d}/{name}_optimized.har',
+        f'hailo compiler {d}/{name}_optimized.har --hw-arch hailo8 --output-dir {d}',
+        f'mv {d}/{name}.hef {d}/model.hef',
+    ]
+
+
+def write_partition(exported: ExportedPartition, directory: str,
+                    calibration_samples: int = CALIBRATION_SAMPLES) -> ExportedPartition:
+    """Write model.onnx, manifest.json, calib.npz + calib/<input>.npy, model.alls, compile.sh."""
+    os.makedirs(os.path.join(directory, 'calib'), exist_ok=True)
+    with open(os.path.join(directory, 'model.onnx'), 'wb') as handle:
+        handle.write(exported.model)
+    calib = calibration_set(exported.manifest, calibration_samples)
+    for name, array in calib.items():
+        np.save(os.path.join(directory, 'calib', f'{name}.npy'), array)
+    np.savez(os.path.join(directory, 'calib.npz'), **calib)
+    manifest = dict(exported.manifest)
+    manifest['calibration'] = {'npz': 'calib.npz', 'per_input': 'calib/<input>.npy',
+                               'samples': calibration_samples, 'layout': 'NHWC'}
+    manifest['compile'] = compile_commands(directory, exported.name)
+    with open(os.path.join(directory, 'manifest.json'), 'w', encoding='utf-8') as handle:
+        json.dump(manifest, handle, indent=1)
+    with open(os.path.join(directory, 'model.alls'), 'w', encoding='utf-8') as handle:
+        handle.write(model_script(manifest))
+    with open(os.path.join(directory, 'compile.sh'), 'w', encoding='utf-8') as handle:
+        handle.write('#!/bin/sh\n# Hailo Dataflow Compiler 3.x (x86_64 Ubuntu), HailoRT 4.x '
+                     'target\nset -e\n' + '\n'.join(manifest['compile']) + '\n')
+    return ExportedPartition(exported.name, exported.model, manifest, directory)

@@ -1,0 +1,115 @@
+"""Host side of a device burst: fired set -> input grids, output grids -> currents/candidates.
+
+Grids are in the host's natural order (X, Y, Z) (= the HEF's NHWC); `voxel = (x*Y + y)*Z + z`.
+The value of a fired source is what DESIGN §4 step 4 multiplies the weight by: psp divided
+by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounded potential.
+"""
+
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from feagi_hailo_ros.devices.export import source_factors
+
+Scattered = Tuple[int, int, np.ndarray, np.ndarray]
+
+
+def driven_psp(potential: np.ndarray) -> np.ndarray:
+    """Round half away from zero and clamp to 0..255 (FEAGI's mp_driven_psp), as float32."""
+    v = np.asarray(potential, dtype=np.float64)
+    r = np.floor(np.abs(v) + 0.5) * np.sign(v)
+    return np.clip(r, 0.0, 255.0).astype(np.float32)
+
+
+def quantize(array: np.ndarray, bits: int, scale: float, signed: bool) -> np.ndarray:
+    """Round to the grid of `scale` and saturate to `bits` (what a Hailo tensor holds)."""
+    if signed:
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    else:
+        lo, hi = 0, 2 ** bits - 1
+    q = np.clip(np.rint(np.asarray(array, dtype=np.float64) / scale), lo, hi)
+    return (q * scale).astype(np.float32)
+
+
+class PartitionIO:
+    """Builds one partition's device inputs and scatters its outputs (vectorised)."""
+
+    def __init__(self, connectome, manifest: dict):
+        self.manifest = manifest
+        self.n_neurons = connectome.n_neurons
+        factors = source_factors(connectome)
+        degree = connectome.out_degree().astype(np.float32)
+        self.sources: List[dict] = []
+        seen = set()
+        for spec in manifest['inputs']:
+            a = spec['area_index']
+            if a in seen:
+                continue
+            seen.add(a)
+            area = connectome.areas[a]
+            span = connectome.area_neurons(a)
+            self.sources.append({
+                'area_index': a, 'lo': span.start, 'hi': span.stop,
+                'dims': tuple(area.dims), 'n': area.neurons_per_voxel,
+                'voxels': area.voxels, 'factor': factors[span].copy(),
+                'divisor': (np.ones(span.stop - span.start, np.float32) if area.psp_uniform
+                            else np.maximum(degree[span], 1)),
+                'mp_driven': bool(area.mp_driven_psp),
+                'value': f'in_{a}', 'spike': f'spk_{a}'})
+        self.targets: List[dict] = []
+        for spec in manifest['outputs']:
+            if spec['kind'] != 'current':
+                continue
+            lo, hi = spec['neuron_range']
+            self.targets.append({'area_index': spec['area_index'], 'lo': lo, 'hi': hi,
+                                 'n': spec['neurons_per_voxel'], 'current': spec['name'],
+                                 'reach': f'reach_{spec["area_index"]}'})
+
+    def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> Dict[str, np.ndarray]:
+        """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set."""
+        out = {}
+        fired = np.asarray(fired, dtype=np.int64)
+        for s in self.sources:
+            a, b = np.searchsorted(fired, (s['lo'], s['hi']))
+            local = fired[a:b] - s['lo']
+            vox = local // s['n']
+            if s['mp_driven']:
+                value = driven_psp(fired_potential[a:b]) / s['divisor'][local]
+            else:
+                value = s['factor'][local]
+            grid = np.zeros(s['voxels'], dtype=np.float32)
+            spikes = np.zeros(s['voxels'], dtype=np.float32)
+            if vox.size:
+                np.add.at(grid, vox, value.astype(np.float32))
+                spikes[vox] = 1.0
+            out[s['value']] = grid.reshape(s['dims'])
+            out[s['spike']] = spikes.reshape(s['dims'])
+        return out
+
+    def scatter(self, outputs: Dict[str, np.ndarray]) -> List[Scattered]:
+        """Per target area: (lo, hi, currents float32[hi-lo], candidates bool[hi-lo])."""
+        result = []
+        for t in self.targets:
+            size = t['hi'] - t['lo']
+            n = t['n']
+            current = np.asarray(outputs[t['current']], dtype=np.float32).reshape(-1)
+            reach = np.asarray(outputs[t['reach']]).reshape(-1) > 0.5
+            if n == 1:
+                cur_full, cand_full = current, reach
+            else:
+                cur_full = np.zeros(size, dtype=np.float32)
+                cand_full = np.zeros(size, dtype=bool)
+                cur_full[n - 1::n] = current
+                cand_full[n - 1::n] = reach
+            result.append((t['lo'], t['hi'], cur_full, cand_full))
+        return result
+
+
+def to_onnx_layout(grid: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) -> (1, Z, X, Y) float32 contiguous (the ONNX graph's NCHW)."""
+    return np.ascontiguousarray(np.transpose(grid, (2, 0, 1))[None], dtype=np.float32)
+
+
+def from_onnx_layout(array: np.ndarray) -> np.ndarray:
+    """(1, Z, X, Y) -> (X, Y, Z)."""
+    return np.ascontiguousarray(np.transpose(np.asarray(array)[0], (1, 2, 0)))

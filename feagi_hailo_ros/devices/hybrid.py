@@ -1,0 +1,306 @@
+"""HybridEngine: a CPU partition on the fast engine plus device partitions, one per device.
+
+Per burst, each device worker thread turns the previous burst's fired set into input grids
+and runs its device; meanwhile the main thread propagates and updates the CPU partition.
+Then the device partitions' currents and candidates go through the same neuron update on the
+host (the neuron state lives on the host, DESIGN §6). Spikes are exchanged at the burst
+boundary: FEAGI's one-burst delay makes this exact. A device error or timeout is recorded,
+its partition runs on the CPU from that very burst (nothing is lost: the state is on the host),
+and the device is reopened in the background after `retry_bursts`.
+"""
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from feagi_hailo_ros.devices.base import Device, DeviceError
+from feagi_hailo_ros.devices.export import ExportedPartition, export_partition
+from feagi_hailo_ros.devices.host_io import PartitionIO
+from feagi_hailo_ros.devices.operators import pair_synapses
+from feagi_hailo_ros.devices.planner import DevicePartition, Plan, plan_partitions
+from feagi_hailo_ros.engine.core import BurstEngine
+from feagi_hailo_ros.engine.model import Synapses
+
+
+def restrict_synapses(syn: Synapses, keep: np.ndarray) -> Synapses:
+    """The synapses where `keep` (bool[S]) is set, CSR by source, order kept."""
+    csum = np.zeros(keep.size + 1, dtype=np.int64)
+    np.cumsum(keep, out=csum[1:])
+    indptr = csum[np.asarray(syn.indptr, dtype=np.int64)]
+    return Synapses(indptr, syn.target[keep], syn.weight[keep], syn.neuron_area)
+
+
+def _merge_ranges(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    out: List[List[int]] = []
+    for lo, hi in sorted(ranges):
+        if hi <= lo:
+            continue
+        if out and out[-1][1] == lo:
+            out[-1][1] = hi
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+@dataclass
+class _Runtime:
+    """One device partition at run time."""
+
+    part: DevicePartition
+    exported: ExportedPartition
+    device: Device
+    io: PartitionIO
+    ranges: List[Tuple[int, int]]
+    bounds: Tuple[int, int]
+    full_syn: Synapses
+    residual_syn: Optional[Synapses]
+    executor: ThreadPoolExecutor
+    mode: str = 'device'
+    pending: Optional[Future] = None
+    busy: Optional[Future] = None          # a job that timed out and may still run
+    reopening: Optional[Future] = None
+    retry_at: int = 0
+    timing: Dict[str, float] = field(default_factory=dict)
+
+
+class HybridEngine:
+    """Run a brain with some areas integrated by devices; API of BurstEngine (burst, inject)."""
+
+    def __init__(self, connectome, device_factory: Callable[[DevicePartition], Device],
+                 partition='auto', devices: int = 1, timeout_s: float = 1.0,
+                 retry_bursts: int = 50, plan: Optional[Plan] = None,
+                 exported: Optional[Dict[str, ExportedPartition]] = None,
+                 log: Optional[Callable[[str], None]] = None):
+        self.connectome = connectome
+        self.engine = BurstEngine(connectome)
+        self.timeout_s = float(timeout_s)
+        self.retry_bursts = int(retry_bursts)
+        self.log = log or (lambda message: None)
+        self.plan = plan or plan_partitions(connectome, partition, devices)
+        self.faults: List[dict] = []
+        self.last_timing: Dict[str, float] = {}
+        syn = self.engine.model.synapses
+        target_area = np.asarray(connectome.neuron_area)[np.asarray(syn.target, np.int64)]
+        on_device = np.zeros(len(connectome.areas), dtype=bool)
+        self.runtimes: List[_Runtime] = []
+        pairs = pair_synapses(connectome) if self.plan.partitions else {}
+        try:
+            for part in self.plan.partitions:
+                on_device[part.targets] = True
+                exp = (exported or {}).get(part.name) or export_partition(connectome, part,
+                                                                          pairs)
+                self.runtimes.append(self._start(part, exp, device_factory(part),
+                                                 target_area))
+        except BaseException:
+            self.close()
+            raise
+        self.cpu_ranges = _merge_ranges(
+            [(int(connectome.area_start[b]), int(connectome.area_start[b + 1]))
+             for b in self.plan.cpu_targets])
+        self.cpu_syn = (restrict_synapses(syn, ~on_device[target_area])
+                        if self.runtimes else syn)
+
+    def _start(self, part: DevicePartition, exp: ExportedPartition, device: Device,
+               target_area: np.ndarray) -> _Runtime:
+        c = self.connectome
+        syn = self.engine.model.synapses
+        mine = np.zeros(len(c.areas), dtype=bool)
+        mine[part.targets] = True
+        full = restrict_synapses(syn, mine[target_area])
+        residual = None
+        if part.residual:
+            keep = np.zeros(target_area.size, dtype=bool)
+            indptr = np.asarray(syn.indptr, dtype=np.int64)
+            for op in part.residual:
+                s0 = int(indptr[c.area_start[op.src]])
+                s1 = int(indptr[c.area_start[op.src + 1]])
+                keep[s0:s1] |= target_area[s0:s1] == op.dst
+            residual = restrict_synapses(syn, keep)
+        ranges = part.ranges(c)
+        device.open()
+        device.upload(exp)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'hybrid-{part.name}')
+        return _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges,
+                        (ranges[0][0], ranges[-1][1]), full, residual, executor)
+
+    # ---- the BurstEngine API -----------------------------------------------------------
+    def inject(self, area_id: str, x, y, z, potential) -> None:
+        """Queue injections into voxels of an area (see BurstEngine.inject)."""
+        self.engine.inject(area_id, x, y, z, potential)
+
+    def inject_indices(self, indices, potentials) -> None:
+        """Queue injections by neuron index (see BurstEngine.inject_indices)."""
+        self.engine.inject_indices(indices, potentials)
+
+    @property
+    def burst_count(self) -> int:
+        """Bursts run so far."""
+        return self.engine.burst_count
+
+    @property
+    def fired(self) -> np.ndarray:
+        """The last burst's fired indices."""
+        return self.engine.fired
+
+    def fired_coords(self):
+        """The last burst's fired (area ids, x, y, z, potential)."""
+        return self.engine.fired_coords()
+
+    @property
+    def state(self):
+        """A copy of the neuron state (the whole brain: it lives on the host)."""
+        return self.engine.state
+
+    @state.setter
+    def state(self, new) -> None:
+        self.engine.state = new
+
+    def checkpoint(self, path) -> None:
+        """Write the state (see BurstEngine.checkpoint)."""
+        self.engine.checkpoint(path)
+
+    def restore(self, path) -> None:
+        """Read the state (see BurstEngine.restore)."""
+        self.engine.restore(path)
+
+    # ---- one burst ---------------------------------------------------------------------
+    def _device_job(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray):
+        t0 = time.perf_counter()
+        inputs = rt.io.inputs(fired, fired_v)
+        t1 = time.perf_counter()
+        outputs = rt.device.infer(inputs)
+        t2 = time.perf_counter()
+        scattered = rt.io.scatter(outputs)
+        t3 = time.perf_counter()
+        return scattered, {'transfer_s': (t1 - t0) + (t3 - t2), 'device_s': t2 - t1}
+
+    def _reopen(self, rt: _Runtime) -> None:
+        rt.device.close()
+        rt.device.open()
+        rt.device.upload(rt.exported)
+
+    def _fault(self, rt: _Runtime, exc: BaseException, what: str) -> None:
+        reason = getattr(exc, 'reason', '') or str(exc) or type(exc).__name__
+        record = {'burst': self.engine.burst_count, 'partition': rt.part.name,
+                  'device': rt.device.kind, 'what': what, 'reason': reason}
+        self.faults.append(record)
+        self.log(f'{rt.part.name}: {what} at burst {record["burst"]}: {reason}; '
+                 f'partition moved to the CPU, retry in {self.retry_bursts} bursts')
+        rt.mode = 'cpu'
+        rt.retry_at = self.engine.burst_count + self.retry_bursts
+
+    def _maybe_reopen(self, rt: _Runtime) -> None:
+        if rt.reopening is not None:
+            if not rt.reopening.done():
+                return
+            exc = rt.reopening.exception()
+            rt.reopening = None
+            if exc is None:
+                rt.mode = 'device'
+                self.log(f'{rt.part.name}: device back after reopen at burst '
+                         f'{self.engine.burst_count}')
+                return
+            self._fault(rt, exc, 'reopen failed')
+            return
+        busy = rt.busy is not None and not rt.busy.done()
+        if self.engine.burst_count >= rt.retry_at and not busy:
+            rt.busy = None
+            rt.reopening = rt.executor.submit(self._reopen, rt)
+
+    def burst(self) -> np.ndarray:
+        """Run one burst over all partitions; return the fired indices (ascending view)."""
+        eng = self.engine
+        t_start = time.perf_counter()
+        eng.begin_burst()
+        try:
+            fired, fired_v = eng.previous_fired()
+            fired, fired_v = fired.copy(), fired_v.copy()
+            for rt in self.runtimes:
+                rt.pending = None
+                if rt.mode == 'cpu':
+                    self._maybe_reopen(rt)
+                if rt.mode == 'device':
+                    rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v)
+            t0 = time.perf_counter()
+            if self.cpu_ranges:
+                eng.propagate(0, eng.n_neurons, self.cpu_syn)
+                for lo, hi in self.cpu_ranges:
+                    eng.update(lo, hi)
+            t_cpu = time.perf_counter() - t0
+            wait_s, transfer_s, device_s = 0.0, 0.0, 0.0
+            for rt in self.runtimes:
+                done = False
+                if rt.pending is not None:
+                    t_wait = time.perf_counter()
+                    try:
+                        scattered, timing = rt.pending.result(timeout=self.timeout_s)
+                    except FutureTimeout:
+                        rt.busy = rt.pending
+                        limit_ms = self.timeout_s * 1000
+                        self._fault(rt, DeviceError(
+                            f'no result within {limit_ms:.0f} ms',
+                            reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
+                    except Exception as exc:  # noqa: BLE001 - any device failure falls back
+                        self._fault(rt, exc, 'error')
+                    else:
+                        if rt.residual_syn is not None:
+                            eng.propagate(rt.bounds[0], rt.bounds[1], rt.residual_syn)
+                        for lo, hi, cur, cand in scattered:
+                            eng.update(lo, hi, cur, cand)
+                        covered = {(lo, hi) for lo, hi, _, _ in scattered}
+                        for lo, hi in rt.ranges:
+                            if (lo, hi) not in covered:
+                                eng.update(lo, hi)
+                        transfer_s += timing['transfer_s']
+                        device_s += timing['device_s']
+                        done = True
+                    wait_s += time.perf_counter() - t_wait
+                if not done:
+                    eng.propagate(rt.bounds[0], rt.bounds[1], rt.full_syn)
+                    for lo, hi in rt.ranges:
+                        eng.update(lo, hi)
+            result = eng.end_burst()
+        except BaseException:
+            eng._in_burst = False
+            raise
+        total = time.perf_counter() - t_start
+        self.last_timing = {'total_s': total, 'cpu_partition_s': t_cpu, 'wait_s': wait_s,
+                            'transfer_s': transfer_s, 'device_s': device_s,
+                            'host_s': total - wait_s}
+        return result
+
+    # ---- health ------------------------------------------------------------------------
+    def describe(self) -> List[dict]:
+        """Per device partition: mode (device/cpu), device health, faults so far."""
+        out = []
+        for rt in self.runtimes:
+            try:
+                health = rt.device.describe().as_dict()
+            except Exception as exc:  # noqa: BLE001 - telemetry must not stop bursting
+                health = {'status': f'describe failed: {exc}'}
+            out.append({'partition': rt.part.name, 'mode': rt.mode,
+                        'targets': [self.connectome.areas[t].id for t in rt.part.targets],
+                        'exact': rt.exported.manifest['exact'], 'device': health,
+                        'faults': sum(1 for f in self.faults if f['partition'] == rt.part.name)})
+        return out
+
+    def close(self) -> None:
+        """Close the devices and stop the worker threads (a hung job is abandoned)."""
+        for rt in getattr(self, 'runtimes', []):
+            rt.executor.shutdown(wait=False)
+            try:
+                rt.device.close()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                pass
+        self.runtimes = []
+        self.engine.close()
+
+    def __enter__(self) -> 'HybridEngine':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

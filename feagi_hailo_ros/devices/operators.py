@@ -1,0 +1,279 @@
+"""Recognise each area pair's synapses as a structured linear operator a Hailo-8 can run.
+
+The operator of a (source area, destination area) pair is read from the synapses themselves
+(the connectome's CSR), not from the morphology's name, so the device computes exactly the
+synapses the CPU engine propagates. All rules between the two areas add up (DESIGN §4: inputs
+of duplicate synapses add). Forms, cheapest first (fewest device weights wins):
+- `conv`: translation-invariant (`vectors`, `block_to_block`, shift-invariant patterns):
+  a Conv2D over (x, y) with z on channels, one kernel tap per vector.
+- `separable`: a product of per-axis relations with one weight (`projector`, `*`/`?`
+  patterns): three small MatMuls, one per axis.
+- `dense`: any pair with at most `dense_limit` source x destination voxels: one MatMul.
+- `cpu`: the rest (irregular and large, plastic, or not voxel-aligned), with the reason.
+A second operator with the synapse counts as weights gives candidacy (reach).
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+DENSE_LIMIT = 4_000_000        # src x dst voxels for a dense block (int8/16: <= 4-8 MB)
+MAX_CONV_TAPS = 31 * 31        # spatial kernel taps (kx * ky) accepted for a conv
+
+
+@dataclass
+class PairSynapses:
+    """The synapses from one area to another, at voxel level, aggregated per voxel pair."""
+
+    src: int
+    dst: int
+    src_vox: np.ndarray          # int64[E]: source voxel (x*Y + y)*Z + z
+    dst_vox: np.ndarray          # int64[E]
+    weight: np.ndarray           # int64[E]: summed signed weight of all synapses of the pair
+    count: np.ndarray            # int64[E]: number of synapses (>= 1) of the pair
+    synapses: int
+    problem: str = ''            # why the pair cannot be expressed per voxel ('' = it can)
+
+
+@dataclass
+class Operator:
+    """Where one area pair's integration runs, why, and the constants to build it."""
+
+    src: int
+    dst: int
+    src_id: str
+    dst_id: str
+    form: str                    # conv | separable | dense | cpu
+    reason: str
+    synapses: int
+    device_weights: int = 0
+    morphologies: List[str] = field(default_factory=list)
+    # conv: kernel[zd, zs, kx, ky] (weights) and reach_kernel (synapse counts)
+    kernel: Optional[np.ndarray] = None
+    reach_kernel: Optional[np.ndarray] = None
+    offset_max: Tuple[int, int] = (0, 0)          # (dx_max, dy_max): kernel index = max - d
+    # separable: per-axis 0/1 relations (src x dst) and one weight / count
+    axes: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+    scalar_weight: int = 0
+    scalar_count: int = 0
+    # dense: [src_flat_nchw, dst_flat_nchw]
+    matrix: Optional[np.ndarray] = None
+    reach_matrix: Optional[np.ndarray] = None
+    max_abs_weight: int = 0
+    max_count: int = 0
+
+    @property
+    def on_device(self) -> bool:
+        """True when the pair runs on the accelerator."""
+        return self.form != 'cpu'
+
+    def summary(self) -> dict:
+        """Return the planner's line for this pair (JSON-friendly)."""
+        return {'src': self.src_id, 'dst': self.dst_id, 'form': self.form,
+                'reason': self.reason, 'synapses': self.synapses,
+                'device_weights': self.device_weights, 'morphologies': self.morphologies}
+
+
+def pair_synapses(connectome) -> Dict[Tuple[int, int], PairSynapses]:
+    """Split the connectome's synapses by (source area, destination area), at voxel level."""
+    pairs: Dict[Tuple[int, int], PairSynapses] = {}
+    indptr = np.asarray(connectome.syn_indptr, dtype=np.int64)
+    starts = np.asarray(connectome.area_start, dtype=np.int64)
+    dst_area_of = np.asarray(connectome.neuron_area)
+    for a, area in enumerate(connectome.areas):
+        lo, hi = int(starts[a]), int(starts[a + 1])
+        s0, s1 = int(indptr[lo]), int(indptr[hi])
+        if s1 == s0:
+            continue
+        n_src = area.neurons_per_voxel
+        degree = np.diff(indptr[lo:hi + 1])
+        src_local = np.repeat(np.arange(hi - lo, dtype=np.int64), degree)
+        target = np.asarray(connectome.syn_target[s0:s1], dtype=np.int64)
+        weight = np.asarray(connectome.syn_weight[s0:s1], dtype=np.int64)
+        tgt_area = dst_area_of[target].astype(np.int64)
+        uneven = ''
+        if n_src > 1:
+            per_voxel = degree.reshape(-1, n_src)
+            if np.any(per_voxel != per_voxel[:, -1:]):
+                uneven = 'the neurons of a source voxel have different synapses'
+            keep = (src_local % n_src) == n_src - 1
+            src_local, target, weight, tgt_area = (
+                src_local[keep], target[keep], weight[keep], tgt_area[keep])
+        order = np.argsort(tgt_area, kind='stable')
+        bounds = np.searchsorted(tgt_area[order], np.arange(len(connectome.areas) + 1))
+        for b in np.flatnonzero(np.diff(bounds)):
+            sel = order[bounds[b]:bounds[b + 1]]
+            n_dst = connectome.areas[b].neurons_per_voxel
+            dst_local = target[sel] - starts[b]
+            problem = uneven
+            if n_dst > 1 and np.any(dst_local % n_dst != n_dst - 1):
+                problem = 'synapses reach neurons other than the last of a voxel'
+            src_vox = src_local[sel] // n_src
+            dst_vox = dst_local // n_dst
+            n_dst_vox = int(connectome.areas[b].voxels)
+            key = src_vox * n_dst_vox + dst_vox
+            uniq, inverse = np.unique(key, return_inverse=True)
+            wsum = np.bincount(inverse, weights=weight[sel], minlength=uniq.size)
+            count = np.bincount(inverse, minlength=uniq.size)
+            total = int(sel.size) * n_src if n_src > 1 else int(sel.size)
+            pairs[(a, int(b))] = PairSynapses(
+                a, int(b), uniq // n_dst_vox, uniq % n_dst_vox,
+                np.rint(wsum).astype(np.int64), count.astype(np.int64), total, problem)
+    return pairs
+
+
+def _coords(vox: np.ndarray, dims) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    _, ny, nz = (int(d) for d in dims)
+    return vox // (ny * nz), (vox // nz) % ny, vox % nz
+
+
+def _overlap(n_src: int, n_dst: int, d: np.ndarray) -> np.ndarray:
+    """Number of s in [0, n_src) with s + d in [0, n_dst), per offset d."""
+    return np.maximum(0, np.minimum(n_src, n_dst - d) - np.maximum(0, -d))
+
+
+def _as_conv(p: PairSynapses, sdims, ddims) -> Optional[dict]:
+    sx, sy, sz = _coords(p.src_vox, sdims)
+    dx, dy, dz = _coords(p.dst_vox, ddims)
+    off = np.stack([dx - sx, dy - sy, dz - sz], axis=1)
+    uniq, inverse = np.unique(off, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if uniq.shape[0] > 4 * MAX_CONV_TAPS:
+        return None
+    n = np.bincount(inverse, minlength=uniq.shape[0])
+    for values in (p.weight, p.count):
+        lo = np.full(uniq.shape[0], np.iinfo(np.int64).max)
+        hi = np.full(uniq.shape[0], np.iinfo(np.int64).min)
+        np.minimum.at(lo, inverse, values)
+        np.maximum.at(hi, inverse, values)
+        if np.any(lo != hi):
+            return None
+    expected = np.ones(uniq.shape[0], dtype=np.int64)
+    for axis in range(3):
+        expected *= _overlap(int(sdims[axis]), int(ddims[axis]), uniq[:, axis])
+    if np.any(expected != n):
+        return None
+    w_off = np.zeros(uniq.shape[0], dtype=np.int64)
+    c_off = np.zeros(uniq.shape[0], dtype=np.int64)
+    w_off[inverse] = p.weight
+    c_off[inverse] = p.count
+    x_max, x_min = int(uniq[:, 0].max()), int(uniq[:, 0].min())
+    y_max, y_min = int(uniq[:, 1].max()), int(uniq[:, 1].min())
+    kx, ky = x_max - x_min + 1, y_max - y_min + 1
+    if kx * ky > MAX_CONV_TAPS:
+        return None
+    zs_n, zd_n = int(sdims[2]), int(ddims[2])
+    kernel = np.zeros((zd_n, zs_n, kx, ky), dtype=np.float32)
+    reach = np.zeros_like(kernel)
+    zs = np.arange(zs_n)
+    for i, (ox, oy, oz) in enumerate(uniq.tolist()):
+        zd = zs + oz
+        ok = (zd >= 0) & (zd < zd_n)
+        kernel[zd[ok], zs[ok], x_max - ox, y_max - oy] = w_off[i]
+        reach[zd[ok], zs[ok], x_max - ox, y_max - oy] = c_off[i]
+    return {'kernel': kernel, 'reach_kernel': reach, 'offset_max': (x_max, y_max),
+            'taps': uniq.shape[0]}
+
+
+def _as_separable(p: PairSynapses, sdims, ddims) -> Optional[dict]:
+    if p.weight.min() != p.weight.max() or p.count.min() != p.count.max():
+        return None
+    axes = []
+    size = 1
+    for s, d, n_s, n_d in zip(_coords(p.src_vox, sdims), _coords(p.dst_vox, ddims),
+                              sdims, ddims):
+        rel = np.zeros((int(n_s), int(n_d)), dtype=np.float32)
+        rel[s, d] = 1.0
+        size *= int(rel.sum())
+        axes.append(rel)
+    if size != p.src_vox.size:
+        return None
+    return {'axes': tuple(axes), 'scalar_weight': int(p.weight[0]),
+            'scalar_count': int(p.count[0])}
+
+
+def _nchw_flat(vox: np.ndarray, dims) -> np.ndarray:
+    x, y, z = _coords(vox, dims)
+    return (z * int(dims[0]) + x) * int(dims[1]) + y
+
+
+def plastic_pairs(connectome) -> Dict[Tuple[int, int], bool]:
+    """(src, dst) area pairs with at least one plastic rule (kept on the CPU)."""
+    out = {}
+    for a, area in enumerate(connectome.areas):
+        for rule in getattr(area, 'mappings', ()):
+            if getattr(rule, 'plasticity_flag', False):
+                try:
+                    out[(a, connectome.area_index(rule.dst))] = True
+                except KeyError:
+                    continue
+    return out
+
+
+def _morphologies(connectome, src_id: str, dst_id: str) -> List[str]:
+    names = []
+    for m in getattr(connectome, 'mappings', ()):
+        if m.src == src_id and m.dst == dst_id and m.morphology not in names:
+            names.append(m.morphology)
+    return names
+
+
+def analyse(connectome, dense_limit: int = DENSE_LIMIT,
+            pairs: Optional[Dict[Tuple[int, int], PairSynapses]] = None) -> List[Operator]:
+    """Choose a form for every area pair with synapses; the list is in (src, dst) order."""
+    if pairs is None:
+        pairs = pair_synapses(connectome)
+    plastic = plastic_pairs(connectome)
+    ops = []
+    for (a, b), p in sorted(pairs.items()):
+        sa, da = connectome.areas[a], connectome.areas[b]
+        op = Operator(a, b, sa.id, da.id, 'cpu', '', p.synapses,
+                      morphologies=_morphologies(connectome, sa.id, da.id))
+        if p.problem:
+            op.reason = p.problem
+        elif plastic.get((a, b)):
+            op.reason = 'plastic: its weights change, a Hailo graph would need a recompile'
+        else:
+            _choose(op, p, sa.dims, da.dims, dense_limit)
+        ops.append(op)
+    return ops
+
+
+def _choose(op: Operator, p: PairSynapses, sdims, ddims, dense_limit: int) -> None:
+    op.max_abs_weight = int(np.abs(p.weight).max())
+    op.max_count = int(p.count.max())
+    n_src = int(np.prod(sdims))
+    n_dst = int(np.prod(ddims))
+    options = []
+    conv = _as_conv(p, sdims, ddims)
+    if conv is not None:
+        options.append((conv['kernel'].size, 'conv', conv))
+    sep = _as_separable(p, sdims, ddims)
+    if sep is not None:
+        options.append((sum(m.size for m in sep['axes']), 'separable', sep))
+    if n_src * n_dst <= dense_limit:
+        options.append((n_src * n_dst, 'dense', None))
+    if not options:
+        op.reason = (f'irregular (neither translation-invariant nor separable) and '
+                     f'{n_src} x {n_dst} voxels exceed the dense limit of {dense_limit}')
+        return
+    weights, form, data = min(options, key=lambda o: o[0])
+    op.form, op.device_weights = form, int(weights)
+    if form == 'conv':
+        op.kernel, op.reach_kernel = data['kernel'], data['reach_kernel']
+        op.offset_max = data['offset_max']
+        op.reason = (f'translation-invariant: Conv2D {op.kernel.shape[2]}x'
+                     f'{op.kernel.shape[3]}, {op.kernel.shape[1]}->{op.kernel.shape[0]} '
+                     f'channels ({data["taps"]} vectors)')
+    elif form == 'separable':
+        op.axes = data['axes']
+        op.scalar_weight, op.scalar_count = data['scalar_weight'], data['scalar_count']
+        op.reason = 'separable per axis (projector-like): three small MatMuls'
+    else:
+        op.matrix = np.zeros((n_src, n_dst), dtype=np.float32)
+        op.reach_matrix = np.zeros_like(op.matrix)
+        rows, cols = _nchw_flat(p.src_vox, sdims), _nchw_flat(p.dst_vox, ddims)
+        op.matrix[rows, cols] = p.weight
+        op.reach_matrix[rows, cols] = p.count
+        op.reason = f'dense block {n_src} x {n_dst} (<= {dense_limit} weights)'
