@@ -1,5 +1,6 @@
-"""The feagi_hailo lifecycle node over real DDS: lifecycle, frames to motors, parameters, faults."""
+"""The feagi_hailo node over real DDS: lifecycle, frames to motors, parameters, faults."""
 
+import json
 import math
 import time
 
@@ -8,7 +9,8 @@ import pytest
 import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image, Imu
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, Imu, JointState, LaserScan
 
 from feagi_hailo_ros.ros.brain_viz import cloud_points
 from feagi_hailo_ros.ros.node import FeagiHailoNode
@@ -186,12 +188,83 @@ def test_bad_inputs_warn_and_never_stop_the_bursts(harness):
     assert node.bad_inputs == before and node.burst_errors == 0
 
 
-def test_nan_imu_is_ignored_with_a_warning(ros_context, data_dir):
-    # A brain with an IMU area: the conformance probe genome has none, so build one from
-    # the essential genome's vision plus an IMU-like input is out of scope here; instead
-    # check that the node refuses NaN before it reaches any encoder.
-    from feagi_hailo_ros.ros import sensor_values
-    msg = Imu()
-    msg.linear_acceleration.x = math.inf
-    with pytest.raises(ValueError):
-        sensor_values.imu_values(msg, 9.81, 1.0)
+def _area_genes(area_id: str, dims, position, fire_t: float = 1.0) -> dict:
+    genes = {'___bbx-i': dims[0], '___bby-i': dims[1], '___bbz-i': dims[2],
+             'rcordx-i': position[0], 'rcordy-i': position[1], 'rcordz-i': position[2],
+             '_n_cnt-i': 1, 'fire_t-f': fire_t, 'dstmap-d': {}, '__name-t': area_id}
+    return {f'_____10c-{area_id}-cx-{gene}': value for gene, value in genes.items()}
+
+
+@pytest.fixture
+def scalar_genome(tmp_path):
+    """A genome with IMU, proximity and servo-position inputs and a legacy motor area."""
+    blueprint = {}
+    for area_id, dims, position in (('i__imu', (12, 1, 10), (0, 0, 0)),
+                                    ('i__pro', (4, 1, 10), (20, 0, 0)),
+                                    ('i_spos', (2, 1, 10), (30, 0, 0)),
+                                    ('omot00', (4, 1, 1), (40, 0, 0))):
+        blueprint.update(_area_genes(area_id, dims, position))
+    path = tmp_path / 'scalar_genome.json'
+    path.write_text(json.dumps({'genome_id': 'scalar-test', 'genome_title': 'scalar test',
+                                'version': '2.0', 'neuron_morphologies': {},
+                                'blueprint': blueprint}))
+    return str(path)
+
+
+def _fired_cells(node, clouds, area_id):
+    """(x, z) voxel cells of one area seen in the clouds (area_scale 1, voxel centres)."""
+    index = [a.id for a in node.runtime.areas].index(area_id)
+    area = node.runtime.areas[index]
+    cells = set()
+    for points in clouds:
+        mine = points[points['intensity'] == index]
+        for x, z in zip(mine['x'], mine['z']):
+            cells.add((int(x - 0.5 - area.position[0]), int(z - 0.5 - area.position[2])))
+    return cells
+
+
+def test_scalar_sensors_reach_their_areas_and_nan_is_ignored(ros_context, scalar_genome):
+    node = make_node(scalar_genome, viz_rate_hz=50.0)
+    probe = Probe()
+    imu_pub = probe.node.create_publisher(Imu, 'imu', qos_profile_sensor_data)
+    scan_pub = probe.node.create_publisher(LaserScan, 'scan', qos_profile_sensor_data)
+    joint_pub = probe.node.create_publisher(JointState, 'joint_states', qos_profile_sensor_data)
+    executor = make_executor(node, probe.node)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.runtime.inputs == {'imu', 'proximity', 'joints'}
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        imu = Imu()
+        imu.linear_acceleration.x = 9.81        # +0.5 of 19.62: column 0, z = 5
+        imu.angular_velocity.z = -8.73          # -1.0: gyro z negative, column 11, z = 0
+        scan = LaserScan(ranges=[0.05, 4.0, 4.0, 4.0])   # sector 0 at min range: value 0
+        joints = JointState(name=['a', 'b'], position=[3.14159, -3.14159])
+
+        def publish():
+            imu_pub.publish(imu)
+            scan_pub.publish(scan)
+            joint_pub.publish(joints)
+
+        def clouds():
+            return [cloud_points(c) for c in probe.received['fired_neurons'] if c.width]
+
+        assert spin_until(executor, lambda: len(clouds()) >= 3 and
+                          _fired_cells(node, clouds(), 'i__imu'), 5.0, every=publish)
+        spin_until(executor, lambda: False, 0.2, every=publish)
+        # slot = channel*3 + axis, x = 2*slot + (v < 0); v = 0 fires both columns at z = d-1
+        zeros = {(2 * slot + sign, 9) for slot in (1, 2, 3, 4) for sign in (0, 1)}
+        assert _fired_cells(node, clouds(), 'i__imu') == {(0, 5), (11, 0)} | zeros
+        # proximity: distance 0 -> z = 9 (1 - 0 = 100% far scale: z = d-1), far -> z = 0
+        assert _fired_cells(node, clouds(), 'i__pro') == {(0, 9), (1, 0), (2, 0), (3, 0)}
+        assert _fired_cells(node, clouds(), 'i_spos') == {(0, 0), (1, 9)}
+        before = node.bad_inputs
+        bursts = node.burst_stats().bursts
+        imu.angular_velocity.x = math.nan
+        scan.ranges = [math.nan] * 4
+        assert spin_until(executor, lambda: node.bad_inputs >= before + 2 and
+                          node.burst_stats().bursts > bursts + 5, 3.0, every=publish)
+        assert node.burst_errors == 0
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.node.destroy_node()

@@ -5,9 +5,10 @@ node's settings; it imports no rclpy, so it is tested and benchmarked without RO
 """
 
 import importlib
+import importlib.util
 import math
 import os
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -43,41 +44,79 @@ def load_connectome(settings: Dict[str, Any], logger=None):
                 f"genome '{genome_path}' does not exist: set the genome parameter to a FEAGI "
                 'genome JSON file (or leave it empty for the demo brain)')
         return load_brain(genome_path)
-    synthetic = _optional_module('feagi_hailo_ros.brain.synthetic')
+    from feagi_hailo_ros.brain import synth
     neurons = int(settings.get('synthetic_neurons', 0) or 0)
-    if synthetic is None:
-        raise RuntimeError(
-            'no genome given and feagi_hailo_ros.brain.synthetic (the demo and synthetic '
-            'brains) is not in this build: set the genome parameter to a genome JSON file')
     if neurons > 0:
-        genome = synthetic.synthetic_genome(
+        return load_brain(synth.synthetic_genome(
             neurons=neurons, fanout=int(settings.get('synthetic_fanout', 10)),
-            seed=int(settings.get('seed', 0)))
-    else:
-        genome = synthetic.demo_genome()
-    return load_brain(genome)
+            seed=int(settings.get('seed', 0))))
+    return load_brain(synth.demo_genome())
 
 
 def build_runtime(settings: Dict[str, Any], logger=None) -> 'BrainRuntime':
     """Build the runtime the node bursts: brain, engine on the chosen device, encoders."""
     connectome = load_connectome(settings, logger)
-    engine, device_name = build_engine(connectome, settings)
-    return BrainRuntime(connectome, engine, device_name, settings, logger)
+    engine, device_name = build_engine(connectome, settings, logger)
+    try:
+        return BrainRuntime(connectome, engine, device_name, settings, logger)
+    except BaseException:
+        engine.close()
+        raise
 
 
-def build_engine(connectome, settings: Dict[str, Any]) -> Tuple[Any, str]:
-    """Return (engine with inject/burst/close, device name) for the `device` setting."""
+def hailo_available() -> bool:
+    """True when HailoRT's Python binding and our Hailo device module are importable."""
+    return importlib.util.find_spec('hailo_platform') is not None and \
+        _optional_module('feagi_hailo_ros.devices.hailo') is not None
+
+
+def _device_factory(device: str, settings: Dict[str, Any]) -> Callable:
+    """Return partition -> Device for 'emulator' or 'hailo' (one device per partition)."""
+    count = [0]
+
+    def emulator(partition) -> Any:
+        from feagi_hailo_ros.devices.emulator import EmulatedHailo
+        count[0] += 1
+        return EmulatedHailo(name=f'emulator{count[0] - 1}',
+                             latency_ms=float(settings.get('emulator_latency_ms', 0.0)))
+
+    def hailo(partition) -> Any:
+        from feagi_hailo_ros.devices import hailo as hailo_device
+        count[0] += 1
+        return hailo_device.HailoDevice(name=f'hailo{count[0] - 1}',
+                                        hef_path=str(settings.get('hef_path', '')))
+    return emulator if device == 'emulator' else hailo
+
+
+def build_engine(connectome, settings: Dict[str, Any], logger=None) -> Tuple[Any, str]:
+    """Return (engine with inject/burst/close, device name) for the `device` setting.
+
+    `cpu` is the fast engine alone; `emulator` and `hailo` run the planned partitions on
+    those devices (HybridEngine, CPU fallback on faults); `auto` takes hailo when HailoRT
+    is present, else cpu.
+    """
     device = str(settings.get('device', 'cpu'))
+    if device == 'auto':
+        device = 'hailo' if hailo_available() else 'cpu'
+        if logger is not None:
+            logger.info(f'device auto: using {device}')
     if device == 'cpu':
         from feagi_hailo_ros.engine.core import BurstEngine
         return BurstEngine(connectome), 'cpu'
-    hybrid = _optional_module('feagi_hailo_ros.devices.hybrid')
-    if hybrid is None:
-        raise RuntimeError(
-            f"device '{device}' needs feagi_hailo_ros.devices.hybrid, which is not in this "
-            "build: use device 'cpu'")
-    engine = hybrid.HybridEngine.from_settings(connectome, settings)
-    return engine, getattr(engine, 'device_name', device)
+    if device not in ('emulator', 'hailo'):
+        raise ValueError(f"device '{device}': expected cpu, emulator, hailo or auto")
+    if device == 'hailo' and _optional_module('feagi_hailo_ros.devices.hailo') is None:
+        raise RuntimeError("device 'hailo': feagi_hailo_ros.devices.hailo is not in this "
+                           "build; use device 'emulator' or 'cpu'")
+    from feagi_hailo_ros.devices.hybrid import HybridEngine
+    log = (lambda text: logger.warning(text)) if logger is not None else None
+    engine = HybridEngine(connectome, _device_factory(device, settings),
+                          partition=str(settings.get('partition', 'auto')) or 'auto',
+                          log=log)
+    if not engine.runtimes and logger is not None:
+        logger.warning(f"device '{device}': the partition plan puts no area on the device; "
+                       'everything runs on the cpu')
+    return engine, device
 
 
 class BrainRuntime:
@@ -91,7 +130,8 @@ class BrainRuntime:
         self.device_name = device_name
         self.areas = list(connectome.areas)
         self.area_ids = tuple(area.id for area in self.areas)
-        self._positions = np.array([area.position for area in self.areas], dtype=np.float32)
+        self._positions = np.array([area.position for area in self.areas],
+                                   dtype=np.float32).reshape(-1, 3)
         self._logger = logger
         self.vision = None
         self.inputs: Set[str] = set()
@@ -257,10 +297,7 @@ class BrainRuntime:
         return xyz, area.astype(np.float32)
 
     def _coords(self, indices: np.ndarray):
-        return self.engine.model.layout.coords(np.asarray(indices, dtype=np.int64)) \
-            if hasattr(self.engine, 'model') else self._connectome_coords(indices)
-
-    def _connectome_coords(self, indices: np.ndarray):
+        """(area index, x, y, z) of neuron indices."""
         idx = np.asarray(indices, dtype=np.int64)
         area = np.asarray(self.connectome.neuron_area)[idx].astype(np.int64)
         x, y, z = self.connectome.coords(idx)
@@ -269,16 +306,30 @@ class BrainRuntime:
     # ---------------------------------------------------------------- health
     @property
     def fallbacks(self) -> int:
-        """Partitions that fell back from a device to the CPU so far."""
-        return int(getattr(self.engine, 'fallbacks', 0))
+        """Device faults so far (each one sends its partition to the CPU for a while)."""
+        return len(getattr(self.engine, 'faults', ()))
 
     def health(self) -> Dict[str, Any]:
-        """Device health for diagnostics (`healthy`, temperature... where available)."""
-        describe = getattr(self.engine, 'health', None)
-        values: Dict[str, Any] = dict(describe()) if callable(describe) else {}
-        values.setdefault('healthy', True)
-        values.setdefault('neurons', self.connectome.n_neurons)
-        values.setdefault('synapses', self.connectome.n_synapses)
+        """Device health for diagnostics: mode, status, temperature... per device partition."""
+        values: Dict[str, Any] = {'healthy': True, 'neurons': self.connectome.n_neurons,
+                                  'synapses': self.connectome.n_synapses}
+        describe = getattr(self.engine, 'describe', None)
+        partitions = describe() if callable(describe) else []
+        values['partitions'] = len(partitions)
+        for number, part in enumerate(partitions):
+            prefix = f'p{number}_'
+            values[prefix + 'name'] = part.get('partition', '')
+            values[prefix + 'mode'] = part.get('mode', '')
+            values[prefix + 'exact'] = part.get('exact', '')
+            values[prefix + 'faults'] = part.get('faults', 0)
+            for key in ('name', 'status', 'temperature_c', 'utilization', 'power_w',
+                        'emulated'):
+                value = part.get('device', {}).get(key)
+                if value is not None:
+                    values[prefix + 'device_' + key] = value
+        faults = getattr(self.engine, 'faults', [])
+        if faults:
+            values['last_fault'] = str(faults[-1].get('reason', faults[-1]))
         return values
 
     def close(self) -> None:

@@ -32,8 +32,8 @@ from feagi_hailo_ros.ros.parameters import PARAMETERS, validate
 NODE_NAME = 'feagi_hailo'
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
-SENSOR_MAX_AGE_S = 0.5
-VIZ_PENDING_FACTOR = 4  # gather at most this many times viz_max_points between clouds  # a scalar reading older than this is no longer injected
+SENSOR_MAX_AGE_S = 0.5  # a scalar reading older than this is no longer injected
+VIZ_PENDING_FACTOR = 4  # gather at most this many times viz_max_points between clouds
 
 RuntimeFactory = Callable[[Dict[str, Any], Any], Any]
 

@@ -59,10 +59,8 @@ PARAMETERS: List[ParamSpec] = [
     ParamSpec('device', 'cpu', 'where bursts run: cpu | emulator | hailo | auto', _RO,
               choices=DEVICES),
     ParamSpec('partition', 'auto',
-              "how areas are split between CPU and accelerator: 'auto', 'size' or 'areas' "
-              '(then accelerator_areas lists them)', _RO, choices=('auto', 'size', 'areas')),
-    ParamSpec('accelerator_areas', [''],
-              "area ids sent to the accelerator when partition is 'areas'", _RO),
+              "areas whose integration runs on the accelerator: 'auto' (the planner picks "
+              "structured, high fan-in areas), 'size:<min neurons>', or area ids 'a,b'", _RO),
     ParamSpec('hef_path', '', 'compiled HEF file for device hailo (see feagi-hailo export)',
               _RO),
     ParamSpec('emulator_latency_ms', 0.0, 'per-inference latency the emulated Hailo adds', _RO,
