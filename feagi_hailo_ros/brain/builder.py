@@ -66,10 +66,17 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
     limit = default_memory_limit() if memory_limit is None else int(memory_limit)
     need = estimate_bytes(neurons, synapses)
     if need > limit:
+        per_area = [0] * len(areas)
+        for r in rules:
+            per_area[r.src] += r.parts.voxel_pairs * areas[r.src].neurons_per_voxel
+        largest = max(range(len(areas)), key=lambda a: estimate_bytes(areas[a].neurons,
+                                                                      per_area[a]))
         raise GenomeError(
             f'the brain needs about {need / 2**20:.1f} MiB ({neurons} neurons, {synapses} '
-            f'synapses), over the limit of {limit / 2**20:.1f} MiB: make the genome smaller or '
-            'raise the limit (FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source)
+            f'synapses), over the limit of {limit / 2**20:.1f} MiB; the largest part is area '
+            f'{areas[largest].id!r} ({areas[largest].neurons} neurons, {per_area[largest]} '
+            'outgoing synapses): make the genome smaller or raise the limit '
+            '(FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source)
     if neurons >= 2 ** 32:
         raise GenomeError(f'{neurons} neurons: at most 2**32-1 are supported', genome.source)
 
@@ -115,9 +122,11 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
     meta = {'builder_version': BUILDER_VERSION,
             'build_seconds': round(time.perf_counter() - started, 4),
             'title': genome.title}
+    used = {r.rule.morphology_id for r in rules}
     return Connectome(areas, _compact(indptr), syn_target, syn_weight, mappings,
                       genome_hash=genome.content_hash, warnings=warnings,
-                      source=genome.source, meta=meta)
+                      source=genome.source, meta=meta,
+                      morphologies={k: genome.morphologies[k] for k in sorted(used)})
 
 
 def _plan(genome: Genome, warnings: List[str]) -> List[_Rule]:

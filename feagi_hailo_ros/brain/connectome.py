@@ -13,8 +13,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from feagi_hailo_ros.brain.errors import GenomeError
-from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule
+from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
 from feagi_hailo_ros.brain.ids import CORE_KINDS, aliases
+from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
 
 FILE_MAGIC = b'FEAGIHC1'
 FILE_VERSION = 1
@@ -43,7 +44,8 @@ class Connectome:
                  syn_weight: np.ndarray, mappings: Optional[List[MappingInfo]] = None,
                  neuron_area: Optional[np.ndarray] = None, genome_hash: str = '',
                  warnings: Optional[List[str]] = None, source: str = '',
-                 meta: Optional[dict] = None):
+                 meta: Optional[dict] = None,
+                 morphologies: Optional[Dict[str, Morphology]] = None):
         self.areas: List[AreaSpec] = list(areas)
         counts = np.array([a.neurons for a in self.areas], dtype=np.int64)
         self.area_start = np.zeros(len(self.areas) + 1, dtype=np.int64)
@@ -62,6 +64,7 @@ class Connectome:
         self.warnings: List[str] = list(warnings or [])
         self.source = source
         self.meta: dict = dict(meta or {})
+        self.morphologies: Dict[str, Morphology] = dict(morphologies or {})
         self._check(n)
         self._index: Dict[str, int] = {a.id: i for i, a in enumerate(self.areas)}
         self._dims = np.array([a.dims for a in self.areas], dtype=np.int64).reshape(-1, 3)
@@ -183,6 +186,33 @@ class Connectome:
                 block[:, :n - 1] = False
         return mask
 
+    def mapping_pairs(self, index: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(source neuron, target neuron) int64 arrays of one mapping, regenerated from its rule.
+
+        For exporters that need a mapping's own structure (the CSR mixes the mappings of a
+        source). Order: the rule's parts, then source and destination voxels; every neuron
+        of a source voxel appears (k = 0..n-1).
+        """
+        info = self.mappings[index]
+        s, d = self.area_index(info.src), self.area_index(info.dst)
+        src, dst = self.areas[s], self.areas[d]
+        rule = src.mappings[info.rule_index]
+        morphology = self.morphologies.get(rule.morphology_id)
+        if morphology is None:
+            raise KeyError(f'morphology {rule.morphology_id!r} of mapping {info.src} -> '
+                           f'{info.dst} is not stored in this connectome')
+        n_src, n_dst = src.neurons_per_voxel, dst.neurons_per_voxel
+        sources, targets = [], []
+        for part in rule_parts(src, dst, morphology, rule).parts:
+            for src_vox, dst_vox, _ in part_pairs(part, src.dims, dst.dims):
+                target = self.area_start[d] + dst_vox * n_dst + (n_dst - 1)
+                for k in range(n_src):
+                    sources.append(self.area_start[s] + src_vox * n_src + k)
+                    targets.append(target)
+        if not sources:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(sources), np.concatenate(targets)
+
     # ---- per-neuron values derived from the areas ---------------------------------------
     def area_psp_u8(self) -> np.ndarray:
         """uint8[A]: each area's psp as FEAGI stores it (trunc(clamp(pstcr_, 0, 255)))."""
@@ -222,6 +252,8 @@ class Connectome:
             'warnings': self.warnings, 'meta': self.meta, 'arrays': table,
             'areas': [_area_to_json(a) for a in self.areas],
             'mappings': [asdict(m) for m in self.mappings],
+            'morphologies': {k: {'name': m.name, 'type': m.type, 'parameters': m.parameters}
+                             for k, m in self.morphologies.items()},
         }
         blob = json.dumps(header).encode('utf-8')
         data_start = _aligned(len(FILE_MAGIC) + 8 + len(blob))
@@ -272,7 +304,9 @@ class Connectome:
         return cls(areas, arrays['syn_indptr'], arrays['syn_target'], arrays['syn_weight'],
                    mappings, neuron_area=arrays['neuron_area'],
                    genome_hash=header.get('genome_hash', ''), warnings=header.get('warnings'),
-                   source=header.get('source', ''), meta=header.get('meta'))
+                   source=header.get('source', ''), meta=header.get('meta'),
+                   morphologies={k: Morphology(**m)
+                                 for k, m in header.get('morphologies', {}).items()})
 
     def summary(self) -> dict:
         """The `info --json` view: totals, areas, mappings, warnings."""

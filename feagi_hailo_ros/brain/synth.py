@@ -111,8 +111,9 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
                          f'hidden_areas={hidden_areas}')
     rng = np.random.default_rng(seed)
     per_area = neurons / (hidden_areas + 2)
-    side = max(2, int(round(math.sqrt(per_area) / 8.0)) * 8) if per_area >= 64 \
-        else max(2, int(round(math.sqrt(per_area))))
+    side = max(2, int(round(math.sqrt(per_area))))
+    if side >= 200:
+        side = int(round(side / 8.0)) * 8       # 1M neurons: 320x320 images, as the guide's
     dims = (side, side, 1)
     sources = hidden_areas + 1          # areas that send synapses
     total_areas = hidden_areas + 2

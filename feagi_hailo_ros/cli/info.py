@@ -26,8 +26,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 class StderrProgress:
     """Progress of long builds on stderr: shown after 1 s or for > 1M synapses."""
 
-    def __init__(self, stream=sys.stderr, after_s: float = 1.0):
-        self.stream = stream
+    def __init__(self, stream=None, after_s: float = 1.0):
+        self.stream = stream or sys.stderr
         self.started = time.perf_counter()
         self.after_s = after_s
         self.shown = False

@@ -1,0 +1,83 @@
+"""Benchmark of the brain layer: build, save and reload a synthetic 1M-neuron / 10M-synapse brain.
+
+Targets (issue 10): <= 15 B/neuron, <= 7 B/synapse, build < 10 s, load from the file < 1 s.
+Run: python bench/bench_brain.py [--neurons N] [--fanout K] [--repeat R]
+Prints the best of R runs of each step (the machine is shared: take the best, not the mean).
+"""
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from feagi_hailo_ros.brain import build_connectome, Connectome, load_genome  # noqa: E402
+from feagi_hailo_ros.brain.synth import synthetic_genome  # noqa: E402
+
+
+def best_of(repeat, fn):
+    """(best seconds, last result) of `repeat` calls."""
+    best, result = float('inf'), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main(argv=None) -> int:
+    """Run the benchmark and print one line per number."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--neurons', type=int, default=1_000_000)
+    parser.add_argument('--fanout', type=int, default=10)
+    parser.add_argument('--repeat', type=int, default=3)
+    args = parser.parse_args(argv)
+
+    t_gen, document = best_of(args.repeat, lambda: synthetic_genome(args.neurons, args.fanout))
+    t_parse, genome = best_of(args.repeat, lambda: load_genome(document))
+    t_build, brain = best_of(args.repeat, lambda: build_connectome(genome))
+    rss_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'brain: {brain.n_neurons} neurons, {brain.n_synapses} synapses '
+          f'({brain.n_synapses / brain.n_neurons:.2f} per neuron), {len(brain.areas)} areas')
+    print(f'genome generate: {t_gen:.3f} s   genome parse: {t_parse:.3f} s')
+    print(f'build: {t_build:.3f} s (target < 10 s)   peak RSS so far {rss_build:.0f} MiB')
+    print(f'bytes/neuron: {brain.bytes_per_neuron:.3f} (neuron_area '
+          f'{brain.neuron_area.dtype}, syn_indptr {brain.syn_indptr.dtype}; target <= 15 incl. '
+          'engine state)')
+    print(f'bytes/synapse: {brain.bytes_per_synapse:.3f} (syn_target {brain.syn_target.dtype}, '
+          f'syn_weight {brain.syn_weight.dtype}; target <= 7)')
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, 'brain.fhc')
+        t_save, _ = best_of(args.repeat, lambda: brain.save(path))
+        size = os.path.getsize(path)
+        t_load, loaded = best_of(args.repeat, lambda: Connectome.load(path, mmap=True))
+
+        def load_and_touch():
+            c = Connectome.load(path, mmap=True)
+            # read every page once: what a first burst over all synapses costs
+            return int(c.syn_target.sum(dtype=np.uint64)) + int(c.syn_indptr[-1])
+        t_touch, _ = best_of(args.repeat, load_and_touch)
+        t_read, read = best_of(args.repeat, lambda: Connectome.load(path, mmap=False))
+        same = (np.array_equal(read.syn_target, brain.syn_target)
+                and np.array_equal(read.syn_indptr, brain.syn_indptr)
+                and np.array_equal(read.syn_weight, brain.syn_weight)
+                and loaded.summary()['mappings'] == brain.summary()['mappings'])
+    print(f'save: {t_save:.3f} s, file {size / 2**20:.1f} MiB')
+    print(f'load (memory-mapped): {t_load:.4f} s (target < 1 s); load + read every synapse '
+          f'page: {t_touch:.3f} s; full read into memory: {t_read:.3f} s')
+    print(f'reloaded equals built (arrays and info): {same}')
+    ok = (t_build < 10 and t_load < 1 and brain.bytes_per_synapse <= 7
+          and brain.bytes_per_neuron <= 15 and same)
+    print('targets met' if ok else 'TARGETS NOT MET')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""`feagi-hailo info` and `feagi-hailo synth`, run in-process through the dispatcher."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from feagi_hailo_ros.cli.main import main
+
+DATA = Path(__file__).resolve().parent / 'data'
+GENOMES = sorted(DATA.glob('*.json')) + sorted((DATA / 'conformance').glob('*.json'))
+
+
+def info_json(capsys, path, *extra):
+    """Run `info --json` and parse its output."""
+    assert main(['info', str(path), '--json', *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize('path', GENOMES, ids=lambda p: p.name)
+def test_info_json_neurons_are_sum_xyzn(capsys, path):
+    info = info_json(capsys, path)
+    blueprint = json.loads(path.read_text())['blueprint']
+    expected = {}
+    for key, value in blueprint.items():
+        if key.endswith('-cx-___bbx-i'):
+            stem = key[:-len('___bbx-i')]
+            expected[stem[len('_____10c-'):-len('-cx-')]] = (
+                value * blueprint[stem + '___bby-i'] * blueprint[stem + '___bbz-i']
+                * blueprint.get(stem + '_n_cnt-i', 1))
+    assert {a['id']: a['neurons'] for a in info['areas']} == expected
+    assert info['neurons'] == sum(expected.values())
+    assert info['synapses'] == sum(m['synapses'] for m in info['mappings'])
+    for area in info['areas']:
+        assert set(area) >= {'id', 'name', 'type', 'dimensions', 'neurons'}
+    for mapping in info['mappings']:
+        assert set(mapping) >= {'src', 'dst', 'morphology', 'synapses'}
+    assert isinstance(info['warnings'], list)
+    assert info['build_seconds'] >= 0 and info['memory_bytes'] > 0
+
+
+def test_info_essential_by_hand(capsys):
+    info = info_json(capsys, DATA / 'essential_genome.json')
+    assert info['neurons'] == 55357
+    by_pair = {(m['src'], m['dst']): m['synapses'] for m in info['mappings']}
+    assert by_pair[('iic700', 'c__for')] == 16 * 16 * 3        # projector onto 1x1x1
+    assert by_pair[('cRSMot', 'omot00')] == 1
+    assert info['synapses'] == 2 * 768 + 16
+    written = [k for k in json.loads((DATA / 'essential_genome.json').read_text())['blueprint']
+               if k.endswith('-snooze-i')]
+    assert len(written) == 24
+    assert all(sum(f"'{k}'" in w for w in info['warnings']) == 1 for k in written)
+    types = {a['id']: a['type'] for a in info['areas']}
+    assert types['_power'] == 'core' and types['iic400'] == 'input'
+    assert types['omot00'] == 'output' and types['c__for'] == 'custom'
+
+
+def test_info_text_output(capsys):
+    assert main(['info', str(DATA / 'leak_test_1_23.json')]) == 0
+    out = capsys.readouterr().out
+    assert 'totals: 7 areas, 7 neurons, 8 synapses' in out
+    assert 'C9UIPS -> CR3ind' in out and 'warnings: ' in out
+
+
+def test_info_error_is_one_clear_line(capsys, tmp_path):
+    path = tmp_path / 'bad.json'
+    path.write_text('{"blueprint": {"_____10c-cabc00-cx-___bbx-i": 0}}')
+    assert main(['info', str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('feagi-hailo info: error: genome ') and str(path) in err
+    assert "'cabc00'" in err and '___bb' in err and '\n' not in err
+
+
+def test_synth_then_info_matches(capsys, tmp_path):
+    out = tmp_path / 'brain.json'
+    assert main(['synth', '--neurons', '20000', '--fanout', '6', '--out', str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    info = info_json(capsys, out)
+    assert abs(info['neurons'] - 20000) < 3000
+    assert abs(info['synapses'] / info['neurons'] - 6) < 1
+    assert [a['type'] for a in info['areas']].count('input') == 1
+    cached = info_json(capsys, out, '--cache')
+    assert (cached['neurons'], cached['synapses']) == (info['neurons'], info['synapses'])
+
+
+def test_synth_demo_and_info_demo(capsys, tmp_path):
+    out = tmp_path / 'demo.json'
+    assert main(['synth', '--demo', '--out', str(out)]) == 0
+    capsys.readouterr()
+    from_file = info_json(capsys, out)
+    built_in = info_json(capsys, 'demo')
+    assert from_file['neurons'] == built_in['neurons'] and from_file['synapses'] > 0
+    assert any(a['id'] == 'omot00' for a in built_in['areas'])
+
+
+def test_long_builds_show_progress_on_stderr(capsys, tmp_path):
+    out = tmp_path / 'big.json'
+    assert main(['synth', '--neurons', '150000', '--fanout', '8', '--out', str(out)]) == 0
+    capsys.readouterr()
+    assert main(['info', str(out), '--json']) == 0
+    captured = capsys.readouterr()
+    assert 'building:' in captured.err and '100.0%' in captured.err
+    assert json.loads(captured.out)['synapses'] > 1_000_000
