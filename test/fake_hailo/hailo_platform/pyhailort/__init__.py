@@ -1,0 +1,1 @@
+"""Fake `hailo_platform.pyhailort` package (tests only)."""
