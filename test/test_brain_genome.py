@@ -14,7 +14,7 @@ GENOMES = sorted(DATA.glob('*.json')) + sorted((DATA / 'conformance').glob('*.js
 
 
 def _raw_counts(path):
-    """area id -> x*y*z*n straight from the blueprint (n defaults to 1)."""
+    """Map area id -> x*y*z*n straight from the blueprint (n defaults to 1)."""
     blueprint = json.loads(path.read_text())['blueprint']
     counts = {}
     for key, value in blueprint.items():

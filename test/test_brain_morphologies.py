@@ -14,7 +14,7 @@ DATA = Path(__file__).resolve().parent / 'data'
 
 
 def genome(areas, morphologies, title='hand'):
-    """areas: {id: (dims, {dst: [rule, ...]}, extra genes)}; rules in array form."""
+    """Build a genome of areas {id: (dims, {dst: [rule, ...]}, extra genes)}; array rules."""
     blueprint = {}
     for area_id, spec in areas.items():
         dims, dstmap = spec[0], spec[1]

@@ -177,7 +177,7 @@ class Connectome:
         return self.area_start[area_index] + ((x * sy + y) * sz + z) * n + (n - 1)
 
     def receiving_mask(self) -> np.ndarray:
-        """bool[N]: True for the neurons that can receive (the last of each voxel)."""
+        """Mask bool[N]: True for the neurons that can receive (the last of each voxel)."""
         mask = np.ones(self.n_neurons, dtype=bool)
         for a, area in enumerate(self.areas):
             n = area.neurons_per_voxel
@@ -215,7 +215,7 @@ class Connectome:
 
     # ---- per-neuron values derived from the areas ---------------------------------------
     def area_psp_u8(self) -> np.ndarray:
-        """uint8[A]: each area's psp as FEAGI stores it (trunc(clamp(pstcr_, 0, 255)))."""
+        """Psp per area, uint8[A], as FEAGI stores it: trunc(clamp(pstcr_, 0, 255))."""
         return np.array([a.psp_u8 for a in self.areas], dtype=np.uint8)
 
     def out_degree(self) -> np.ndarray:
@@ -223,7 +223,7 @@ class Connectome:
         return np.diff(self.syn_indptr).astype(np.int64)
 
     def excitability_ids(self) -> np.ndarray:
-        """uint32[N]: FEAGI's neuron id for the excitability hash (DESIGN §4)."""
+        """FEAGI's neuron ids for the excitability hash, uint32[N] (DESIGN §4)."""
         ids = np.zeros(self.n_neurons, dtype=np.uint32)
         order = sorted(range(len(self.areas)), key=lambda i: self.areas[i].id)
         rank = 7
@@ -336,7 +336,7 @@ def _aligned(size: int) -> int:
 
 
 def _compact_indptr(indptr: np.ndarray) -> np.ndarray:
-    """uint32 indptr when the synapse count fits (4 B/neuron), else int64."""
+    """Return indptr as uint32 when the synapse count fits (4 B/neuron), else int64."""
     if indptr.size and int(indptr[-1]) < 2 ** 32:
         return indptr.astype(np.uint32)
     return indptr.astype(np.int64)
