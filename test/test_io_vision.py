@@ -186,3 +186,13 @@ def test_missing_peripheral_segments_are_skipped():
     areas = [a for a in legacy_areas() if a.id in ('iic400', 'iic700')]
     got = as_dict(SegmentedVisionEncoder(areas).encode(_tiny_frame()))
     assert set(got) == {'iic400', 'iic700'}
+
+
+def test_output_sorted_for_a_shuffled_area_list():
+    areas = legacy_areas(centre=(5, 4, 3), peripheral=(3, 2, 1))
+    shuffled = [areas[i] for i in np.random.default_rng(8).permutation(len(areas))]
+    frame = np.random.default_rng(4).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    inj = SegmentedVisionEncoder(shuffled).encode(frame)
+    keys = np.stack([inj.area_index, inj.x, inj.y, inj.z])
+    assert np.all(np.diff(np.lexsort(keys[::-1])) == 1)
+    assert as_dict(inj) == as_dict(SegmentedVisionEncoder(areas).encode(frame))

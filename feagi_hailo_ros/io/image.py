@@ -37,6 +37,8 @@ _BAYER_CODES = {
     'bayer_rggb8': cv2.COLOR_BayerBG2RGB, 'bayer_bggr8': cv2.COLOR_BayerRG2RGB,
     'bayer_gbrg8': cv2.COLOR_BayerGR2RGB, 'bayer_grbg8': cv2.COLOR_BayerGB2RGB,
 }
+_COLOUR_CODES = {'bgr': cv2.COLOR_BGR2RGB, 'rgba': cv2.COLOR_RGBA2RGB,
+                 'bgra': cv2.COLOR_BGRA2RGB, 'mono8': cv2.COLOR_GRAY2RGB}
 _DEFAULT_RANGES = {'u16': (0.0, 65535.0), 'f32': (0.0, 1.0)}
 
 
@@ -86,12 +88,11 @@ def image_to_rgb(data: Buffer, width: int, height: int, encoding: str, step: int
     bpp, kind = _ENCODINGS[encoding]
     width, height, step = int(width), int(height), int(step)
     rows = _rows(data, width, height, bpp, step, encoding)
-    if kind in ('rgb', 'bgr', 'rgba', 'bgra'):
-        pixels = rows.reshape(height, width, bpp)
-        order = [2, 1, 0] if kind in ('bgr', 'bgra') else [0, 1, 2]
-        return np.ascontiguousarray(pixels[:, :, order])
-    if kind == 'mono8':
-        return np.repeat(rows[:, :, None], 3, axis=2)
+    if kind == 'rgb':
+        return np.array(rows.reshape(height, width, 3))
+    if kind in _COLOUR_CODES:  # OpenCV reads the padded rows in place (no extra copy)
+        pixels = rows.reshape(height, width, bpp) if bpp > 1 else rows
+        return cv2.cvtColor(pixels, _COLOUR_CODES[kind])
     if kind in ('u16', 'f32'):
         dtype = np.dtype('>u2' if kind == 'u16' else '>f4') if is_bigendian \
             else np.dtype('<u2' if kind == 'u16' else '<f4')

@@ -59,7 +59,7 @@ def normalize_signed(values, value_range: Tuple[float, float],
 
 
 def magnitude_z(magnitudes, depth: int) -> np.ndarray:
-    """z of each magnitude in 0..1: min(d-1, floor((1 - m) * d)) in float32."""
+    """Return the z of each magnitude in 0..1: min(d-1, floor((1 - m) * d)) in float32."""
     if depth < 1:
         raise ValueError(f'scalar area depth {depth} must be >= 1')
     m = np.asarray(magnitudes, dtype=_F32)

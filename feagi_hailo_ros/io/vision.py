@@ -182,6 +182,7 @@ class SegmentedVisionEncoder:
         for segs in members:
             if not segs:
                 continue
+            segs = sorted(segs, key=lambda va: va.area_index)  # output sorted by area index
             pieces, xs, ys, starts, count = [], [], [], [], 0
             for va in segs:
                 c0, c1 = col_bands[va.segment % 3]
@@ -244,9 +245,15 @@ class SegmentedVisionEncoder:
             pieces.append((group.area_index[segment], group.x[position], group.y[position], z,
                            values[chosen].astype(_F32)))
         np.copyto(self._previous, frame)
-        cols = [np.concatenate(parts) for parts in zip(*pieces)]
-        if len(pieces) > 1:
-            # each group is sorted; interleave the groups by area index (stable keeps x, y, z)
-            order = np.argsort(cols[0], kind='stable')
-            cols = [col[order] for col in cols]
+        if len(pieces) == 1:
+            return Injections(self.area_ids, *pieces[0])
+        # each group is sorted by (area, x, y, z): interleave whole per-area slices
+        slices = []
+        for piece, group in zip(pieces, self._groups):
+            bounds = np.searchsorted(piece[0], group.area_index)
+            ends = np.append(bounds[1:], piece[0].size)
+            slices.extend((int(a), piece, int(b), int(e))
+                          for a, b, e in zip(group.area_index, bounds, ends))
+        slices.sort(key=lambda item: item[0])
+        cols = [np.concatenate([piece[k][b:e] for _, piece, b, e in slices]) for k in range(5)]
         return Injections(self.area_ids, *cols)
