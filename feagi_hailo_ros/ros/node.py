@@ -5,6 +5,7 @@ the ROS-free layers behind `BrainRuntime` (ros/brain_runtime.py).
 """
 
 import math
+import signal
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -15,6 +16,7 @@ from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
+from rclpy.signals import SignalHandlerOptions
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
@@ -450,9 +452,18 @@ class FeagiHailoNode(LifecycleNode):
         return self._runtime
 
 
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args: Optional[List[str]] = None) -> int:
-    """Run the node until Ctrl-C or ROS shutdown; exit 1 when autostart cannot configure."""
-    rclpy.init(args=args)
+    """Run the node until Ctrl-C or ROS shutdown; exit 1 when autostart cannot configure.
+
+    rclpy's own SIGINT handler would shut the context down before the motors could be
+    stopped, so Ctrl-C arrives here as KeyboardInterrupt and a zero command goes out first.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     node = None
     code = 0
     try:
