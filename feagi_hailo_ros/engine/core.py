@@ -44,8 +44,8 @@ class BurstEngine:
         n = model.n_neurons
         self.n_neurons = n
         self.state_arrays = NeuronState.zeros(n)
-        self.fcl_input = np.zeros(n, dtype=np.float32)
-        self.fcl_candidate = np.zeros(n, dtype=np.uint8)
+        # Fire-candidate inputs; -0.0 (kernel.NOT_CANDIDATE) marks a non-candidate.
+        self.fcl_input = np.full(n, kernel.NOT_CANDIDATE, dtype=np.float32)
         self._fired = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)]
         self._fired_v = [np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)]
         self._cur = 0                     # buffer holding the previous burst's fired set
@@ -58,6 +58,10 @@ class BurstEngine:
         self.partitions = (split_range(n, partitions) if isinstance(partitions, int)
                            else [(int(lo), int(hi)) for lo, hi in partitions])
         self._check_partitions(self.partitions)
+        self._rows = [np.zeros((2, kernel.BLOCK), np.int64)
+                      for _ in range(len(self.partitions) + 1)]
+        self._scratch = [(np.zeros(kernel.BLOCK, np.uint8), np.zeros(kernel.BLOCK, np.float32))
+                         for _ in range(len(self.partitions) + 1)]
         if len(self.partitions) == 1:
             self._partition_syn = [model.synapses]
         else:
@@ -83,7 +87,7 @@ class BurstEngine:
             np.asarray(potentials, dtype=np.float32), idx.shape))
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_neurons):
             raise ValueError(f'injection neuron index outside 0..{self.n_neurons - 1}')
-        kernel.accumulate(idx, pot, self.fcl_input, self.fcl_candidate)
+        kernel.accumulate(idx, pot, self.fcl_input)
 
     # ---- one burst --------------------------------------------------------------------
     def burst(self) -> np.ndarray:
@@ -106,31 +110,38 @@ class BurstEngine:
         power = self.model.params.power_neurons
         if power.size:
             kernel.accumulate(power, np.full(power.size, POWER_AMOUNT, np.float32),
-                              self.fcl_input, self.fcl_candidate)
+                              self.fcl_input)
 
     def previous_fired(self) -> Tuple[np.ndarray, np.ndarray]:
         """Return the fired indices and potentials of the previous burst (views)."""
         return (self._fired[self._cur][:self._n_fired],
                 self._fired_v[self._cur][:self._n_fired])
 
-    def propagate(self, lo: int, hi: int, synapses: Optional[Synapses] = None) -> None:
+    def propagate(self, lo: int, hi: int, synapses: Optional[Synapses] = None,
+                  scratch: Optional[int] = None) -> None:
         """Add the previous burst's spikes to targets in [lo, hi) and mark them candidates.
 
         After this, `fcl_input[lo:hi]` holds each target's float32 input (injections, power,
-        then synapses in order) and `fcl_candidate[lo:hi]` its candidate flag.
+        then synapses in order), -0.0 for neurons that are not candidates (see
+        `candidates`).
         """
         syn = synapses or self.model.synapses
         p = self.model.params
+        rows = self._rows[len(self.partitions) if scratch is None else scratch]
         kernel.propagate_range(
             self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
-            syn.target, syn.weight, syn.neuron_area, self.model.out_degree, p.psp,
-            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, self.fcl_candidate)
+            syn.target, syn.weight, p.area_start, self.model.out_degree, p.psp,
+            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, rows)
 
     def mark_candidates(self, lo: int, hi: int) -> None:
         """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
         syn = self.model.synapses
         kernel.mark_candidates_range(self._fired[self._cur], self._n_fired, syn.indptr,
-                                     syn.target, lo, hi, self.fcl_candidate)
+                                     syn.target, lo, hi, self.fcl_input)
+
+    def candidates(self, lo: int = 0, hi: Optional[int] = None) -> np.ndarray:
+        """Return the candidate mask (bool) of neurons [lo, hi) for the current burst."""
+        return kernel.candidate_mask(self.fcl_input[lo:hi])
 
     def update(self, lo: int, hi: int, currents: Optional[np.ndarray] = None,
                candidates: Optional[np.ndarray] = None) -> np.ndarray:
@@ -142,13 +153,13 @@ class BurstEngine:
         """
         if not self._in_burst:
             raise RuntimeError('update outside a burst: call begin_burst first')
+        view = self.fcl_input[lo:hi]
         if candidates is not None:
-            self.fcl_candidate[lo:hi] |= np.asarray(candidates, dtype=bool).view(np.uint8)
+            np.add(view, np.float32(0.0), out=view, where=np.asarray(candidates, dtype=bool))
         if currents is not None:
-            cand = self.fcl_candidate[lo:hi].view(bool)
-            view = self.fcl_input[lo:hi]
-            np.add(view, np.asarray(currents, dtype=np.float32), out=view, where=cand)
-        count = self._update_kernel(lo, hi)
+            np.add(view, np.asarray(currents, dtype=np.float32), out=view,
+                   where=kernel.candidate_mask(view))
+        count = self._update_kernel(lo, hi, len(self.partitions))
         self._segments.append((lo, hi, count))
         nxt = 1 - self._cur
         return self._fired[nxt][lo:lo + count]
@@ -180,22 +191,23 @@ class BurstEngine:
         self._in_burst = False
         return fired[:total]
 
-    def _update_kernel(self, lo: int, hi: int) -> int:
+    def _update_kernel(self, lo: int, hi: int, scratch: int) -> int:
         p = self.model.params
+        flags, values = self._scratch[scratch]
         s = self.state_arrays
         nxt = 1 - self._cur
         return kernel.update_range(
-            lo, hi, self.burst_count + 1, p.area_start, p.fire_threshold, p.threshold_limit,
+            lo, hi, self.burst_count, p.area_start, p.fire_threshold, p.threshold_limit,
             p.leak_keep, p.refractory, p.consecutive_limit, p.snooze,
             p.mp_charge_accumulation, p.excitability, p.has_gradient, p.neuron_threshold,
             p.excitability_id, s.potential, s.refractory_countdown, s.consecutive_fires,
-            self.fcl_input, self.fcl_candidate, self._fired[nxt], self._fired_v[nxt], lo,
-            self.fill_seed)
+            self.fcl_input, self._fired[nxt], self._fired_v[nxt], lo, self.fill_seed, flags,
+            values)
 
     def _run_partition(self, p: int) -> None:
         lo, hi = self.partitions[p]
-        self.propagate(lo, hi, self._partition_syn[p])
-        count = self._update_kernel(lo, hi)
+        self.propagate(lo, hi, self._partition_syn[p], p)
+        count = self._update_kernel(lo, hi, p)
         self._segments.append((lo, hi, count))
 
     # ---- threads ----------------------------------------------------------------------
@@ -264,7 +276,7 @@ class BurstEngine:
     def state(self) -> NeuronState:
         """Return a copy of the state (potentials, counters, last fired, pending inputs)."""
         s = self.state_arrays
-        pending = np.flatnonzero(self.fcl_candidate).astype(np.int64)
+        pending = np.flatnonzero(self.candidates()).astype(np.int64)
         fired, fired_v = self.previous_fired()
         return NeuronState(s.potential.copy(), s.refractory_countdown.copy(),
                            s.consecutive_fires.copy(), fired.copy(), fired_v.copy(),
@@ -283,10 +295,8 @@ class BurstEngine:
         self._fired[self._cur][:count] = new.fired
         self._fired_v[self._cur][:count] = new.fired_potential
         self._n_fired = count
-        self.fcl_input[:] = 0
-        self.fcl_candidate[:] = 0
+        self.fcl_input[:] = kernel.NOT_CANDIDATE
         self.fcl_input[new.pending_indices] = new.pending_input
-        self.fcl_candidate[new.pending_indices] = 1
         self.burst_count = int(new.burst_count)
 
     def fingerprint(self) -> dict:

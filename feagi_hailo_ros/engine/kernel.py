@@ -3,21 +3,32 @@
 A burst is split so that a partition (a neuron range [lo, hi)) can run it on its own, and a
 device can compute the synaptic currents while the host applies the rules:
 
-1. `accumulate` adds sensory injections (and the power amount) into `fcl_input` and sets
-   `fcl_candidate` (DESIGN §4 steps 1 and 3); p = 0 is discarded.
+1. `accumulate` adds sensory injections (and the power amount) into `fcl_input`
+   (DESIGN §4 steps 1 and 3); p = 0 is discarded.
 2. `propagate_range` adds the synaptic input of the neurons fired in the previous burst to
-   the targets in [lo, hi) and marks them candidates (step 4). `mark_candidates_range` only
-   marks them (for currents computed elsewhere).
+   the targets in [lo, hi) (step 4). `mark_candidates_range` only marks them candidates
+   (for currents computed elsewhere, e.g. on a device).
 3. `update_range` applies steps 2, 5 and 6 to the neurons in [lo, hi), appends the fired ones
-   to an output buffer and clears `fcl_input` / `fcl_candidate` in the range for the next
-   burst, so that no pass is spent on clearing.
+   to an output buffer and resets `fcl_input` in the range for the next burst (or fills it
+   with benchmark injections), so no pass is spent on clearing.
+
+The candidate mask lives inside `fcl_input`: a neuron is NOT a candidate exactly when its
+input is -0.0 (`NOT_CANDIDATE`, the reset value). Adding anything to -0.0 gives a value
+that is not -0.0 (-0.0 + 0.0 = +0.0 in IEEE arithmetic), and no injection (p = 0 is
+discarded) or synaptic contribution (computed from integers) is ever -0.0, so "received an
+input" and "is a candidate" coincide even for a zero net input, with one array instead of two
+and one random write per synaptic event. `candidate_mask` decodes it.
 
 Sum order (float32): injections in call order, then power, then synapses with sources in the
 order of the fired list (ascending) and each source's synapses in CSR order; a partition's
 CSR keeps that order, so partitions are exact against one engine.
 
-Random injections for benchmarks (`update_range` with `fill_seed` > 0) come from SplitMix64
-applied to a counter (seed, burst, neuron): p = 0.8 + 2 * u, u = top 24 bits / 2^24, float32.
+Neurons of simple areas (no consecutive-fire limit, no threshold gradient, excitability
+always or never) are updated in blocks by a branch-free loop that LLVM vectorises, then the
+block's fired flags are collected; other areas take a per-neuron loop with branches.
+
+Benchmark injections (`fill_seed` > 0) use a 32-bit counter hash (Wellons' lowbias32) of
+(key(seed, burst) + neuron * 0x9E3779B9): p = 0.8 + 2 * u, u = top 24 bits / 2^24, float32.
 """
 
 import math
@@ -25,6 +36,8 @@ import math
 import numpy as np
 from numba import njit
 
+NOT_CANDIDATE = np.float32(-0.0)
+BLOCK = 1024                       # neurons per block of the vectorised update
 _U32 = np.uint64(0xFFFFFFFF)
 _PCG_MUL = np.uint64(747796405)
 _PCG_INC = np.uint64(2891336453)
@@ -36,16 +49,16 @@ _S4 = np.uint64(4)
 _S22 = np.uint64(22)
 _ALWAYS = np.float32(0.999)
 _TWO32 = np.float32(2.0 ** 32)
-_SM_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_SM_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_SM_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S40 = np.uint64(40)
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
 _INV24 = np.float32(1.0 / (1 << 24))
 _INJ_BASE = np.float32(0.8)
 _INJ_SPAN = np.float32(2.0)
+
+
+def candidate_mask(fcl_input: np.ndarray) -> np.ndarray:
+    """Return the candidate mask encoded in an `fcl_input` array (not -0.0)."""
+    return ~(np.signbit(fcl_input) & (fcl_input == 0))
 
 
 @njit(nogil=True, cache=True, inline='always')
@@ -63,155 +76,236 @@ def excitability_passes(neuron_id, feagi_burst, excitability):
 
 
 @njit(nogil=True, cache=True, inline='always')
-def bench_injection(seed, burst, neuron, n_neurons):
-    """Return the benchmark injection 0.8 + 2*U(0,1) (float32) of a neuron in a burst."""
-    x = np.uint64(seed) + (np.uint64(burst) * np.uint64(n_neurons) + np.uint64(neuron)) \
-        * _SM_GAMMA
-    x = (x ^ (x >> _S30)) * _SM_M1
-    x = (x ^ (x >> _S27)) * _SM_M2
-    x = x ^ (x >> _S31)
-    return _INJ_BASE + _INJ_SPAN * (np.float32(x >> _S40) * _INV24)
+def _lowbias32(x):
+    """Return Wellons' lowbias32 hash of a uint32 (uint32 arithmetic, so LLVM vectorises)."""
+    x = np.uint32(x ^ (x >> np.uint32(16)))
+    x = np.uint32(x * np.uint32(0x7FEB352D))
+    x = np.uint32(x ^ (x >> np.uint32(15)))
+    x = np.uint32(x * np.uint32(0x846CA68B))
+    return np.uint32(x ^ (x >> np.uint32(16)))
+
+
+@njit(nogil=True, cache=True, inline='always')
+def bench_key(seed, burst):
+    """Return the per-burst key (uint32) of the benchmark injections."""
+    mixed = (np.uint64(seed) * np.uint64(0x9E3779B9) + np.uint64(burst) * np.uint64(0x85EBCA6B))
+    return _lowbias32(np.uint32(mixed & np.uint64(0xFFFFFFFF)))
+
+
+@njit(nogil=True, cache=True, inline='always')
+def bench_injection(key, neuron):
+    """Return the benchmark injection 0.8 + 2*U(0,1) (float32) of a neuron."""
+    h = _lowbias32(np.uint32(key + np.uint32(neuron) * np.uint32(0x9E3779B9)))
+    return _INJ_BASE + _INJ_SPAN * (np.float32(np.int32(h >> np.uint32(8))) * _INV24)
 
 
 @njit(nogil=True, cache=True)
-def accumulate(indices, potentials, fcl_input, fcl_candidate):
+def accumulate(indices, potentials, fcl_input):
     """Add injections in the given order; p = 0 is discarded (DESIGN §4 step 1)."""
     for j in range(indices.size):
         p = np.float32(potentials[j])
         if p != 0:
-            i = indices[j]
-            fcl_input[i] += p
-            fcl_candidate[i] = 1
-
-
-@njit(nogil=True, cache=True, inline='always')
-def _source_factor(src, fired_potential, neuron_area, out_degree, psp, psp_uniform,
-                   mp_driven_psp):
-    """Return (psp, divisor) of a fired source (DESIGN §4 step 4)."""
-    area = neuron_area[src]
-    if mp_driven_psp[area]:
-        v = np.float64(fired_potential)
-        r = math.floor(abs(v) + 0.5)
-        if v < 0:
-            r = -r
-        src_psp = np.int32(min(255.0, max(0.0, r)))
-    else:
-        src_psp = np.int32(psp[area])
-    divisor = np.float32(1.0) if psp_uniform[area] else out_degree[src]
-    return src_psp, divisor
+            fcl_input[indices[j]] += p
 
 
 @njit(nogil=True, cache=True)
-def propagate_range(fired, fired_potential, n_fired, indptr, target, weight, neuron_area,
-                    out_degree, psp, psp_uniform, mp_driven_psp, lo, hi, fcl_input,
-                    fcl_candidate):
-    """Add the input of fired sources to targets in [lo, hi) and mark them candidates.
+def add_bench_injections(seed, burst, lo, hi, fcl_input):
+    """Add the benchmark injections of a burst to neurons [lo, hi) (see `bench_injection`)."""
+    key = bench_key(seed, burst)
+    for i in range(np.uint64(lo), np.uint64(hi)):   # unsigned: no wraparound, vectorises
+        fcl_input[i] += bench_injection(key, i)
 
-    `fired[:n_fired]` (ascending) fired in the previous burst with potentials
+
+@njit(nogil=True, cache=True)
+def propagate_range(fired, fired_potential, n_fired, indptr, target, weight, area_start,
+                    out_degree, psp, psp_uniform, mp_driven_psp, lo, hi, fcl_input,
+                    scratch_rows):
+    """Add the input of fired sources to their targets in [lo, hi) (making them candidates).
+
+    `fired[:n_fired]` (strictly ascending) fired in the previous burst with potentials
     `fired_potential`; `indptr/target/weight` may be a partition's CSR, but `out_degree` is
-    always the source's total out-degree.
+    always the source's total out-degree (float32). `scratch_rows` (int64[2, BLOCK]) is work
+    space. Sources are handled in chunks: first their CSR rows are looked up (independent
+    loads, so the CPU overlaps the cache misses), then their synapses are applied in order.
     """
     full = lo <= 0 and hi >= fcl_input.size
-    for j in range(n_fired):
-        src = fired[j]
-        begin = indptr[src]
-        end = indptr[src + 1]
-        if begin == end:
-            continue
-        src_psp, divisor = _source_factor(src, fired_potential[j], neuron_area, out_degree,
-                                          psp, psp_uniform, mp_driven_psp)
-        for k in range(begin, end):
-            t = target[k]
-            if full or (t >= lo and t < hi):
-                fcl_input[t] += np.float32(np.int32(weight[k]) * src_psp) / divisor
-                fcl_candidate[t] = 1
+    area = 0
+    for chunk in range(0, n_fired, BLOCK):
+        stop = min(n_fired, chunk + BLOCK)
+        for j in range(chunk, stop):
+            src = fired[j]
+            scratch_rows[0, j - chunk] = indptr[src]
+            scratch_rows[1, j - chunk] = indptr[src + 1]
+        for j in range(chunk, stop):
+            begin = scratch_rows[0, j - chunk]
+            end = scratch_rows[1, j - chunk]
+            if begin == end:
+                continue
+            src = fired[j]
+            while src >= area_start[area + 1]:
+                area += 1
+            if mp_driven_psp[area]:
+                v = np.float64(fired_potential[j])
+                rounded = math.floor(abs(v) + 0.5)
+                if v < 0:
+                    rounded = -rounded
+                src_psp = np.int32(min(255.0, max(0.0, rounded)))
+            else:
+                src_psp = np.int32(psp[area])
+            divisor = _ONE if psp_uniform[area] else out_degree[src]
+            if full and divisor == _ONE:
+                for k in range(np.uint64(begin), np.uint64(end)):
+                    fcl_input[np.uint64(target[k])] += np.float32(np.int32(weight[k]) * src_psp)
+            else:
+                for k in range(begin, end):
+                    t = target[k]
+                    if full or (t >= lo and t < hi):
+                        fcl_input[t] += np.float32(np.int32(weight[k]) * src_psp) / divisor
 
 
 @njit(nogil=True, cache=True)
-def mark_candidates_range(fired, n_fired, indptr, target, lo, hi, fcl_candidate):
-    """Mark the targets in [lo, hi) of fired sources as candidates (no currents)."""
+def mark_candidates_range(fired, n_fired, indptr, target, lo, hi, fcl_input):
+    """Mark the targets in [lo, hi) of fired sources as candidates (adds +0.0, no current)."""
     for j in range(n_fired):
         src = fired[j]
         for k in range(indptr[src], indptr[src + 1]):
             t = target[k]
             if t >= lo and t < hi:
-                fcl_candidate[t] = 1
+                fcl_input[t] += _ZERO
 
 
 @njit(nogil=True, cache=True)
-def update_range(lo, hi, feagi_burst, area_start, fire_threshold, threshold_limit, leak_keep,
+def update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit, leak_keep,
                  refractory, consecutive_limit, snooze, mp_charge_accumulation, excitability,
                  has_gradient, neuron_threshold, excitability_id, potential,
-                 refractory_countdown, consecutive_fires, fcl_input, fcl_candidate,
-                 out_fired, out_potential, out_start, fill_seed):
+                 refractory_countdown, consecutive_fires, fcl_input, out_fired, out_potential,
+                 out_start, fill_seed, scratch_flag, scratch_v):
     """Apply DESIGN §4 steps 2, 5 and 6 to neurons [lo, hi); return how many fired.
 
-    Fired indices (ascending) and their potentials at firing go to
-    `out_fired/out_potential[out_start:]`. The range's `fcl_input` and `fcl_candidate` are
-    cleared for the next burst, or, when `fill_seed` > 0, filled with the benchmark
-    injections of burst `feagi_burst` (see `bench_injection`) in the same pass.
+    `burst` is the 0-based number of this burst (FEAGI's counter, for excitability, is
+    burst + 1). Fired indices (ascending) and their potentials at firing go to
+    `out_fired/out_potential[out_start:]`. The range's `fcl_input` is reset to NOT_CANDIDATE
+    for the next burst or, when `fill_seed` > 0, set to the benchmark injections of burst
+    + 1 (see `add_bench_injections`). `scratch_flag` (uint8[BLOCK]) and
+    `scratch_v` (float32[BLOCK]) are work space, one pair per concurrent caller.
     """
     n_out = out_start
-    n_total = fcl_input.size
+    fill = fill_seed > 0
+    key = bench_key(fill_seed, burst + 1)
     for a in range(area_start.size - 1):
         begin = max(lo, area_start[a])
         end = min(hi, area_start[a + 1])
         if begin >= end:
             continue
-        thr_area = fire_threshold[a]
-        thr_limit = threshold_limit[a]
-        keep = leak_keep[a]
-        refrac = refractory[a]
-        limit = consecutive_limit[a]
-        snooze_a = snooze[a]
-        reset_v = mp_charge_accumulation[a] == 0
         exc = excitability[a]
-        always = exc >= _ALWAYS
-        probabilistic = exc > 0 and not always
-        gradient = has_gradient[a] != 0
-        for i in range(begin, end):
-            if reset_v:
-                potential[i] = np.float32(0.0)
+        simple = (consecutive_limit[a] == 0 and has_gradient[a] == 0
+                  and (exc >= _ALWAYS or exc <= 0))
+        if simple:
+            n_out = _update_simple(
+                begin, end, fire_threshold[a], threshold_limit[a], leak_keep[a],
+                refractory[a], mp_charge_accumulation[a] == 0, exc > 0, potential,
+                refractory_countdown, fcl_input, out_fired, out_potential, n_out, fill, key,
+                scratch_flag, scratch_v)
+        else:
+            n_out = _update_general(
+                begin, end, burst + 1, fire_threshold[a], threshold_limit[a], leak_keep[a],
+                refractory[a], consecutive_limit[a], snooze[a],
+                mp_charge_accumulation[a] == 0, exc, has_gradient[a] != 0, neuron_threshold,
+                excitability_id, potential, refractory_countdown, consecutive_fires,
+                fcl_input, out_fired, out_potential, n_out, fill, key)
+    return n_out - out_start
+
+
+@njit(nogil=True, cache=True, inline='always')
+def _next_input(fill, key, i):
+    """Return what fcl_input holds after the update: reset or the next benchmark injection."""
+    if fill:
+        return bench_injection(key, i)
+    return NOT_CANDIDATE
+
+
+@njit(nogil=True, cache=True)
+def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, potential,
+                   refractory_countdown, fcl_input, out_fired, out_potential, n_out, fill,
+                   key, scratch_flag, scratch_v):
+    """Update a simple area's neurons [begin, end) in blocks: branch-free, then collect."""
+    no_limit = thr_limit == 0
+    # Unsigned indices: numba then skips negative-index wraparound and LLVM vectorises.
+    first = np.uint64(begin)
+    last = np.uint64(end)
+    step = np.uint64(BLOCK)
+    for block in range(first, last, step):
+        stop = min(last, block + step)
+        for i in range(block, stop):
+            x = fcl_input[i]
+            candidate = (x != _ZERO) | (math.copysign(1.0, x) > 0.0)
             countdown = refractory_countdown[i]
-            if countdown > 0:
-                countdown -= 1
-                refractory_countdown[i] = countdown
-                if countdown == 0 and limit > 0 and consecutive_fires[i] >= limit:
+            in_refractory = countdown > 0
+            v_old = _ZERO if reset_v else potential[i]
+            v = v_old + x
+            active = candidate & (countdown == 0)
+            fire = active & can_fire & (thr <= v) & (no_limit | (v <= thr_limit))
+            leaked = v * keep if active else v_old
+            potential[i] = _ZERO if fire else leaked
+            refractory_countdown[i] = refrac if fire else (
+                countdown - 1 if in_refractory else countdown)
+            scratch_flag[i - block] = fire
+            scratch_v[i - block] = v
+            fcl_input[i] = _next_input(fill, key, i)
+        for j in range(stop - block):
+            if scratch_flag[j]:
+                out_fired[n_out] = np.int64(block + j)
+                out_potential[n_out] = scratch_v[j]
+                n_out += 1
+    return n_out
+
+
+@njit(nogil=True, cache=True)
+def _update_general(begin, end, feagi_burst, thr_area, thr_limit, keep, refrac, limit,
+                    snooze_a, reset_v, exc, gradient, neuron_threshold, excitability_id,
+                    potential, refractory_countdown, consecutive_fires, fcl_input, out_fired,
+                    out_potential, n_out, fill, key):
+    """Update any area's neurons [begin, end) one by one (all rules, with branches)."""
+    always = exc >= _ALWAYS
+    probabilistic = exc > 0 and not always
+    for i in range(begin, end):
+        if reset_v:
+            potential[i] = _ZERO
+        x = fcl_input[i]
+        candidate = x != _ZERO or math.copysign(1.0, x) > 0.0
+        fcl_input[i] = _next_input(fill, key, i)
+        countdown = refractory_countdown[i]
+        if countdown > 0:
+            countdown -= 1
+            refractory_countdown[i] = countdown
+            if countdown == 0 and limit > 0 and consecutive_fires[i] >= limit:
+                consecutive_fires[i] = 0
+        elif candidate:
+            v = potential[i] + x
+            thr = neuron_threshold[i] if gradient else thr_area
+            if thr <= v and (thr_limit == 0 or v <= thr_limit):
+                if limit > 0 and consecutive_fires[i] >= limit:
                     consecutive_fires[i] = 0
-                if fcl_candidate[i]:
-                    fcl_candidate[i] = 0
-                    fcl_input[i] = np.float32(0.0)
-            elif fcl_candidate[i]:
-                v = potential[i] + fcl_input[i]
-                fcl_candidate[i] = 0
-                fcl_input[i] = np.float32(0.0)
-                thr = neuron_threshold[i] if gradient else thr_area
-                if thr <= v and (thr_limit == 0 or v <= thr_limit):
-                    if limit > 0 and consecutive_fires[i] >= limit:
-                        consecutive_fires[i] = 0
-                        potential[i] = v
-                    elif always or (probabilistic and excitability_passes(
-                            excitability_id[i], feagi_burst, exc)):
-                        out_fired[n_out] = i
-                        out_potential[n_out] = v
-                        n_out += 1
-                        potential[i] = np.float32(0.0)
-                        if limit > 0:
-                            count = consecutive_fires[i] + 1
-                            consecutive_fires[i] = count
-                            refractory_countdown[i] = refrac + snooze_a if count >= limit \
-                                else refrac
-                        else:
-                            refractory_countdown[i] = refrac
+                    potential[i] = v
+                elif always or (probabilistic and excitability_passes(
+                        excitability_id[i], feagi_burst, exc)):
+                    out_fired[n_out] = i
+                    out_potential[n_out] = v
+                    n_out += 1
+                    potential[i] = _ZERO
+                    if limit > 0:
+                        count = consecutive_fires[i] + 1
+                        consecutive_fires[i] = count
+                        refractory_countdown[i] = refrac + snooze_a if count >= limit \
+                            else refrac
                     else:
-                        if limit > 0:
-                            consecutive_fires[i] = 0
-                        potential[i] = v * keep
+                        refractory_countdown[i] = refrac
                 else:
                     if limit > 0:
                         consecutive_fires[i] = 0
                     potential[i] = v * keep
-            if fill_seed > 0:
-                fcl_input[i] = bench_injection(fill_seed, feagi_burst, i, n_total)
-                fcl_candidate[i] = 1
-    return n_out - out_start
+            else:
+                if limit > 0:
+                    consecutive_fires[i] = 0
+                potential[i] = v * keep
+    return n_out
