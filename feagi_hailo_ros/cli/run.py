@@ -30,6 +30,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help='run the brain as 1 or 2 partitions in threads (default 1)')
     parser.add_argument('--no-cache', action='store_true',
                         help='build the connectome without the on-disk cache')
+    # devices hook: --device cpu|emulator|hailo, --partition ... (feagi_hailo_ros.devices)
+    from feagi_hailo_ros.devices.cli_support import add_device_options
+    add_device_options(parser)
 
 
 def load_connectome(args: argparse.Namespace):
@@ -49,6 +52,11 @@ def make_engine(connectome: Any, args: argparse.Namespace):
     `--device`, `--partition`) can extend it and return any object with the BurstEngine
     run API (`inject_indices`, `burst`, `burst_count`, `checkpoint`, `restore`, `model`).
     """
+    # devices hook: --device emulator/hailo runs a HybridEngine (None for --device cpu)
+    from feagi_hailo_ros.devices.cli_support import make_device_engine
+    hybrid = make_device_engine(connectome, args)
+    if hybrid is not None:
+        return hybrid
     from feagi_hailo_ros.engine.core import BurstEngine
     threads = int(getattr(args, 'threads', 1) or 1)
     return BurstEngine(connectome, partitions=threads, threads=threads > 1)

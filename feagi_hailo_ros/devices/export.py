@@ -220,14 +220,13 @@ def model_script(manifest: dict) -> str:
 
 
 def compile_commands(directory: str, name: str) -> List[str]:
-    """The Hailo DFC 3.x commands that turn the exported ONNX into model.hef."""
-    d = directory.rstrip('/')
+    """The Hailo DFC 3.x commands that turn the exported ONNX into model.hef (run in DIR)."""
     return [
-        f'hailo parser onnx {d}/model.onnx --hw-arch hailo8 --har-path {d}/{name}.har',
-        f'hailo optimize {d}/{name}.har --hw-arch hailo8 --calib-set-path {d}/calib.npz '
-        f'--model-script {d}/model.alls --output-har-path {d}/{name}_optimized.har',
-        f'hailo compiler {d}/{name}_optimized.har --hw-arch hailo8 --output-dir {d}',
-        f'mv {d}/{name}.hef {d}/model.hef',
+        f'cd {directory}',
+        'hailo parser onnx model.onnx --hw-arch hailo8',
+        'hailo optimize model.har --hw-arch hailo8 --calib-set-path calib.npz '
+        '--model-script model.alls',
+        'hailo compiler model_optimized.har --hw-arch hailo8',
     ]
 
 

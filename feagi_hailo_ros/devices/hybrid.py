@@ -137,6 +137,11 @@ class HybridEngine:
         self.engine.inject_indices(indices, potentials)
 
     @property
+    def model(self):
+        """The engine model (layout, synapses) of the whole brain."""
+        return self.engine.model
+
+    @property
     def burst_count(self) -> int:
         """Bursts run so far."""
         return self.engine.burst_count

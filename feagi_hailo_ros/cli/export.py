@@ -1,0 +1,59 @@
+"""`feagi-hailo export`: write each device partition as ONNX + manifest for the Hailo DFC."""
+
+import argparse
+import json
+import os
+
+from feagi_hailo_ros.devices.cli_support import add_device_options
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `export`."""
+    brain = parser.add_mutually_exclusive_group(required=True)
+    brain.add_argument('--genome', metavar='G', help='genome JSON file')
+    brain.add_argument('--synthetic', metavar='N', type=int,
+                       help='use a synthetic vision-pipeline genome of about N neurons')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic genome')
+    parser.add_argument('--out', metavar='DIR', required=True,
+                        help='output folder: DIR/<partition>/model.onnx, manifest.json, ...')
+    parser.add_argument('--calibration-samples', type=int, default=64, metavar='N',
+                        help='inputs in the calibration set (Hailo: 64-1024; default 64)')
+    parser.add_argument('--no-cache', action='store_true',
+                        help='build the connectome without the on-disk cache')
+    add_device_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, export and check each partition; print the plan and the compile commands."""
+    from feagi_hailo_ros.cli.run import load_connectome
+    from feagi_hailo_ros.devices.export import export_partition, write_partition
+    from feagi_hailo_ros.devices.operators import pair_synapses
+    from feagi_hailo_ros.devices.planner import plan_partitions
+    from feagi_hailo_ros.devices.verify import verify_partition
+    connectome = load_connectome(args)
+    plan = plan_partitions(connectome, args.partition, max(1, args.devices), prefix='hailo')
+    for line in plan.report(connectome):
+        print(line)
+    if not plan.partitions:
+        print('nothing to export: no area can be integrated by a device with --partition '
+              f'{args.partition}')
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+    pairs = pair_synapses(connectome)
+    for part in plan.partitions:
+        exported = write_partition(export_partition(connectome, part, pairs),
+                                   os.path.join(args.out, part.name), args.calibration_samples)
+        error = verify_partition(connectome, exported, pairs)
+        m = exported.manifest
+        print(f'\n{part.name}: {len(m["targets"])} areas, {m["device_weights"]} weights, '
+              f'{m["precision_mode"]}, exact={m["exact"]}, onnxruntime check: max error '
+              f'{error:.3g} -> {exported.directory}')
+        print('compile on an x86_64 host with the Hailo DFC 3.x:')
+        for command in m['compile']:
+            print(f'  {command}')
+    with open(os.path.join(args.out, 'plan.json'), 'w', encoding='utf-8') as handle:
+        json.dump({'partition': args.partition, **plan.summary(connectome),
+                   'report': plan.report(connectome)}, handle, indent=1)
+    print(f'\nthen: feagi-hailo run --genome ... --device hailo --partition {args.partition} '
+          f'--hef-dir {args.out}')
+    return 0
