@@ -287,3 +287,34 @@ def test_servo_decoder_matches_feagi():
     got = _feed_motors(agent, {position: (x, z)})
     ours = decode_servo(x, z, channels, depth)
     assert [got[(0, c)] for c in range(channels)] == pytest.approx(ours.tolist(), abs=1e-6)
+
+
+def test_gaze_decoding_matches_feagi():
+    """FEAGI's decoded gaze is opaque in Python, so compare what it does to segmentation."""
+    from feagi_hailo_ros.io.motors import decode_gaze, decode_gaze_modulation
+    depth = 10
+    agent = cc.ConnectorAgent()
+    _guard(agent.motor_gaze_register, group=0, number_channels=1,
+           frame_change_handling=ABSOLUTE, eccentricity_z_neuron_resolution=depth,
+           modulation_z_neuron_resolution=depth, percentage_neuron_positioning=LINEAR)
+    eccentricity = base64.b64encode(b'ogaz\x02\0\0\0').decode()
+    modulation = base64.b64encode(b'ogaz\x11\0\0\0').decode()
+    assert {eccentricity, modulation} <= set(agent.get_motor_cortical_ids_for_verification())
+    width, height, centre, peripheral = 120, 90, (12, 12), (3, 3)
+    frame = np.random.default_rng(6).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    for ex_z, ey_z, m_z in [(3, 6, 4), (0, 9, 2), (7, 1, 0), (2, 2, 8)]:
+        ecc_x, ecc_z = np.array([0, 1]), np.array([ex_z, ey_z])
+        _feed_motors(agent, {eccentricity: (ecc_x, ecc_z), modulation: ([0], [m_z])})
+        feagi_gaze = _guard(agent.motor_gaze_read_postprocessed_cache_value, group=0,
+                            channel_index=0)
+        feagi = _FeagiVision(width, height, centre, peripheral, True, False, (0.5, 0.5, 0.5),
+                             (0, 255))
+        stage = Stage.new_image_frame_segmentator(feagi.input_props, feagi._segmented_props(),
+                                                  feagi_gaze)
+        _guard(feagi.agent.sensor_segmented_vision_replace_single_stage, group=0,
+               channel_index=0, pipeline_stage_property_index=1, updating_property=stage)
+        ex, ey, _ = decode_gaze(ecc_x, ecc_z, (4, 1, depth))
+        m = decode_gaze_modulation([0], [m_z], (1, 1, depth))
+        ours = SegmentedVisionEncoder(_svi_areas(centre, peripheral, True, False),
+                                      Gaze(ex, ey, m), (0, 255))
+        assert _ours(ours.encode(frame)) == feagi.encode(frame), (ex_z, ey_z, m_z)

@@ -11,6 +11,7 @@ import pytest
 from feagi_hailo_ros.io.areas import (decode_io_id, find_gaze_area, find_motor_areas,
                                       find_vision_areas)
 from feagi_hailo_ros.io.motors import (DeadMan, DriveLimits, decode_area, decode_gaze,
+                                       decode_gaze_modulation,
                                        decode_legacy_motor, decode_rotary,
                                        decode_rotary_fractional, decode_servo,
                                        differential_drive)
@@ -59,11 +60,14 @@ def test_decode_area_dispatch_and_unknown_kind():
 
 
 def test_gaze_decoding():
-    ex, ey, m = decode_gaze([0, 1, 2], [0, 9, 3], (4, 1, 10))
-    assert (ex, ey) == (1.0, 0.0) and m == pytest.approx(1.0 - 3.0 / 9.0)
-    assert decode_gaze([1], [0], (4, 1, 10)) == (None, 1.0, None)
-    assert decode_gaze([2], [9], (4, 1, 10)) == (None, None, None)  # modulation 0: ignored
-    assert decode_gaze([0, 2], [0, 0], (2, 1, 10)) == (1.0, None, None)
+    # columns 0 and 1 are eccentricity x and y; further columns are other channels
+    assert decode_gaze([0, 1, 2], [0, 9, 3], (4, 1, 10)) == (1.0, 0.0, None)
+    assert decode_gaze([1, 1], [0, 3], (4, 1, 10)) == (None, pytest.approx(1 - 1.5 / 9), None)
+    assert decode_gaze([2, 3], [9, 0], (4, 1, 10)) == (None, None, None)
+    assert decode_gaze([0], [0], (1, 1, 10)) == (1.0, None, None)
+    assert decode_gaze_modulation([0], [3], (1, 1, 10)) == pytest.approx(1 - 3 / 9)
+    assert decode_gaze_modulation([0], [9], (1, 1, 10)) is None  # 0: no crop, ignored
+    assert decode_gaze_modulation([], [], (1, 1, 10)) is None
 
 
 def test_differential_drive():
@@ -130,6 +134,9 @@ def test_areas_of_legacy_and_v3_essential_genomes_match():
     assert [(m.area_id, m.kind) for m in find_motor_areas(v3)] == [('b21vdAUAAAA=', 'rotary')]
     assert find_gaze_area(legacy)[1].id == 'ogaz00'
     assert find_gaze_area(v3)[1].id == 'b2dhegIAAAA='
+    assert find_gaze_area(v3, index_in_unit=1) is None
+    modulation = SimpleNamespace(id='b2dhehEAAAA=', dims=(1, 1, 10))  # b'ogaz\\x11...'
+    assert find_gaze_area(v3 + [modulation], 1)[1] is modulation
 
 
 def test_vision_groups_and_servo_pick():

@@ -149,11 +149,14 @@ def find_motor_areas(areas: Sequence) -> List[MotorArea]:
     return out
 
 
-def find_gaze_area(areas: Iterable) -> Optional[Tuple[int, object]]:
-    """Return (index, area) of the gaze eccentricity area (`ogaz00`, or 2.x `gaz` index 0)."""
+def find_gaze_area(areas: Iterable, index_in_unit: int = 0) -> Optional[Tuple[int, object]]:
+    """Return (index, area) of the gaze eccentricity area (`ogaz00`, or 2.x `gaz` index 0).
+
+    With index_in_unit=1: the 2.x gaze modulation area (legacy genomes have none).
+    """
     for index, area in enumerate(areas):
         info = decode_io_id(area.id)
         if info is not None and info.direction == 'o' and info.unit == 'gaz' \
-                and info.index_in_unit == 0:
+                and info.index_in_unit == index_in_unit:
             return index, area
     return None

@@ -89,21 +89,29 @@ def decode_area(kind: str, x, z, dims: Tuple[int, int, int],
 
 def decode_gaze(x, z, dims: Tuple[int, int, int]) -> Tuple[Optional[float], Optional[float],
                                                            Optional[float]]:
-    """Decode a gaze area (`ogaz00`, 2.x `gaz` index 0) into (ex, ey, modulation) or Nones.
+    """Decode the gaze eccentricity area (`ogaz00`, 2.x `gaz` index 0): (ex, ey, None).
 
-    Our reading (FEAGI's Python library does not expose its decoded gaze): the area holds
-    unsigned linear percentages, one per column, value = 1 - mean(z)/(d-1) as for a servo;
-    column 0 is eccentricity x, column 1 eccentricity y (0..1, y up), and column 2, when the
-    area has it (legacy ogaz00 is 4 wide), the modulation. A column that did not fire gives
-    None (keep the current value); a modulation of 0 is returned as None (no crop).
+    As FEAGI 2.6 reads it (checked through feagi-rust-py-libs 0.0.120): column 0 is
+    eccentricity x, column 1 eccentricity y (y up), each 1 - mean(z)/(d-1) like a servo
+    position (d = 1: 1.0). Other columns (legacy ogaz00 is 4 wide) belong to further gaze
+    channels and are ignored. The modulation lives in its own area (2.x `gaz` index 1, see
+    `decode_gaze_modulation`), so the third value is always None here. A column that did not
+    fire gives None: keep the current value (FEAGI latches it).
     """
     width, _, depth = dims
-    values = decode_servo(x, z, min(width, 3), depth, silent=math.nan)
-    out = [None if math.isnan(v) else float(v) for v in values] + [None] * 3
-    ex, ey, modulation = out[:3]
-    if modulation is not None and modulation <= 0.0:
-        modulation = None
-    return ex, ey, modulation
+    values = decode_servo(x, z, min(width, 2), depth, silent=math.nan)
+    out = [None if math.isnan(v) else float(v) for v in values] + [None, None]
+    return out[0], out[1], None
+
+
+def decode_gaze_modulation(x, z, dims: Tuple[int, int, int]) -> Optional[float]:
+    """Decode the gaze modulation area (2.x `gaz` index 1): column 0, 1 - mean(z)/(d-1).
+
+    None when it did not fire or decodes to 0 (a crop of no size; keep the current value).
+    """
+    width, _, depth = dims
+    value = float(decode_servo(x, z, min(width, 1), depth, silent=math.nan)[0])
+    return None if math.isnan(value) or value <= 0.0 else value
 
 
 @dataclass(frozen=True)
