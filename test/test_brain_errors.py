@@ -124,3 +124,24 @@ def test_memory_limit_checked_before_allocating(tmp_path):
     err = error_of(path, memory_limit=1 << 30)
     assert str(path) in str(err) and 'over the limit' in str(err)
     assert 'FEAGI_HAILO_MEMORY_LIMIT' in str(err) and "area 'cabc00'" in str(err)
+
+
+def test_memory_limit_on_synapses_alone(tmp_path):
+    # few neurons, all-to-all: 4e6 neurons x 0.5e6 targets is refused from the per-axis counts
+    path = write(tmp_path, {'cabc00': {'cx-___bbx-i': 2000, 'cx-___bby-i': 2000,
+                                       'cx-___bbz-i': 1, 'cx-dstmap-d': {
+                                           'cabc00': [['all', [1, 1, 1], 1, False]]}}},
+                 {'all': {'type': 'patterns', 'parameters': {
+                     'patterns': [[['*', '*', 0], ['*', '*', '*']]]}}})
+    err = error_of(path, memory_limit=1 << 30)
+    assert 'over the limit' in str(err) and '16000000000000 synapses' in str(err)
+
+
+def test_huge_pattern_axis_is_refused_before_it_is_built(tmp_path):
+    path = write(tmp_path, {'cabc00': {'cx-___bbx-i': 20000, 'cx-___bby-i': 1,
+                                       'cx-___bbz-i': 1, 'cx-dstmap-d': {
+                                           'cabc00': [['all', [1, 1, 1], 1, False]]}}},
+                 {'all': {'type': 'patterns', 'parameters': {
+                     'patterns': [[['*', 0, 0], ['!', 0, 0]]]}}})
+    err = error_of(path)
+    assert (err.area, err.gene) == ('cabc00', 'dstmap') and 'coordinate pairs' in str(err)

@@ -76,3 +76,21 @@ def test_demo_genome_is_small_lively_and_exact():
     # a camera frame change in the centre reaches enough V1 targets to cross thresholds
     v1 = c.area('c_v1__')
     assert v1.fire_threshold <= 1.0
+
+
+def test_demo_brain_turns_camera_motion_into_motor_firing():
+    core = pytest.importorskip('feagi_hailo_ros.engine.core')
+    vision = pytest.importorskip('feagi_hailo_ros.io.vision')
+    c = build_connectome(load_genome(demo_genome()))
+    engine = core.BurstEngine(c)
+    encoder = vision.SegmentedVisionEncoder(c.areas)
+    motor = c.area_index('omot00')
+    motor_fired = 0
+    for b in range(20):
+        frame = np.zeros((120, 160, 3), np.uint8)
+        frame[:, (b * 9) % 160:(b * 9) % 160 + 20] = 200      # a bar sweeping the view
+        for area_id, x, y, z, p in encoder.encode(frame).by_area():
+            engine.inject(area_id, x, y, z, p)
+        fired = np.asarray(engine.burst())
+        motor_fired += int(np.count_nonzero(c.neuron_area[fired] == motor))
+    assert motor_fired > 20

@@ -60,10 +60,18 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
         genome = load_genome(genome)
     areas = genome.areas
     warnings = list(genome.warnings)
-    rules = _plan(genome, warnings)
     neurons = sum(a.neurons for a in areas)
-    synapses = sum(r.parts.voxel_pairs * areas[r.src].neurons_per_voxel for r in rules)
     limit = default_memory_limit() if memory_limit is None else int(memory_limit)
+    if estimate_bytes(neurons, 0) > limit:
+        largest = max(areas, key=lambda a: a.neurons)
+        raise GenomeError(
+            f'the brain needs about {estimate_bytes(neurons, 0) / 2**20:.1f} MiB for its '
+            f'{neurons} neurons alone, over the limit of {limit / 2**20:.1f} MiB; the largest '
+            f'area is {largest.id!r} ({largest.neurons} neurons): make the genome smaller or '
+            'raise the limit (FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source, largest.id,
+            '___bbx')
+    rules = _plan(genome, warnings)
+    synapses = sum(r.parts.voxel_pairs * areas[r.src].neurons_per_voxel for r in rules)
     need = estimate_bytes(neurons, synapses)
     if need > limit:
         per_area = [0] * len(areas)

@@ -18,6 +18,7 @@ from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
 
 SUPPORTED_FUNCTIONS = ('projector', 'block_to_block')
 PATTERN_WILDCARDS = ('*', '?', '!')
+MAX_AXIS_PAIRS = 1 << 27     # a per-axis relation above this is refused before it is built
 
 
 class MorphologyError(ValueError):
@@ -98,6 +99,11 @@ def pattern_relation(src_token, dst_token, size_s: int, size_d: int) -> AxisRela
     else:
         sources = np.arange(size_s, dtype=np.int64)
         sources = sources[sources == src_token]
+    pairs = sources.size * size_d
+    if isinstance(dst_token, str) and dst_token in '*!' and pairs > MAX_AXIS_PAIRS:
+        raise MorphologyError(f'pattern {src_token!r} -> {dst_token!r} on an axis of {size_s} -> '
+                              f'{size_d} makes {pairs} coordinate pairs, more than '
+                              f'{MAX_AXIS_PAIRS}: use a smaller area or a projector')
     if isinstance(dst_token, str):
         if dst_token == '?':
             keep = sources < size_d
