@@ -128,6 +128,14 @@ def test_unpadded_last_row_is_accepted_and_memoryview_works():
     np.testing.assert_array_equal(out, rgb)
 
 
+def test_rclpy_array_buffer():
+    import array
+    rgb = _rgb()
+    data = array.array('B', _pad(rgb.reshape(H, -1), 2))  # what rclpy gives for uint8[]
+    np.testing.assert_array_equal(image_to_rgb(data, W, H, 'rgb8', W * 3 + 2), rgb)
+    np.testing.assert_array_equal(image_to_rgb(data, W, H, 'bgr8', W * 3 + 2), rgb[:, :, ::-1])
+
+
 def test_output_is_a_copy():
     buf = bytearray(_rgb().tobytes())
     out = image_to_rgb(buf, W, H, 'rgb8', W * 3)

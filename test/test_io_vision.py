@@ -154,6 +154,11 @@ def test_gaze_moves_the_crop_at_run_time():
     assert encoder.crop == crop_edges(60, 40, (4, 4), Gaze(0.9, 0.9, 0.3)) != first
     with pytest.raises(ValueError, match='outside'):
         encoder.set_gaze(Gaze(1.2, 0.5, 0.5))
+    tiny = SegmentedVisionEncoder(legacy_areas())
+    tiny.encode(np.zeros((9, 12, 3), np.uint8))
+    with pytest.raises(ValueError, match='zero pixels'):
+        tiny.set_gaze(Gaze(0.5, 0.5, 0.01))  # known frame size: refused now, gaze kept
+    assert tiny.gaze == Gaze()
     with pytest.raises(ValueError, match='modulation'):
         encoder.set_gaze(Gaze(0.5, 0.5, 0.0))
 

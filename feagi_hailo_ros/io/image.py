@@ -13,12 +13,13 @@ conversion, what V4L2 cameras send). Grey encodings give R = G = B. 8UC3 is read
 (OpenCV's convention), 8UC1 as mono8.
 """
 
+import array
 from typing import Dict, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
-Buffer = Union[bytes, bytearray, memoryview, np.ndarray]
+Buffer = Union[bytes, bytearray, memoryview, array.array, np.ndarray]  # rclpy: array('B')
 
 # encoding -> (bytes per pixel, kind)
 _ENCODINGS: Dict[str, Tuple[int, str]] = {

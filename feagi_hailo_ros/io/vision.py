@@ -152,8 +152,14 @@ class SegmentedVisionEncoder:
         return self._gaze
 
     def set_gaze(self, gaze: Gaze) -> None:
-        """Move the gaze; the next frame is planned with it (previous frame is kept)."""
+        """Move the gaze; the next frame is planned with it (previous frame is kept).
+
+        A gaze that gives a zero-pixel crop on the current frame size is refused (ValueError)
+        and the old gaze stays.
+        """
         gaze = gaze.validated()
+        if self._frame_size is not None:
+            crop_edges(*self._frame_size, (self.centre.width, self.centre.height), gaze)
         if gaze != self._gaze:
             self._gaze = gaze
             self._groups = []
