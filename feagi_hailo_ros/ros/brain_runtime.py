@@ -180,7 +180,7 @@ class BrainRuntime:
         return None
 
     def channels(self, kind: str) -> int:
-        """Number of channels (columns) the input area of `kind` holds."""
+        """Return the column count (one column per channel) of the input area of `kind`."""
         index = self._scalar_area[kind]
         return int(self.areas[index].dims[0])
 
