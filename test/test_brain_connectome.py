@@ -139,3 +139,14 @@ def test_mapping_pairs_regenerate_exactly_the_csr(tmp_path, name):
     source_of = np.repeat(np.arange(built.n_neurons), built.out_degree())
     csr = list(zip(source_of.tolist(), built.syn_target.tolist(), built.syn_weight.tolist()))
     assert sorted(pairs) == sorted(csr)
+
+
+@pytest.mark.parametrize('indptr, target, weight, text', [
+    ([0, 1], [0], [1], 'offsets'),
+    ([0, 2, 1], [0], [1], 'non-decreasing'),
+    ([0, 1, 1], [5], [1], 'outside'),
+    ([0, 1, 1], [1], [300], '-255..255'),
+])
+def test_from_arrays_refuses_inconsistent_arrays(indptr, target, weight, text):
+    with pytest.raises(ValueError, match=text):
+        Connectome.from_arrays([make_area('cabc00', (2, 1, 1))], indptr, target, weight)

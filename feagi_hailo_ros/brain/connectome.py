@@ -76,10 +76,18 @@ class Connectome:
                     syn_weight: ArrayLike, mappings: Optional[List[MappingInfo]] = None,
                     **kwargs) -> 'Connectome':
         """Build a connectome by hand (no genome): CSR arrays converted to the standard dtypes."""
-        target = np.ascontiguousarray(syn_target, dtype=np.uint32)
-        weight = np.ascontiguousarray(syn_weight, dtype=np.int16)
+        target = np.asarray(syn_target)
+        weight = np.asarray(syn_weight)
         indptr = np.asarray(syn_indptr, dtype=np.int64)
-        return cls(areas, _compact_indptr(indptr), target, weight, mappings, **kwargs)
+        n = int(sum(a.neurons for a in areas))
+        if indptr.shape != (n + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ValueError(f'syn_indptr must be {n + 1} non-decreasing offsets from 0')
+        if target.size and (target.min() < 0 or target.max() >= n):
+            raise ValueError(f'syn_target holds neuron indices outside 0..{n - 1}')
+        if weight.size and (weight.min() < -255 or weight.max() > 255):
+            raise ValueError('syn_weight must lie in -255..255 (signed u8 weights)')
+        return cls(areas, _compact_indptr(indptr), np.ascontiguousarray(target, np.uint32),
+                   np.ascontiguousarray(weight, np.int16), mappings, **kwargs)
 
     @classmethod
     def from_synapse_list(cls, areas: Sequence[AreaSpec], sources: ArrayLike,
