@@ -1,0 +1,129 @@
+"""HybridEngine on the emulator: same fired sets as the CPU engine, and faults that fall back
+to the CPU without losing state (compared with an uninterrupted run)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from feagi_hailo_ros.brain.builder import build_connectome
+from feagi_hailo_ros.cli.main import main as cli_main
+from feagi_hailo_ros.devices.emulator import EmulatedHailo, FaultPlan
+from feagi_hailo_ros.devices.hybrid import HybridEngine
+from feagi_hailo_ros.engine.core import BurstEngine
+from test_devices_conftest_helpers import (ESSENTIAL, ESSENTIAL_INJECT, PROBE, PROBE_INJECT,
+                                           random_vision_injections, read_injections,
+                                           run_bursts, small_synthetic)
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_cli_records_identical_fired_sets_cpu_vs_emulator_on_essential(tmp_path):
+    records = {}
+    for device in ('cpu', 'emulator'):
+        out = tmp_path / f'{device}.jsonl'
+        rc = cli_main(['run', '--genome', str(ESSENTIAL), '--bursts', '200', '--inject',
+                       str(ESSENTIAL_INJECT), '--record', str(out), '--device', device,
+                       '--partition', 'auto', '--no-cache'])
+        assert rc == 0
+        records[device] = out.read_text().splitlines()
+    assert len(records['cpu']) == 200
+    assert records['cpu'] == records['emulator']
+    assert sum('c__bac' in line or 'c__for' in line for line in records['cpu']) > 0
+
+
+def test_emulator_partition_is_really_used_and_matches_cpu():
+    c = build_connectome(str(ESSENTIAL))
+    injections = read_injections(ESSENTIAL_INJECT)
+    cpu = run_bursts(BurstEngine(c), 200, injections)
+    calls = []
+
+    def factory(part):
+        dev = EmulatedHailo(part.name)
+        real = dev.infer
+        dev.infer = lambda inputs: calls.append(1) or real(inputs)
+        return dev
+    with HybridEngine(c, factory, partition='c__bac,c__for,omot00') as hybrid:
+        fired = run_bursts(hybrid, 200, injections)
+        assert hybrid.describe()[0]['exact'] is True
+        assert hybrid.describe()[0]['device']['emulated'] is True
+    assert len(calls) == 200 and hybrid.faults == []
+    assert _same(cpu, fired)
+    motor = c.area_index('omot00')
+    lo, hi = c.area_start[motor], c.area_start[motor + 1]
+    assert any(((f >= lo) & (f < hi)).any() for f in fired)   # the device drove the motors
+
+
+def test_synthetic_integer_brain_identical_for_200_bursts():
+    c = small_synthetic()
+    inject = random_vision_injections(c, 'iic400')
+    cpu = run_bursts(BurstEngine(c), 200, inject_fn=inject)
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
+        assert hybrid.plan.partitions and hybrid.runtimes[0].exported.manifest['exact']
+        fired = run_bursts(hybrid, 200, inject_fn=inject)
+    assert sum(f.size for f in cpu) > 1000
+    assert _same(cpu, fired)
+
+
+def test_probe_genome_with_non_integer_inputs_is_reported_inexact():
+    c = build_connectome(str(PROBE))
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
+        manifest = hybrid.runtimes[0].exported.manifest
+        run_bursts(hybrid, 30, read_injections(PROBE_INJECT))
+    assert manifest['exact'] is False
+    inexact = [s for s in manifest['inputs'] + manifest['outputs'] if not s['exact']]
+    assert inexact and all(s['kind'] in ('value', 'current') for s in inexact)
+
+
+@pytest.mark.parametrize('faults,timeout_s,what', [
+    (FaultPlan(fail_on={40}), 1.0, 'error'),
+    (FaultPlan(hang_on={25}, hang_s=0.6), 0.15, 'timeout'),
+    (FaultPlan(disconnect_on=30, reconnect_after_s=0.0), 1.0, 'error'),
+])
+def test_fault_falls_back_without_losing_state(faults, timeout_s, what):
+    c = small_synthetic()
+    inject = random_vision_injections(c, 'iic400', seed=5)
+    reference = run_bursts(BurstEngine(c), 140, inject_fn=inject)
+    logs = []
+    hybrid = HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults),
+                          partition='auto', timeout_s=timeout_s, retry_bursts=10,
+                          log=logs.append)
+    try:
+        fired = run_bursts(hybrid, 120, inject_fn=inject)
+        time.sleep(0.7)                    # a hung inference ends; then the retry reopens
+        fired += run_bursts(hybrid, 20, inject_fn=inject, start=120)
+        modes = hybrid.describe()[0]['mode']
+    finally:
+        hybrid.close()
+    assert _same(reference, fired)
+    assert len(hybrid.faults) >= 1 and hybrid.faults[0]['what'] == what
+    assert any('moved to the CPU' in line for line in logs)
+    assert modes == 'device'                          # reopened after retry_bursts
+    assert any('device back' in line for line in logs)
+
+
+def test_failed_reopen_keeps_bursting_on_cpu():
+    c = small_synthetic(neurons=3000, hidden=1)
+    inject = random_vision_injections(c, 'iic400', seed=7)
+    reference = run_bursts(BurstEngine(c), 60, inject_fn=inject)
+    faults = FaultPlan(disconnect_on=5, reconnect_after_s=None)     # never comes back
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults), partition='auto',
+                      retry_bursts=5) as hybrid:
+        fired = run_bursts(hybrid, 60, inject_fn=inject)
+        assert hybrid.describe()[0]['mode'] == 'cpu'
+    assert _same(reference, fired)
+    assert [f['what'] for f in hybrid.faults][:2] == ['error', 'reopen failed']
+    assert 'disconnected' in hybrid.faults[0]['reason']
+
+
+def test_latency_is_overlapped_and_timing_is_split():
+    c = small_synthetic(neurons=3000, hidden=1)
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name, latency_ms=5.0),
+                      partition='auto') as hybrid:
+        run_bursts(hybrid, 5)
+        timing = hybrid.last_timing
+    assert timing['device_s'] >= 0.004
+    assert timing['total_s'] >= timing['device_s']
+    assert set(timing) >= {'host_s', 'transfer_s', 'device_s', 'wait_s', 'cpu_partition_s'}
