@@ -150,3 +150,13 @@ def test_mapping_pairs_regenerate_exactly_the_csr(tmp_path, name):
 def test_from_arrays_refuses_inconsistent_arrays(indptr, target, weight, text):
     with pytest.raises(ValueError, match=text):
         Connectome.from_arrays([make_area('cabc00', (2, 1, 1))], indptr, target, weight)
+
+
+def test_cache_path_under_home_cache_by_default(monkeypatch, tmp_path):
+    monkeypatch.delenv('FEAGI_HAILO_CACHE', raising=False)
+    monkeypatch.setenv('HOME', str(tmp_path))
+    genome = load_genome(DATA / 'barebones_genome.json')
+    path = Connectome.cache_path(genome)
+    assert path == cache_path(genome)
+    assert path.startswith(str(tmp_path / '.cache' / 'feagi_hailo_ros'))
+    assert genome.content_hash[:32] in path

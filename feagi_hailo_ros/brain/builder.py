@@ -12,14 +12,13 @@ from typing import Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from feagi_hailo_ros.brain.connectome import Connectome, MappingInfo
+from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path,  # noqa
+                                              Connectome, MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, Genome, MappingRule, load_genome
 from feagi_hailo_ros.brain.morphologies import (MorphologyError, RuleParts, part_counts_grid,
                                                 part_pairs, rule_parts)
 
-# Bump when the builder's output for a given genome changes: cached files are then rebuilt.
-BUILDER_VERSION = 1
 ProgressFn = Callable[[str, int, int], None]
 _BYTES_PER_NEURON = 2 + 8        # neuron_area uint16 + indptr (int64 while building)
 _BYTES_PER_SYNAPSE = 4 + 2       # syn_target uint32 + syn_weight int16
@@ -179,17 +178,6 @@ def _compact(indptr: np.ndarray) -> np.ndarray:
     if int(indptr[-1]) < 2 ** 32:
         return indptr.astype(np.uint32)
     return indptr
-
-
-def cache_dir() -> str:
-    """$FEAGI_HAILO_CACHE, else ~/.cache/feagi_hailo_ros."""
-    return os.environ.get('FEAGI_HAILO_CACHE') or os.path.join(
-        os.path.expanduser('~'), '.cache', 'feagi_hailo_ros')
-
-
-def cache_path(genome: Genome) -> str:
-    """The cache file of a genome: keyed by its content hash and the builder version."""
-    return os.path.join(cache_dir(), f'{genome.content_hash[:32]}-b{BUILDER_VERSION}.fhc')
 
 
 def load_brain(path_or_genome: Union[Genome, str, os.PathLike, dict], cache: bool = True,

@@ -17,6 +17,8 @@ from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
 from feagi_hailo_ros.brain.ids import CORE_KINDS, aliases
 from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
 
+# Bump when the builder's output for a given genome changes: cached files are then rebuilt.
+BUILDER_VERSION = 1
 FILE_MAGIC = b'FEAGIHC1'
 FILE_VERSION = 1
 _ALIGN = 64
@@ -316,6 +318,11 @@ class Connectome:
                    morphologies={k: Morphology(**m)
                                  for k, m in header.get('morphologies', {}).items()})
 
+    @staticmethod
+    def cache_path(genome) -> str:
+        """The cache file of a Genome (see the module function cache_path)."""
+        return cache_path(genome)
+
     def summary(self) -> dict:
         """The `info --json` view: totals, areas, mappings, warnings."""
         return {
@@ -337,6 +344,17 @@ class Connectome:
     def __repr__(self) -> str:
         return (f'Connectome({len(self.areas)} areas, {self.n_neurons} neurons, '
                 f'{self.n_synapses} synapses)')
+
+
+def cache_dir() -> str:
+    """Folder of cached connectomes: $FEAGI_HAILO_CACHE, else ~/.cache/feagi_hailo_ros."""
+    return os.environ.get('FEAGI_HAILO_CACHE') or os.path.join(
+        os.path.expanduser('~'), '.cache', 'feagi_hailo_ros')
+
+
+def cache_path(genome) -> str:
+    """The cache file of a Genome: keyed by its content hash and the builder version."""
+    return os.path.join(cache_dir(), f'{genome.content_hash[:32]}-b{BUILDER_VERSION}.fhc')
 
 
 def _aligned(size: int) -> int:
