@@ -71,7 +71,8 @@ def test_info_error_is_one_clear_line(capsys, tmp_path):
     assert "'cabc00'" in err and '___bb' in err and '\n' not in err
 
 
-def test_synth_then_info_matches(capsys, tmp_path):
+def test_synth_then_info_matches(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv('FEAGI_HAILO_CACHE', str(tmp_path / 'cache'))
     out = tmp_path / 'brain.json'
     assert main(['synth', '--neurons', '20000', '--fanout', '6', '--out', str(out)]) == 0
     assert str(out) in capsys.readouterr().out
@@ -79,8 +80,12 @@ def test_synth_then_info_matches(capsys, tmp_path):
     assert abs(info['neurons'] - 20000) < 3000
     assert abs(info['synapses'] / info['neurons'] - 6) < 1
     assert [a['type'] for a in info['areas']].count('input') == 1
+    first = info_json(capsys, out, '--cache')
     cached = info_json(capsys, out, '--cache')
+    assert not first['from_cache'] and cached['from_cache']
     assert (cached['neurons'], cached['synapses']) == (info['neurons'], info['synapses'])
+    assert cached['mappings'] == info['mappings']
+    assert len(list((tmp_path / 'cache').iterdir())) == 1
 
 
 def test_synth_demo_and_info_demo(capsys, tmp_path):
