@@ -91,8 +91,10 @@ class BurstEngine:
 
     # ---- one burst --------------------------------------------------------------------
     def burst(self) -> np.ndarray:
-        """Run one burst; return the fired indices (ascending int64 view, valid until the
-        next burst: copy it to keep it)."""
+        """Run one burst; return the fired indices (ascending int64 view).
+
+        The view is valid until the next burst: copy it to keep it.
+        """
         self.begin_burst()
         if self._threads:
             self._run_threaded()
@@ -274,7 +276,7 @@ class BurstEngine:
 
     @property
     def state(self) -> NeuronState:
-        """Return a copy of the state (potentials, counters, last fired, pending inputs)."""
+        """Return a copy of the neuron state: potentials, counters, last fired, pending."""
         s = self.state_arrays
         pending = np.flatnonzero(self.candidates()).astype(np.int64)
         fired, fired_v = self.previous_fired()

@@ -112,6 +112,8 @@ class EngineModel:
             raise ValueError('area sizes differ from dims x neurons_per_voxel')
         indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         target = np.ascontiguousarray(target)
+        if target.size == 0:
+            target = target.astype(np.int32)
         if target.dtype.kind not in 'iu':
             raise ValueError(f'synapse targets must be integers, got {target.dtype}')
         if target.dtype.itemsize > 4 or target.dtype == np.uint32:

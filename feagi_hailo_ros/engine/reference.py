@@ -8,6 +8,7 @@ CSR order).
 """
 
 import math
+from collections import Counter
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -54,6 +55,8 @@ class ReferenceEngine:
         self.prev_fired_potential: List[np.float32] = []
         self._pending: List[tuple] = []
         self._area_of = model.synapses.neuron_area
+        # How often each rule's branch was taken: lets tests show that a brain exercises it.
+        self.rule_hits: Counter = Counter()
 
     def inject_indices(self, indices: Sequence[int], potentials: Sequence[float]) -> None:
         """Queue sensory injections (neuron index, potential) for the next burst."""
@@ -67,16 +70,21 @@ class ReferenceEngine:
         for i, p in self._pending:          # 1. injections; p = 0 is discarded
             if p != 0:
                 fcl[i] = fcl.get(i, F32(0.0)) + p
+            else:
+                self.rule_hits['injection_zero_discarded'] += 1
         self._pending = []
         for i in params.power_neurons.tolist():   # 3. the power area
             fcl[i] = fcl.get(i, F32(0.0)) + POWER_AMOUNT
+            self.rule_hits['power'] += 1
         for src, fired_v in zip(self.prev_fired, self.prev_fired_potential):   # 4. spikes
             area = int(self._area_of[src])
             if params.mp_driven_psp[area]:
                 psp = driven_psp(fired_v)
+                self.rule_hits['mp_driven_psp'] += 1
             else:
                 psp = int(params.psp[area])
             divisor = F32(1.0) if params.psp_uniform[area] else self.model.out_degree[src]
+            self.rule_hits['psp_divided' if divisor != 1 else 'psp_undivided'] += 1
             for k in range(int(syn.indptr[src]), int(syn.indptr[src + 1])):
                 target = int(syn.target[k])
                 contribution = F32(int(syn.weight[k]) * psp) / divisor
@@ -97,6 +105,8 @@ class ReferenceEngine:
             excitability = params.excitability[area]
             for i in range(start[area], start[area + 1]):
                 if not params.mp_charge_accumulation[area]:     # 2.
+                    if self.potential[i] != 0:
+                        self.rule_hits['charge_reset'] += 1
                     self.potential[i] = F32(0.0)
                 # 5. refractory ticks for every neuron
                 was_refractory = self.refractory_countdown[i] > 0
@@ -105,17 +115,28 @@ class ReferenceEngine:
                     if (self.refractory_countdown[i] == 0 and limit > 0
                             and self.consecutive_fires[i] >= limit):
                         self.consecutive_fires[i] = 0
-                if i not in fcl or was_refractory:
-                    continue        # not a candidate, or discards its input without leak
+                        self.rule_hits['snooze_end_count_reset'] += 1
+                if i not in fcl:
+                    continue        # not a candidate: V and count unchanged, no leak
+                if was_refractory:
+                    self.rule_hits['refractory_candidate_discarded'] += 1
+                    continue        # discards its input without leak
                 # 6. the other candidates
                 v = F32(self.potential[i] + fcl[i])
+                if fcl[i] == 0:
+                    self.rule_hits['zero_input_candidate'] += 1
                 threshold = (params.neuron_threshold[i] if params.has_gradient[area]
                              else params.fire_threshold[area])
                 in_window = threshold <= v and (threshold_limit == 0 or v <= threshold_limit)
+                if threshold <= v and not in_window:
+                    self.rule_hits['above_threshold_limit'] += 1
                 if in_window and limit > 0 and self.consecutive_fires[i] >= limit:
                     self.consecutive_fires[i] = 0       # skips one fire, keeps V, no leak
                     self.potential[i] = v
+                    self.rule_hits['consecutive_limit_skip'] += 1
                 elif in_window and self._excitable(i, excitability, feagi_burst):
+                    if params.has_gradient[area]:
+                        self.rule_hits['gradient_fire'] += 1
                     fired.append(i)
                     fired_v.append(v)
                     self.potential[i] = F32(0.0)
@@ -124,10 +145,15 @@ class ReferenceEngine:
                         self.consecutive_fires[i] += 1
                         if self.consecutive_fires[i] >= limit:
                             countdown += int(params.snooze[area])
+                            self.rule_hits['limit_reached_on_fire'] += 1
                     self.refractory_countdown[i] = countdown
                 else:
+                    if in_window:
+                        self.rule_hits['excitability_failed'] += 1
                     if limit > 0:
                         self.consecutive_fires[i] = 0
+                    if params.leak_keep[area] != 1 and v != 0:
+                        self.rule_hits['leak'] += 1
                     self.potential[i] = F32(v * params.leak_keep[area])
         self.prev_fired, self.prev_fired_potential = fired, fired_v
         self.burst_count += 1
@@ -140,4 +166,6 @@ class ReferenceEngine:
         if excitability <= 0:
             return False
         neuron_id = int(self.model.params.excitability_id[i])
-        return bool(excitability_draw(neuron_id, feagi_burst) < excitability)
+        passed = bool(excitability_draw(neuron_id, feagi_burst) < excitability)
+        self.rule_hits['excitability_draw_pass' if passed else 'excitability_draw_fail'] += 1
+        return passed

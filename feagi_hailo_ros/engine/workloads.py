@@ -63,7 +63,10 @@ def random_brain(seed: int, bursts: int = 60, max_area_size: int = 24,
     def choose(options, size=n_areas):
         return np.asarray(options)[rng.integers(0, len(options), size)]
 
-    fire_threshold = np.round(rng.uniform(0.5, 6.0, n_areas), 2)
+    fire_threshold = choose([0.5, 1.0, 1.75, 3.0, 6.0]) + np.round(rng.uniform(0, 1, n_areas), 2)
+    timing = choose(np.arange(6), n_areas)      # (refractory, snooze) pairs below
+    refractory = np.array([0, 0, 1, 2, 3, 0])[timing]
+    snooze = np.array([0, 1, 0, 1, 2, 2])[timing]
     threshold_limit = np.where(pick(n_areas) < 0.3, fire_threshold + rng.uniform(0, 8, n_areas),
                                0.0)
     gradient = (pick(n_areas) < 0.3).astype(np.uint8)
@@ -72,8 +75,8 @@ def random_brain(seed: int, bursts: int = 60, max_area_size: int = 24,
     params = NeuronParams.from_arrays(
         start, fire_threshold=fire_threshold, threshold_limit=threshold_limit,
         leak=choose([0.0, 0.0, 0.1, 0.25, 0.5, 1.0, 0.33]),
-        refractory=choose([0, 0, 1, 2, 3]), consecutive_limit=choose([0, 0, 1, 2, 3]),
-        snooze=choose([0, 1, 2]), psp=choose([0.0, 1.0, 1.0, 2.0, 3.5, 7.0, 300.0]),
+        refractory=refractory, consecutive_limit=choose([0, 0, 1, 2, 3]),
+        snooze=snooze, psp=choose([0.0, 1.0, 1.0, 2.0, 3.5, 7.0, 300.0]),
         psp_uniform=pick(n_areas) < 0.5, mp_charge_accumulation=pick(n_areas) < 0.7,
         mp_driven_psp=pick(n_areas) < 0.3,
         excitability=choose([1.0, 100.0, 0.0, 0.3, 0.7, 0.5, 0.999, 0.998]),
