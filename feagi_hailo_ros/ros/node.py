@@ -90,6 +90,7 @@ class FeagiHailoNode(LifecycleNode):
         self._vision_dirty = False
         self._active = False
         self.bad_inputs = 0
+        self.last_frame_arrival_s = -math.inf   # monotonic time the newest frame arrived
         self.burst_errors = 0
         self.published: Dict[str, int] = {name: 0 for name in PUBLISHED}
         self.engine_ms: List[float] = []   # engine-only time per burst (last 1000)
@@ -258,6 +259,7 @@ class FeagiHailoNode(LifecycleNode):
 
     def _store_frame(self, kind: str, msg) -> None:
         self._latest_frame = (kind, msg)
+        self.last_frame_arrival_s = time.monotonic()
 
     def _make_scalar_store(self, kind: str) -> Callable:
         def store(msg) -> None:
@@ -349,8 +351,8 @@ class FeagiHailoNode(LifecycleNode):
             self.get_logger().error(f'burst failed: {exc!r}',
                                     throttle_duration_sec=WARN_PERIOD_S)
         self._publish_motors(self._motor_values)
-        self._burst_clock.record(start_s, time.monotonic(), len(fired))
         self._collect_fired(start_s, fired)
+        self._burst_clock.record(start_s, time.monotonic(), len(fired))
 
     def _update_motors(self, now_s: float, fired: np.ndarray) -> None:
         """Take the motors that spoke this burst; the dead-man zeroes long-silent ones."""
