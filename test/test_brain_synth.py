@@ -94,3 +94,19 @@ def test_demo_brain_turns_camera_motion_into_motor_firing():
         fired = np.asarray(engine.burst())
         motor_fired += int(np.count_nonzero(c.neuron_area[fired] == motor))
     assert motor_fired > 20
+
+
+def test_synthetic_activity_neither_dies_nor_saturates():
+    core = pytest.importorskip('feagi_hailo_ros.engine.core')
+    c = build_connectome(load_genome(synthetic_genome(100_000, 10)))
+    engine = core.BurstEngine(c)
+    rng = np.random.default_rng(1)
+    start, stop = c.area_neurons(c.area_index('iic400')).start, \
+        c.area_neurons(c.area_index('iic400')).stop
+    for _ in range(12):
+        chosen = rng.choice(np.arange(start, stop), size=(stop - start) // 10, replace=False)
+        engine.inject_indices(chosen, np.full(chosen.size, 100.0, np.float32))
+        fired = np.asarray(engine.burst())
+    per_area = np.bincount(c.neuron_area[fired], minlength=len(c.areas))
+    for a, area in enumerate(c.areas):
+        assert 0.01 < per_area[a] / area.neurons < 0.5, (area.id, per_area[a])

@@ -98,13 +98,18 @@ def kernel_vectors(count: int, rng: np.random.Generator) -> List[List[int]]:
     return [[0, 0, 0]] + [[dx, dy, 0] for dx, dy in offsets[:count - 1]]
 
 
+EXCITATORY_FRACTION = 0.64    # of a kernel's offsets; the others inhibit with weight -2
+
+
 def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: int = 8,
                      seed: int = 0, threshold: Optional[float] = None) -> Dict[str, Any]:
     """The vision pipeline: image input (~10%), hidden areas (~80%), output (~10%).
 
     Input `iic400` (x*y*1 grey image), hidden `c_h000`.. chained by `vectors` kernels of
     ~fanout offsets (out-of-area targets dropped), the last hidden to output `o_out0` by a
-    projector plus a kernel; total synapses ~ fanout * neurons.
+    projector plus a kernel; total synapses ~ fanout * neurons. About 64% of a kernel's
+    offsets excite (+1), the rest inhibit (-2), threshold 2 (for fan-out ~10): activity
+    neither dies out nor saturates (a layer keeps roughly 10-20% of its neurons firing).
     """
     if neurons < 10 * (hidden_areas + 2) or fanout < 1 or hidden_areas < 0:
         raise ValueError(f'synthetic brain too small: neurons={neurons}, fanout={fanout}, '
@@ -118,7 +123,7 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
     sources = hidden_areas + 1          # areas that send synapses
     total_areas = hidden_areas + 2
     per_source = max(1, int(round(fanout * total_areas / sources)))
-    fire_t = float(threshold) if threshold is not None else float(max(1, per_source // 4))
+    fire_t = float(threshold) if threshold is not None else float(max(2, per_source // 8))
     ids = ['iic400'] + [f'c_h{i:03d}' for i in range(hidden_areas)] + ['o_out0']
     morphologies = core_morphologies()
     blueprint: Dict[str, Any] = {}
@@ -128,12 +133,21 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
             name = f'kernel_{i:03d}'
             last = i + 1 == len(ids) - 1
             count = per_source - 1 if last else per_source
+            rules = [rule('projector')] if last else []
             if count > 0:
-                morphologies[name] = {'type': 'vectors', 'class': 'custom',
-                                      'parameters': {'vectors': kernel_vectors(count, rng)}}
-                dstmap[ids[i + 1]] = [rule(name)]
-            if last:
-                dstmap.setdefault(ids[i + 1], []).insert(0, rule('projector'))
+                offsets = kernel_vectors(count, rng)
+                excite = max(1, int(round(EXCITATORY_FRACTION * per_source))) - int(last)
+                order = [0] + (1 + rng.permutation(count - 1)).tolist()
+                chosen = [offsets[j] for j in order]
+                for suffix, vectors, weight in (('exc', chosen[:excite], 1),
+                                                ('inh', chosen[excite:], -2)):
+                    if vectors:
+                        morphologies[f'{name}_{suffix}'] = {
+                            'type': 'vectors', 'class': 'custom',
+                            'parameters': {'vectors': vectors}}
+                        rules.append(rule(f'{name}_{suffix}', weight))
+            if rules:
+                dstmap[ids[i + 1]] = rules
         if i == 0:
             genes = area_genes(area_id, 'vision_C', 'IPU', dims, (0, 0, 0), dstmap,
                                fire_t=1.0)
