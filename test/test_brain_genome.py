@@ -10,7 +10,8 @@ from feagi_hailo_ros.brain import build_connectome, load_genome
 from feagi_hailo_ros.brain.ids import aliases, parse_area_id
 
 DATA = Path(__file__).resolve().parent / 'data'
-GENOMES = sorted(DATA.glob('*.json')) + sorted((DATA / 'conformance').glob('*.json'))
+GENOMES = sorted(DATA.glob('*.json')) + sorted((DATA / 'conformance').glob('*.json')) + \
+    sorted(p for p in (DATA / 'brain').glob('*.json') if not p.name.endswith('.expected.json'))
 
 
 def _raw_counts(path):

@@ -326,3 +326,16 @@ def test_random_genomes_are_not_trivial():
     assert sum(c.n_synapses for c in built) > 200
     assert any(int(c.syn_weight.min(initial=0)) < 0 for c in built)
     assert any(a.neurons_per_voxel == 2 and a.mappings for c in built for a in c.areas)
+
+
+def test_hand_counted_example_genome_file():
+    """test/data/brain/morphology_examples.json: one mapping per kind, counts by hand."""
+    import json
+    folder = DATA / 'brain'
+    expected = json.loads((folder / 'morphology_examples.expected.json').read_text())
+    c = build_connectome(folder / 'morphology_examples.json')
+    assert (c.n_neurons, c.n_synapses) == (expected['neurons'], expected['synapses'])
+    assert counts(c) == {tuple(m[:3]): m[3] for m in expected['mappings']}   # summed over rules
+    assert sum("'expander_x'" in w for w in c.warnings) == 1
+    assert [t[4] for t in targets_of(c, 'cwsrc0', 0, 0, 0)] == [255, -2, 0, 255]
+    assert targets_of(c, 'c18x00', 9, 0, 0) == [('c14x00', 7, 0, 0, 1)]
