@@ -42,7 +42,7 @@ def lit_frame(size: int, top: bool) -> np.ndarray:
 
 
 def percentile(values: List[float], q: float) -> float:
-    """Return the q-th percentile (0..100) of values, or NaN when there are none."""
+    """Return the q-th (0..100) percentile of values, or NaN when there are none."""
     return float(np.percentile(values, q)) if values else float('nan')
 
 

@@ -34,14 +34,14 @@ def top_middle_frame(size: int = 64, bright: bool = True) -> np.ndarray:
 class Probe:
     """A plain node that publishes test inputs and records what the brain node publishes."""
 
-    def __init__(self, namespace: str = '/'):
+    def __init__(self, namespace: str = '/', cmd_vel_type=Twist):
         """Subscribe to every output of the node in `namespace`."""
         self.node = rclpy.create_node('feagi_probe', namespace=namespace)
         self.received: Dict[str, List] = {}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         for topic, msg_type, qos in (
-                ('cmd_vel', Twist, 10), ('motor_commands', Float64MultiArray, 10),
+                ('cmd_vel', cmd_vel_type, 10), ('motor_commands', Float64MultiArray, 10),
                 ('fired_neurons', PointCloud2, 10), ('cortical_areas', MarkerArray, latched),
                 ('/diagnostics', DiagnosticArray, 10)):
             self.received[topic] = []

