@@ -93,7 +93,9 @@ def test_fault_falls_back_without_losing_state(faults, timeout_s, what):
     try:
         fired = run_bursts(hybrid, 120, inject_fn=inject)
         time.sleep(0.7)                    # a hung inference ends; then the retry reopens
-        fired += run_bursts(hybrid, 20, inject_fn=inject, start=120)
+        fired += run_bursts(hybrid, 1, inject_fn=inject, start=120)
+        time.sleep(0.5)                    # the reopen runs in the worker thread
+        fired += run_bursts(hybrid, 19, inject_fn=inject, start=121)
         modes = hybrid.describe()[0]['mode']
     finally:
         hybrid.close()

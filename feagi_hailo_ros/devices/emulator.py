@@ -20,7 +20,8 @@ from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_
 
 @dataclass
 class FaultPlan:
-    """Faults to inject, counted in inferences since upload (1 = the first)."""
+    """Faults to inject, counted in inferences of the device object (1 = the first call,
+    reopening does not restart the count)."""
 
     fail_on: Set[int] = field(default_factory=set)     # raise DeviceError on these calls
     hang_on: Set[int] = field(default_factory=set)     # block for `hang_s` on these calls
@@ -80,7 +81,6 @@ class EmulatedHailo(Device):
         self._manifest = partition.manifest
         self._inputs = {s['name']: s for s in partition.manifest['inputs']}
         self._outputs = [s for s in partition.manifest['outputs']]
-        self._calls = 0
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Quantise inputs, run the graph, quantise outputs; grids in (X, Y, Z) order."""
