@@ -179,7 +179,7 @@ def load_genome(path_or_dict: Union[str, os.PathLike, Dict[str, Any]],
     else:
         src = source or os.fspath(path_or_dict)
         try:
-            with open(path_or_dict, 'r', encoding='utf-8') as handle:
+            with open(path_or_dict, 'r', encoding='utf-8-sig') as handle:
                 raw = json.load(handle)
         except OSError as exc:
             raise GenomeError(f'cannot read the file ({exc.strerror or exc})', src) from None

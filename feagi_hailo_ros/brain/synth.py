@@ -166,7 +166,7 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
 
 
 def demo_genome() -> Dict[str, Any]:
-    """A small lively brain (~23K neurons): segmented vision in, motor `omot00` out.
+    """A small lively brain (26,647 neurons): segmented vision in, motor `omot00` out.
 
     Centre vision -> V1 (edge kernels) -> V2 (projector) -> motor columns by image quarter;
     top-middle vision drives forward, bottom-middle reverse (as the essential genome).
