@@ -6,7 +6,6 @@ import os
 import sys
 from typing import List
 
-import cv2
 import numpy as np
 
 
@@ -30,6 +29,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file as uint8 HxWx3 RGB, or raise ValueError naming the file."""
+    import cv2  # here, so that the other commands run where OpenCV is missing
     if not os.path.isfile(path):
         raise ValueError(f'{path}: no such image file')
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
