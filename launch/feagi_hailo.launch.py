@@ -7,13 +7,12 @@ Arguments left empty keep the params file's values (config/default.yaml unless p
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from feagi_hailo_ros.ros.launch_args import parameter_overrides
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
-from feagi_hailo_ros.ros.launch_args import parameter_overrides
 
 PACKAGE = 'feagi_hailo_ros'
 

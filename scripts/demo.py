@@ -134,7 +134,7 @@ class Received:
 
     def __init__(self, topics: List[str]):
         """Start at zero for every topic."""
-        self.counts: Dict[str, int] = {topic: 0 for topic in topics}
+        self.counts: Dict[str, int] = dict.fromkeys(topics, 0)
         self.last: Dict[str, object] = {}
 
     def add(self, topic: str, msg) -> None:
@@ -157,7 +157,7 @@ def _report(args, elapsed, stats, device_name, health, fallbacks, brain, frames,
         print(f'engine alone: p50 {ordered[len(ordered) // 2]:.2f} ms '
               f'(node overhead = burst - engine)')
     parts = [f'{k}={v}' for k, v in health.items() if k.startswith('p0_')]
-    print(f"device: {device_name}, fallbacks {fallbacks}"
+    print(f'device: {device_name}, fallbacks {fallbacks}'
           + (f", {', '.join(parts)}" if parts else ''))
     print(f'camera frames published: {frames}, bad inputs: {brain.bad_inputs}, '
           f'burst errors: {brain.burst_errors}')

@@ -2,18 +2,17 @@
 
 import math
 
-import numpy as np
-import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
-from geometry_msgs.msg import Vector3
-from sensor_msgs.msg import Imu, JointState, LaserScan, PointField, Range
-from std_msgs.msg import Header
-from visualization_msgs.msg import Marker
-
 from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
 from feagi_hailo_ros.ros.burst_clock import BurstClock
 from feagi_hailo_ros.ros.diagnostics_msg import burst_status
 from feagi_hailo_ros.ros.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
+from geometry_msgs.msg import Vector3
+import numpy as np
+import pytest
+from sensor_msgs.msg import Imu, JointState, LaserScan, PointField, Range
+from std_msgs.msg import Header
+from visualization_msgs.msg import Marker
 
 
 def test_cloud_packs_xyz_intensity_float32_little_endian():

@@ -1,9 +1,9 @@
 """scripts/demo.py, the README's main job, runs real code and reports what happened."""
 
+from pathlib import Path
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -24,9 +24,9 @@ def test_demo_runs_and_reports_bursts_and_messages(device):
     # it ran (a loaded machine gets fewer), and never more bursts than periods (no backlog)
     assert 5 <= bursts <= 3 * 40 + 5
     assert re.search(r'p50 [\d.]+ ms, p99 [\d.]+ ms', out)
-    received = dict((topic, int(count)) for topic, count in re.findall(
+    received = {topic: int(count) for topic, count in re.findall(
         r'(cmd_vel|motor_commands|fired_neurons) (\d+)',
-        out.split('received over DDS:')[1].splitlines()[0]))
+        out.split('received over DDS:')[1].splitlines()[0])}
     assert received['cmd_vel'] > 0 and received['motor_commands'] > 0
     assert received['fired_neurons'] > 0
     assert 'fired per burst' in out and 'last motor_commands received: [' in out

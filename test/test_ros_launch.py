@@ -2,21 +2,20 @@
 
 import ast
 import os
+from pathlib import Path
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
-import rclpy
-import yaml
 
 from feagi_hailo_ros.ros.launch_args import parameter_overrides, ros_arguments
 from feagi_hailo_ros.ros.node import PUBLISHED
 from feagi_hailo_ros.ros.parameters import PARAMETERS_BY_NAME, validate
+import pytest
+import rclpy
 from ros_harness import make_executor, Probe, rgb_image, spin_until, top_middle_frame
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = ROOT / 'launch' / 'feagi_hailo.launch.py'

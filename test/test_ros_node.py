@@ -4,17 +4,16 @@ import json
 import math
 import time
 
+from feagi_hailo_ros.ros.brain_viz import cloud_points
+from feagi_hailo_ros.ros.node import FeagiHailoNode
 import numpy as np
 import pytest
 import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, Imu, JointState, LaserScan
-
-from feagi_hailo_ros.ros.brain_viz import cloud_points
-from feagi_hailo_ros.ros.node import FeagiHailoNode
 from ros_harness import make_executor, Probe, rgb_image, spin_until, top_middle_frame
+from sensor_msgs.msg import Image, Imu, JointState, LaserScan
 
 pytestmark = pytest.mark.ros
 

@@ -10,13 +10,12 @@ import math
 import os
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.io import image as io_image
 from feagi_hailo_ros.io import motors as io_motors
 from feagi_hailo_ros.io import scalars as io_scalars
 from feagi_hailo_ros.io.areas import find_gaze_area, find_motor_areas
 from feagi_hailo_ros.io.injections import Injections
+import numpy as np
 
 # Input kinds of the node and the unit types (brain.ids) that mark their areas.
 INPUT_UNITS = {'imu': ('rim',), 'proximity': ('pro',), 'joints': ('svm',)}

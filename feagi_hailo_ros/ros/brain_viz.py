@@ -2,8 +2,8 @@
 
 from typing import Sequence, Tuple
 
-import numpy as np
 from geometry_msgs.msg import Point, Vector3
+import numpy as np
 from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray

@@ -1,8 +1,8 @@
 """Burst scheduling bookkeeping: skip-not-queue overruns, achieved rate, p50/p99 (no ROS)."""
 
 import collections
-import math
 from dataclasses import dataclass
+import math
 from typing import Deque
 
 import numpy as np

@@ -4,7 +4,6 @@ from typing import Mapping
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-
 from feagi_hailo_ros.ros.burst_clock import BurstStats
 
 OVERRUN_WARN_FRACTION = 0.1  # more than this share of bursts overrunning is a warning

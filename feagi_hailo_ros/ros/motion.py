@@ -1,7 +1,7 @@
 """Robot command messages: cmd_vel (Twist or TwistStamped) and the motor array."""
 
-import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
+import numpy as np
 from std_msgs.msg import Float64MultiArray, Header
 
 

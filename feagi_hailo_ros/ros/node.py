@@ -10,26 +10,23 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
-from geometry_msgs.msg import Twist, TwistStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
-from rclpy.signals import SignalHandlerOptions
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
-from sensor_msgs.msg import CompressedImage, Image, Imu, JointState, LaserScan, PointCloud2
-from sensor_msgs.msg import Range
-from std_msgs.msg import Float64MultiArray, Header
-from visualization_msgs.msg import MarkerArray
-
 from feagi_hailo_ros.io import motors as io_motors
 from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
 from feagi_hailo_ros.ros.burst_clock import BurstClock
 from feagi_hailo_ros.ros.diagnostics_msg import burst_status, diagnostic_array
 from feagi_hailo_ros.ros.parameters import PARAMETERS, validate
+from geometry_msgs.msg import Twist, TwistStamped
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CompressedImage, Image, Imu, JointState, LaserScan, PointCloud2, Range
+from std_msgs.msg import Float64MultiArray, Header
+from visualization_msgs.msg import MarkerArray
 
 NODE_NAME = 'feagi_hailo'
 WARN_PERIOD_S = 5.0
@@ -46,10 +43,6 @@ PUBLISHED = {
     'fired_neurons': (PointCloud2,),
     'cortical_areas': (MarkerArray,),
     '/diagnostics': (DiagnosticArray,),
-}
-SUBSCRIBED = {
-    'image_raw': Image, 'image_raw/compressed': CompressedImage, 'imu': Imu, 'scan': LaserScan,
-    'range': Range, 'joint_states': JointState,
 }
 
 
@@ -92,7 +85,7 @@ class FeagiHailoNode(LifecycleNode):
         self.bad_inputs = 0
         self.last_frame_arrival_s = -math.inf   # monotonic time the newest frame arrived
         self.burst_errors = 0
-        self.published: Dict[str, int] = {name: 0 for name in PUBLISHED}
+        self.published: Dict[str, int] = dict.fromkeys(PUBLISHED, 0)
         self.engine_ms: List[float] = []   # engine-only time per burst (last 1000)
 
     # ---------------------------------------------------------------- parameters
