@@ -36,6 +36,18 @@ import math
 import numpy as np
 from numba import njit
 
+try:        # LLVM cttz; numba has exposed it here since 0.50
+    from numba.cpython.unsafe.numbers import trailing_zeros
+except ImportError:  # pragma: no cover - fallback for a numba that moved it
+    @njit(nogil=True, cache=True, inline='always')
+    def trailing_zeros(bits):
+        """Return the number of trailing zero bits of a non-zero uint64."""
+        count = 0
+        while bits & np.uint64(1) == 0:
+            bits >>= np.uint64(1)
+            count += 1
+        return count
+
 NOT_CANDIDATE = np.float32(-0.0)
 BLOCK = 1024                       # neurons per block of the vectorised update
 _U32 = np.uint64(0xFFFFFFFF)
@@ -228,8 +240,15 @@ def _next_input(fill, key, i):
 def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, potential,
                    refractory_countdown, fcl_input, out_fired, out_potential, n_out, fill,
                    key, scratch_flag, scratch_v):
-    """Update a simple area's neurons [begin, end) in blocks: branch-free, then collect."""
-    no_limit = thr_limit == 0
+    """Update a simple area's neurons [begin, end) in blocks: branch-free, then collect.
+
+    The block loop has no branches (selects only), so LLVM vectorises it; the fired flags
+    of a block are then scanned 8 at a time as uint64 words.
+    """
+    # "never fires" and "no threshold limit" as thresholds, so the loop needs no flags
+    thr = thr if can_fire else np.float32(np.inf)
+    limit = thr_limit if thr_limit != 0 else np.float32(np.inf)
+    flag_words = scratch_flag.view(np.uint64)
     # Unsigned indices: numba then skips negative-index wraparound and LLVM vectorises.
     first = np.uint64(begin)
     last = np.uint64(end)
@@ -238,25 +257,29 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
         stop = min(last, block + step)
         for i in range(block, stop):
             x = fcl_input[i]
-            candidate = (x != _ZERO) | (math.copysign(1.0, x) > 0.0)
-            countdown = refractory_countdown[i]
-            in_refractory = countdown > 0
+            candidate = (x != _ZERO) | (math.copysign(_ONE, x) > _ZERO)
+            countdown = np.int32(refractory_countdown[i])
             v_old = _ZERO if reset_v else potential[i]
             v = v_old + x
             active = candidate & (countdown == 0)
-            fire = active & can_fire & (thr <= v) & (no_limit | (v <= thr_limit))
-            leaked = v * keep if active else v_old
-            potential[i] = _ZERO if fire else leaked
-            refractory_countdown[i] = refrac if fire else (
-                countdown - 1 if in_refractory else countdown)
+            fire = active & (thr <= v) & (v <= limit)
+            potential[i] = _ZERO if fire else (v * keep if active else v_old)
+            refractory_countdown[i] = np.uint16(refrac if fire else max(countdown - 1, 0))
             scratch_flag[i - block] = fire
             scratch_v[i - block] = v
-            fcl_input[i] = _next_input(fill, key, i)
-        for j in range(stop - block):
-            if scratch_flag[j]:
-                out_fired[n_out] = np.int64(block + j)
+            injection = bench_injection(key, i)     # cheap; a select keeps the loop flat
+            fcl_input[i] = injection if fill else NOT_CANDIDATE
+        size = np.int64(stop - block)
+        for word in range((size + 7) // 8):
+            bits = flag_words[word]
+            if word * 8 + 8 > size:          # the last, partial word: drop stale bytes
+                bits &= (np.uint64(1) << np.uint64(8 * (size - word * 8))) - np.uint64(1)
+            while bits != 0:                 # one pass per fired neuron (flags are 0/1)
+                j = word * 8 + (np.int64(trailing_zeros(bits)) >> 3)
+                out_fired[n_out] = np.int64(block) + j
                 out_potential[n_out] = scratch_v[j]
                 n_out += 1
+                bits &= bits - np.uint64(1)
     return n_out
 
 
