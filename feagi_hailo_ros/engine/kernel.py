@@ -34,7 +34,9 @@ Benchmark injections (`fill_seed` > 0) use a 32-bit counter hash (Wellons' lowbi
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 try:        # LLVM cttz; numba has exposed it here since 0.50
     from numba.cpython.unsafe.numbers import trailing_zeros
@@ -50,6 +52,7 @@ except ImportError:  # pragma: no cover - fallback for a numba that moved it
 
 NOT_CANDIDATE = np.float32(-0.0)
 BLOCK = 1024                       # neurons per block of the vectorised update
+PREFETCH_AHEAD = 8                 # sources ahead whose synapse rows are prefetched
 _U32 = np.uint64(0xFFFFFFFF)
 _PCG_MUL = np.uint64(747796405)
 _PCG_INC = np.uint64(2891336453)
@@ -66,6 +69,26 @@ _ONE = np.float32(1.0)
 _INV24 = np.float32(1.0 / (1 << 24))
 _INJ_BASE = np.float32(0.8)
 _INJ_SPAN = np.float32(2.0)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to fetch array[index] into cache (LLVM llvm.prefetch; no effect else)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        try:
+            fn = builder.module.get_global('llvm.prefetch.p0i8')
+        except KeyError:
+            fn = ir.Function(builder.module, fnty, name='llvm.prefetch.p0i8')
+        address = builder.bitcast(builder.gep(ary.data, [args[1]]), byte_ptr)
+        # read access, keep in all cache levels, data cache
+        builder.call(fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
 
 
 def candidate_mask(fcl_input: np.ndarray) -> np.ndarray:
@@ -151,6 +174,10 @@ def propagate_range(fired, fired_potential, n_fired, indptr, target, weight, are
         for j in range(chunk, stop):
             begin = scratch_rows[0, j - chunk]
             end = scratch_rows[1, j - chunk]
+            if j + PREFETCH_AHEAD < stop:    # the row of a later source: overlap its miss
+                ahead = np.uint64(scratch_rows[0, j + PREFETCH_AHEAD - chunk])
+                prefetch(target, ahead)
+                prefetch(weight, ahead)
             if begin == end:
                 continue
             src = fired[j]
