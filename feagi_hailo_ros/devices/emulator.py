@@ -2,9 +2,11 @@
 
 Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (weights are
 integers and stay exact), so the emulator returns what a HEF compiled with the manifest's
-scales returns. A per-inference latency (sleep: the worker thread waits, the host keeps
-working) stands in for the PCIe round trip. Faults can be injected for tests: fail on given
-inferences, hang, or disconnect until reopened. Health values are marked emulated.
+scales returns. Tensors the manifest marks exact (integers on a unit grid, within range by
+the export's bound) are not re-rounded: there quantisation is the identity.
+`latency_ms` is the modelled device round trip: an inference takes at least that long (the
+worker thread sleeps; the host keeps working). Faults can be injected for tests: fail on
+given inferences, hang, or disconnect until reopened. Health values are marked emulated.
 """
 
 import threading
@@ -106,7 +108,7 @@ class EmulatedHailo(Device):
         feed = {}
         for name, grid in inputs.items():
             spec = self._inputs[name]
-            if self.quantized:
+            if self.quantized and not spec['exact']:
                 grid = quantize(grid, spec['bits'], spec['scale'], signed=False)
             feed[name] = to_onnx_layout(grid)
         names = [s['name'] for s in self._outputs]
@@ -114,7 +116,7 @@ class EmulatedHailo(Device):
         out = {}
         for spec, value in zip(self._outputs, results):
             grid = from_onnx_layout(value)
-            if self.quantized:
+            if self.quantized and not spec['exact']:
                 grid = quantize(grid, spec['bits'], spec['scale'],
                                 signed=spec['kind'] == 'current')
             out[spec['name']] = grid

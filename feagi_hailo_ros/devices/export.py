@@ -8,7 +8,10 @@ Quantisation (recorded in the manifest, applied by the emulator, expected of the
 - current outputs: bound B = max over target voxels of sum |w| * max input. With integer
   inputs, B <= 127 gives 8-bit scale 1, B <= 32767 16-bit scale 1: exact. Otherwise 16-bit
   with the power-of-two scale that covers B: approximate (reported per target).
-- reach outputs: clipped to 0..1, uint8: exact.
+- reach outputs: clipped to 0..1, uint8: exact. A target whose current is exact, whose
+  weights all have one sign (no zero-sum synapse pairs) and whose sources always send a value
+  >= 1 gets no reach output: a reached voxel then has |current| >= 1, so the host takes
+  candidates = (current != 0). This halves that target's device work and output I/O.
 """
 
 import json
@@ -88,9 +91,13 @@ def _source_stats(connectome, a: int, factors: np.ndarray) -> dict:
         values = factors[span]
         integral = bool(np.all(values == np.round(values)))
     vmax = float(values.max()) if values.size else 0.0
+    sending = values[connectome.out_degree()[span] > 0] if not area.mp_driven_psp else \
+        np.zeros(1, np.float32)            # a driven psp can round to 0
+    vmin = float(sending.min()) if sending.size else 0.0
     n = area.neurons_per_voxel
     per_voxel = values.reshape(-1, n)[:, -1] if values.size else values
-    return {'max': vmax, 'integral': integral and vmax <= 255, 'per_voxel_max': per_voxel}
+    return {'max': vmax, 'min': vmin, 'integral': integral and vmax <= 255,
+            'per_voxel_max': per_voxel}
 
 
 def _output_bits(bound: float, integral: bool) -> tuple:
@@ -100,6 +107,24 @@ def _output_bits(bound: float, integral: bool) -> tuple:
         return 16, 1.0, True
     scale = 2.0 ** int(np.ceil(np.log2(max(bound, 1e-30) / 32767.0)))
     return 16, float(scale), False
+
+
+def _sign_definite(ops, source_stats) -> bool:
+    """True when every synapse into the target adds a nonzero value of one sign."""
+    signs = set()
+    for op, st in zip(ops, source_stats):
+        if not st['integral'] or st['min'] < 1:
+            return False
+        if op.form == 'conv':
+            w, r = op.kernel, op.reach_kernel
+        elif op.form == 'separable':
+            w, r = np.array([op.scalar_weight]), np.array([op.scalar_count])
+        else:
+            w, r = op.matrix, op.reach_matrix
+        if np.any((w != 0) != (r != 0)):
+            return False
+        signs.update(np.unique(np.sign(w[w != 0])).tolist())
+    return len(signs) == 1
 
 
 def build_manifest(connectome, part: DevicePartition,
@@ -146,8 +171,17 @@ def build_manifest(connectome, part: DevicePartition,
                   'hef_shape': list(area.dims)}
         outputs.append({**common, 'name': cur_name, 'kind': 'current', 'bits': bits,
                         'scale': scale, 'bound': b_max, 'exact': exact})
-        outputs.append({**common, 'name': reach_name, 'kind': 'reach', 'bits': 8,
-                        'scale': 1.0, 'bound': 1.0, 'exact': True})
+        derived = exact and _sign_definite(
+            [op for op in part.operators if op.dst == b],
+            [stats[op.src] for op in part.operators if op.dst == b])
+        common['reach_from_current'] = derived
+        outputs[-1]['reach_from_current'] = derived
+        if not derived:
+            outputs.append({**common, 'name': reach_name, 'kind': 'reach', 'bits': 8,
+                            'scale': 1.0, 'bound': 1.0, 'exact': True})
+    reach_targets = {o['area_index'] for o in outputs if o['kind'] == 'reach'}
+    need_spikes = {op.src for op in part.operators if op.dst in reach_targets}
+    inputs = [i for i in inputs if i['kind'] == 'value' or i['area_index'] in need_spikes]
     weight_bits = 8 if max_weight <= 127 else 16
     wide = weight_bits == 16 or any(o['bits'] == 16 for o in outputs)
     return {
@@ -178,8 +212,9 @@ def export_partition(connectome, part: DevicePartition,
                          'device; nothing to export')
     if pairs is None:
         pairs = pair_synapses(connectome)
-    model = build_graph(connectome.areas, part.operators, part.name)
     manifest = build_manifest(connectome, part, pairs)
+    reach = {o['area_index'] for o in manifest['outputs'] if o['kind'] == 'reach'}
+    model = build_graph(connectome.areas, part.operators, part.name, reach)
     return ExportedPartition(part.name, model.SerializeToString(), manifest)
 
 

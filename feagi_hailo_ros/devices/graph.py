@@ -9,7 +9,7 @@ Conv, MatMul with constant weights, Reshape, Transpose, Slice, Add, Clip (DFC-su
 HAILORT.md; three-dimensional batched MatMul of the separable form is marked (check)).
 """
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 import onnx
@@ -109,15 +109,20 @@ def _apply(b: _Builder, op: Operator, x: str, reach: bool, sdims, ddims) -> str:
     raise ValueError(f'operator {op.src_id} -> {op.dst_id} runs on the CPU ({op.reason})')
 
 
-def build_graph(areas, operators: List[Operator], name: str) -> onnx.ModelProto:
-    """Return the ONNX model of all device operators (grouped by target area)."""
+def build_graph(areas, operators: List[Operator], name: str,
+                reach_targets: Optional[Set[int]] = None) -> onnx.ModelProto:
+    """Return the ONNX model of all device operators (grouped by target area); only the
+    targets in `reach_targets` (default: all) get a reach output."""
     b = _Builder()
     sources = sorted({op.src for op in operators})
     targets = sorted({op.dst for op in operators})
+    need_spikes = {op.src for op in operators
+                   if reach_targets is None or op.dst in reach_targets}
     inputs = []
     for a in sources:
         z, x, y = areas[a].dims[2], areas[a].dims[0], areas[a].dims[1]
-        for n in input_names(a):
+        value_name, spike_name = input_names(a)
+        for n in ([value_name, spike_name] if a in need_spikes else [value_name]):
             inputs.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, z, x, y]))
     outputs = []
     by_target: Dict[int, List[Operator]] = {t: [] for t in targets}
@@ -126,7 +131,10 @@ def build_graph(areas, operators: List[Operator], name: str) -> onnx.ModelProto:
     for t in targets:
         ddims = areas[t].dims
         cur_name, reach_name = output_names(t)
-        for reach, out_name in ((False, cur_name), (True, reach_name)):
+        wanted = [(False, cur_name)]
+        if reach_targets is None or t in reach_targets:
+            wanted.append((True, reach_name))
+        for reach, out_name in wanted:
             terms = []
             for op in by_target[t]:
                 x = input_names(op.src)[1 if reach else 0]

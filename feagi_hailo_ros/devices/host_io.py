@@ -27,8 +27,9 @@ def quantize(array: np.ndarray, bits: int, scale: float, signed: bool) -> np.nda
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     else:
         lo, hi = 0, 2 ** bits - 1
-    q = np.clip(np.rint(np.asarray(array, dtype=np.float64) / scale), lo, hi)
-    return (q * scale).astype(np.float32)
+    scale = np.float32(scale)
+    q = np.clip(np.rint(np.asarray(array, dtype=np.float32) / scale), lo, hi)
+    return (q * scale).astype(np.float32, copy=False)
 
 
 class PartitionIO:
@@ -55,15 +56,18 @@ class PartitionIO:
                 'divisor': (np.ones(span.stop - span.start, np.float32) if area.psp_uniform
                             else np.maximum(degree[span], 1)),
                 'mp_driven': bool(area.mp_driven_psp),
-                'value': f'in_{a}', 'spike': f'spk_{a}'})
+                'value': f'in_{a}',
+                'spike': f'spk_{a}' if any(i['name'] == f'spk_{a}'
+                                           for i in manifest['inputs']) else None})
         self.targets: List[dict] = []
         for spec in manifest['outputs']:
             if spec['kind'] != 'current':
                 continue
             lo, hi = spec['neuron_range']
+            derived = spec.get('reach_from_current', False)
             self.targets.append({'area_index': spec['area_index'], 'lo': lo, 'hi': hi,
                                  'n': spec['neurons_per_voxel'], 'current': spec['name'],
-                                 'reach': f'reach_{spec["area_index"]}'})
+                                 'reach': None if derived else f'reach_{spec["area_index"]}'})
 
     def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> Dict[str, np.ndarray]:
         """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set."""
@@ -77,13 +81,12 @@ class PartitionIO:
                 value = driven_psp(fired_potential[a:b]) / s['divisor'][local]
             else:
                 value = s['factor'][local]
-            grid = np.zeros(s['voxels'], dtype=np.float32)
-            spikes = np.zeros(s['voxels'], dtype=np.float32)
-            if vox.size:
-                np.add.at(grid, vox, value.astype(np.float32))
-                spikes[vox] = 1.0
+            grid = np.bincount(vox, weights=value, minlength=s['voxels']).astype(np.float32)
             out[s['value']] = grid.reshape(s['dims'])
-            out[s['spike']] = spikes.reshape(s['dims'])
+            if s['spike'] is not None:
+                spikes = np.zeros(s['voxels'], dtype=np.float32)
+                spikes[vox] = 1.0
+                out[s['spike']] = spikes.reshape(s['dims'])
         return out
 
     def scatter(self, outputs: Dict[str, np.ndarray]) -> List[Scattered]:
@@ -93,7 +96,10 @@ class PartitionIO:
             size = t['hi'] - t['lo']
             n = t['n']
             current = np.asarray(outputs[t['current']], dtype=np.float32).reshape(-1)
-            reach = np.asarray(outputs[t['reach']]).reshape(-1) > 0.5
+            if t['reach'] is None:
+                reach = current != 0          # sign-definite exact target (see export)
+            else:
+                reach = np.asarray(outputs[t['reach']]).reshape(-1) > 0.5
             if n == 1:
                 cur_full, cand_full = current, reach
             else:
