@@ -100,6 +100,42 @@ def test_launch_description_with_launch_testing():
     assert REQUIRED_ARGUMENTS <= names
 
 
+def _installed_for_ros2_launch() -> bool:
+    """True where `ros2 launch` can start this package (a colcon install, sourced)."""
+    if shutil.which('ros2') is None:
+        return False
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        get_package_share_directory('feagi_hailo_ros')
+    except (ImportError, LookupError, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.ros
+def test_ros2_launch_brings_the_node_up(ros_context, data_dir):
+    if not _installed_for_ros2_launch():
+        pytest.skip('ros2 launch or the installed package is not available here')
+    command = ['ros2', 'launch', 'feagi_hailo_ros', 'feagi_hailo.launch.py',
+               f"genome:={data_dir / 'essential_genome.json'}", 'namespace:=ros2launch',
+               'burst_rate_hz:=40', 'use_rviz:=false']
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    probe = Probe(namespace='/ros2launch')
+    executor = make_executor(probe.node)
+    try:
+        assert spin_until(executor, lambda: probe.received['cortical_areas'] and
+                          probe.received['/diagnostics'] and
+                          probe.received['motor_commands'], 30.0), 'launch did not come up'
+        values = {kv.key: kv.value
+                  for kv in probe.received['/diagnostics'][-1].status[0].values}
+        assert values['target_rate_hz'] == '40.00'
+    finally:
+        _stop(process, timeout_s=15.0)
+        executor.shutdown()
+        probe.node.destroy_node()
+
+
 def _node_command(args):
     script = shutil.which('feagi_hailo_node')
     if script:
