@@ -24,7 +24,7 @@ def main() -> int:
     parser.add_argument('--threads', default='1,2')
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--bursts', type=int, default=500)
-    parser.add_argument('--warmup', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=200)
     args = parser.parse_args()
     t0 = time.perf_counter()
     from feagi_hailo_ros.engine.bench import run_benchmark

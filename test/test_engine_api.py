@@ -148,15 +148,7 @@ def test_device_path_currents_and_candidates_match_propagate():
         plain.inject_indices(idx, pot)
         split.inject_indices(idx, pot)
         expected = plain.burst().copy()
-        # currents for [lo, hi) computed on another engine that received no injections
-        device = BurstEngine(model)
-        device.state = split.state
-        device.fcl_input[:] = kernel.NOT_CANDIDATE
-        device.begin_burst()
-        device.fcl_input[model.params.power_neurons] = kernel.NOT_CANDIDATE
-        device.propagate(lo, hi)
-        cand = device.candidates(lo, hi)
-        currents = np.where(cand, device.fcl_input[lo:hi], 0).astype(np.float32)
+        currents, cand = split.synaptic_currents(lo, hi)   # what a device would return
         split.begin_burst()
         split.propagate(0, lo)
         split.update(0, lo)
@@ -166,6 +158,28 @@ def test_device_path_currents_and_candidates_match_propagate():
         assert np.array_equal(got, expected), f'burst {split.burst_count - 1} differs'
         reached += int(cand.sum())
     assert reached > 0, 'no spike reached the device partition: the test proves nothing'
+
+
+def test_synaptic_currents_are_the_propagated_input():
+    """synaptic_currents == what propagate adds, for neurons without injections or power."""
+    brain = random_brain(4, bursts=30)
+    engine = BurstEngine(brain.model)
+    n = brain.model.n_neurons
+    checked = 0
+    for idx, pot in brain.injections:
+        engine.inject_indices(idx, pot)
+        currents, cand = engine.synaptic_currents(0, n)
+        engine.begin_burst()
+        engine.propagate(0, n)
+        clean = np.ones(n, bool)
+        clean[brain.model.params.power_neurons] = False
+        clean[idx] = False
+        assert np.array_equal(engine.candidates()[clean], cand[clean])
+        assert np.array_equal(engine.fcl_input[clean & cand], currents[clean & cand])
+        checked += int((clean & cand).sum())
+        engine.update(0, n)
+        engine.end_burst()
+    assert checked > 0
 
 
 def test_end_burst_requires_every_neuron_updated():

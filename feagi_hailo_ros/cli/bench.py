@@ -11,8 +11,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help='w1m: 1M neurons, 10M synapses; w100k: 100k neurons, 1M synapses')
     parser.add_argument('--bursts', metavar='N', type=int, default=500,
                         help='timed bursts (default 500)')
-    parser.add_argument('--warmup', metavar='N', type=int, default=20,
-                        help='untimed bursts first (default 20)')
+    parser.add_argument('--warmup', metavar='N', type=int, default=200,
+                        help='untimed bursts first, past the start-up wave (default 200)')
     parser.add_argument('--threads', type=int, choices=(1, 2), default=1,
                         help='1 partition, or 2 partitions bursting concurrently in threads')
     parser.add_argument('--seed', type=int, default=1, help='seed of synapses and injections')

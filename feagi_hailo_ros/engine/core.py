@@ -1,11 +1,22 @@
 """BurstEngine: the fast engine API over the numba kernel (inject, burst, state, checkpoint).
 
-One burst is `begin_burst()`, then for each partition (a neuron range) `propagate(lo, hi)`
-and `update(lo, hi)`, then `end_burst()`; `burst()` does all of it. A hybrid engine may
-instead compute a partition's synaptic currents elsewhere (a device) and hand them to
-`update(lo, hi, currents=..., candidates=...)` after `mark_candidates(lo, hi)`.
-With `partitions=2, threads=True` the partitions of one burst run concurrently in threads
-(the kernel releases the GIL); spikes are exchanged at the burst boundary, which is exact.
+One burst is `begin_burst()` (adds the power amount), then for each partition (a neuron
+range [lo, hi)) `propagate(lo, hi)` and `update(lo, hi)`, then `end_burst()` (gathers the
+fired sets, checks that every neuron was updated once); `burst()` does all of it.
+
+A hybrid engine can run a partition's synaptic integration elsewhere (a device):
+
+    engine.begin_burst()
+    engine.propagate(0, lo); engine.update(0, lo)            # CPU partition
+    currents = device.run(engine.previous_fired())            # float32[hi - lo]
+    engine.mark_candidates(lo, hi)                            # targets of spikes
+    engine.update(lo, hi, currents=currents)                  # rules on the host
+    fired = engine.end_burst()
+
+`synaptic_currents(lo, hi)` computes on the CPU what the device should return (to check
+it or to fall back). With `partitions=2, threads=True` the partitions of one burst run
+concurrently in threads (the kernel releases the GIL); spikes are exchanged at the burst
+boundary, which is exact.
 """
 
 import threading
@@ -134,6 +145,22 @@ class BurstEngine:
             self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
             syn.target, syn.weight, p.area_start, self.model.out_degree, p.psp,
             p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, rows)
+
+    def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
+
+        What a device computes for a partition: only the synaptic input (no injections, no
+        power), summed in the engine's order. Allocates; for checks and fallbacks.
+        """
+        buffer = np.full(hi, kernel.NOT_CANDIDATE, dtype=np.float32)
+        syn, p = self.model.synapses, self.model.params
+        kernel.propagate_range(
+            self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
+            syn.target, syn.weight, p.area_start, self.model.out_degree, p.psp,
+            p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
+            np.zeros((2, kernel.BLOCK), np.int64))
+        candidates = kernel.candidate_mask(buffer[lo:hi])
+        return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
 
     def mark_candidates(self, lo: int, hi: int) -> None:
         """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
