@@ -52,7 +52,7 @@ def test_run_synthetic(capsys):
 
 
 def test_bench_json_report(capsys):
-    """bench --json prints one JSON object with the issue's fields."""
+    """The bench command with --json prints one JSON object with the issue's fields."""
     assert main(['bench', '--workload', 'w100k', '--bursts', '5', '--warmup', '2',
                  '--json']) == 0
     report = json.loads(capsys.readouterr().out)

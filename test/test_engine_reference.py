@@ -148,7 +148,7 @@ def test_power_area_gets_one_each_burst():
 
 
 def test_zero_injection_is_discarded_but_zero_sum_is_a_candidate():
-    """p = 0 makes no candidate; +1 and -1 summing to 0 does (and is leaked)."""
+    """An injection of 0 makes no candidate; +1 and -1 summing to 0 does."""
     model = one_area(n=2, fire_threshold=-1.0)      # a candidate with V = 0 fires
     for engine in (ReferenceEngine(model), BurstEngine(model)):
         engine.inject_indices([0, 1, 1], [0.0, 1.0, -1.0])
