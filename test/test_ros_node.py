@@ -371,3 +371,41 @@ def test_overrunning_bursts_are_skipped_not_queued(ros_context):
     finally:
         executor.shutdown()
         node.destroy_node()
+
+
+def test_device_choice_hailo_without_hailort_fails_with_help_auto_falls_to_cpu(
+        ros_context, genome_path):
+    from feagi_hailo_ros.ros.brain_runtime import build_runtime, hailo_available
+    from feagi_hailo_ros.ros.parameters import defaults
+    settings = dict(defaults(), genome=genome_path, device='auto')
+    runtime = build_runtime(settings)
+    try:
+        assert runtime.device_name == ('hailo' if hailo_available() else 'cpu')
+    finally:
+        runtime.close()
+    if hailo_available():
+        pytest.skip('HailoRT is installed here: the failure path cannot be shown')
+    with pytest.raises(Exception, match='HailoRT'):
+        build_runtime(dict(settings, device='hailo'))
+    node = make_node(genome_path, device='hailo')
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    finally:
+        node.destroy_node()
+
+
+def test_emulator_device_bursts_and_reports_health(ros_context, genome_path):
+    from feagi_hailo_ros.ros.brain_runtime import build_runtime
+    from feagi_hailo_ros.ros.parameters import defaults
+    runtime = build_runtime(dict(defaults(), device='emulator'))  # the demo brain
+    try:
+        assert runtime.device_name == 'emulator'
+        health = runtime.health()
+        assert health['partitions'] >= 1 and health['p0_mode'] == 'device'
+        assert health['p0_device_emulated'] is True
+        frame = top_middle_frame(96)
+        runtime.encode_frame(frame)
+        fired = [runtime.burst() for _ in range(4)]
+        assert len(fired[0]) > 0 and runtime.fallbacks == 0
+    finally:
+        runtime.close()

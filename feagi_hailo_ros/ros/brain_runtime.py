@@ -4,11 +4,12 @@ This module only wires the ROS-free layers together (brain, engine, devices, io)
 node's settings; it imports no rclpy, so it is tested and benchmarked without ROS.
 """
 
+import argparse
 import importlib
 import importlib.util
 import math
 import os
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from feagi_hailo_ros.io import image as io_image
 from feagi_hailo_ros.io import motors as io_motors
@@ -69,30 +70,12 @@ def hailo_available() -> bool:
         _optional_module('feagi_hailo_ros.devices.hailo') is not None
 
 
-def _device_factory(device: str, settings: Dict[str, Any]) -> Callable:
-    """Return partition -> Device for 'emulator' or 'hailo' (one device per partition)."""
-    count = [0]
-
-    def emulator(partition) -> Any:
-        from feagi_hailo_ros.devices.emulator import EmulatedHailo
-        count[0] += 1
-        return EmulatedHailo(name=f'emulator{count[0] - 1}',
-                             latency_ms=float(settings.get('emulator_latency_ms', 0.0)))
-
-    def hailo(partition) -> Any:
-        from feagi_hailo_ros.devices import hailo as hailo_device
-        count[0] += 1
-        return hailo_device.HailoDevice(name=f'hailo{count[0] - 1}',
-                                        hef_path=str(settings.get('hef_path', '')))
-    return emulator if device == 'emulator' else hailo
-
-
 def build_engine(connectome, settings: Dict[str, Any], logger=None) -> Tuple[Any, str]:
     """Return (engine with inject/burst/close, device name) for the `device` setting.
 
     `cpu` is the fast engine alone; `emulator` and `hailo` run the planned partitions on
-    those devices (HybridEngine, CPU fallback on faults); `auto` takes hailo when HailoRT
-    is present, else cpu.
+    those devices (devices.cli_support.make_device_engine: HybridEngine, CPU fallback on
+    faults); `auto` takes hailo when HailoRT is present, else cpu.
     """
     device = str(settings.get('device', 'cpu'))
     if device == 'auto':
@@ -104,14 +87,15 @@ def build_engine(connectome, settings: Dict[str, Any], logger=None) -> Tuple[Any
         return BurstEngine(connectome), 'cpu'
     if device not in ('emulator', 'hailo'):
         raise ValueError(f"device '{device}': expected cpu, emulator, hailo or auto")
-    if device == 'hailo' and _optional_module('feagi_hailo_ros.devices.hailo') is None:
-        raise RuntimeError("device 'hailo': feagi_hailo_ros.devices.hailo is not in this "
-                           "build; use device 'emulator' or 'cpu'")
-    from feagi_hailo_ros.devices.hybrid import HybridEngine
-    log = (lambda text: logger.warning(text)) if logger is not None else None
-    engine = HybridEngine(connectome, _device_factory(device, settings),
-                          partition=str(settings.get('partition', 'auto')) or 'auto',
-                          log=log)
+    from feagi_hailo_ros.devices.cli_support import make_device_engine
+    options = argparse.Namespace(
+        device=device, partition=str(settings.get('partition', 'auto')) or 'auto',
+        devices=int(settings.get('devices', 1)),
+        latency_ms=float(settings.get('emulator_latency_ms', 0.0)),
+        hef_dir=str(settings.get('hef_dir', '')) or None,
+        device_timeout_ms=float(settings.get('device_timeout_ms', 1000.0)),
+        shared_device=bool(settings.get('shared_device', False)))
+    engine = make_device_engine(connectome, options)
     if not engine.runtimes and logger is not None:
         logger.warning(f"device '{device}': the partition plan puts no area on the device; "
                        'everything runs on the cpu')

@@ -61,8 +61,16 @@ PARAMETERS: List[ParamSpec] = [
     ParamSpec('partition', 'auto',
               "areas whose integration runs on the accelerator: 'auto' (the planner picks "
               "structured, high fan-in areas), 'size:<min neurons>', or area ids 'a,b'", _RO),
-    ParamSpec('hef_path', '', 'compiled HEF file for device hailo (see feagi-hailo export)',
+    ParamSpec('devices', 1, 'number of accelerators the device share is split over', _RO,
+              (1, 16)),
+    ParamSpec('hef_dir', '',
+              'device hailo: folder written by `feagi-hailo export` with <partition>/model.hef',
               _RO),
+    ParamSpec('device_timeout_ms', 1000.0,
+              'a device burst slower than this falls back to the cpu for a while', _RO,
+              (1.0, 60000.0)),
+    ParamSpec('shared_device', False,
+              'device hailo: share the chip with other processes (hailort.service)', _RO),
     ParamSpec('emulator_latency_ms', 0.0, 'per-inference latency the emulated Hailo adds', _RO,
               (0.0, 1000.0)),
     # burst loop (changeable at run time)
