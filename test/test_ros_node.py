@@ -11,9 +11,10 @@ import pytest
 import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from ros_harness import make_executor, Probe, rgb_image, spin_until, top_middle_frame
 from sensor_msgs.msg import Image, Imu, JointState, LaserScan
+from visualization_msgs.msg import MarkerArray
 
 pytestmark = pytest.mark.ros
 
@@ -72,6 +73,13 @@ def test_lifecycle_configure_activate_deactivate_cleanup(harness):
     values = {kv.key: kv.value for kv in status.values}
     assert values['device'] == 'cpu' and int(values['bursts']) > 0
     assert node.burst_stats().bursts > 0
+    # transient-local: a subscriber that comes after activation still gets the areas
+    late = []
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    probe.node.create_subscription(MarkerArray, 'cortical_areas', late.append, latched)
+    assert spin_until(executor, lambda: late, 5.0)
+    assert len(late[0].markers) == len(markers)
 
     bursts_before = node.burst_stats().bursts
     assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
