@@ -31,7 +31,6 @@ from visualization_msgs.msg import MarkerArray
 NODE_NAME = 'feagi_hailo'
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
-SENSOR_MAX_AGE_S = 0.5  # a scalar reading older than this is no longer injected
 VIZ_PENDING_FACTOR = 4  # gather at most this many times viz_max_points between clouds
 
 RuntimeFactory = Callable[[Dict[str, Any], Any], Any]
@@ -289,7 +288,7 @@ class FeagiHailoNode(LifecycleNode):
                            f'ignored: {exc}')
         settings = self._settings
         for kind, (received_s, msg) in list(self._latest_scalars.items()):
-            if now_s - received_s > SENSOR_MAX_AGE_S:
+            if now_s - received_s > settings['sensor_max_age_s']:
                 continue
             try:
                 if kind == 'imu':

@@ -85,6 +85,9 @@ PARAMETERS: List[ParamSpec] = [
               False, (0, 255)),
     ParamSpec('vision_change_max', 255, 'largest per-channel change that reaches the brain',
               False, (0, 255)),
+    ParamSpec('sensor_max_age_s', 0.5,
+              'a scalar reading (imu, scan, range, joints) is injected every burst until it '
+              'is this old', False, (0.0, 3600.0)),
     # scalar sensors: area ids ('' = first area of the matching unit, 'none' = off)
     ParamSpec('imu_area', '', "input area of imu (Imu); '' = auto by unit, 'none' = off", _RO),
     ParamSpec('imu_accel_range', 19.62, 'linear acceleration mapped to +-1 (m/s^2)', False,
