@@ -1,10 +1,9 @@
 """The brain runtime behind the node (no DDS): encoders in, fired sets out, gaze, points."""
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.ros.brain_runtime import build_runtime
 from feagi_hailo_ros.ros.parameters import defaults
+import numpy as np
+import pytest
 
 
 @pytest.fixture
