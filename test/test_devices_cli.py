@@ -72,3 +72,14 @@ def test_devices_and_run_on_fake_hailo(fake_hailo, tmp_path, capsys):
     rc = cli_main(['run', '--genome', str(ESSENTIAL), '--bursts', '1', '--device', 'hailo',
                    '--partition', 'c__bac', '--hef-dir', str(out), '--no-cache'])
     assert rc == 1 and 'export and compile again' in capsys.readouterr().err
+
+
+def test_bench_device_emulator_reports_the_time_split(capsys):
+    assert cli_main(['bench', '--device', 'emulator', '--synthetic', '3000', '--bursts', '10',
+                     '--warmup', '2', '--repeats', '1', '--latency-ms', '2', '--json']) == 0
+    report = json.loads(capsys.readouterr().out)
+    hybrid = report['results']['emulator_2ms']
+    assert hybrid['identical_fired_sets'] is True
+    assert hybrid['device_ms'] >= 1.9                 # the latency is a floor per inference
+    assert {'host_ms', 'transfer_ms', 'wait_ms'} <= set(hybrid)
+    assert report['results']['cpu']['ms_p50'] > 0

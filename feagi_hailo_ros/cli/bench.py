@@ -17,10 +17,17 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help='1 partition, or 2 partitions bursting concurrently in threads')
     parser.add_argument('--seed', type=int, default=1, help='seed of synapses and injections')
     parser.add_argument('--json', action='store_true', help='print only the JSON report')
+    # devices hook: --device emulator benchmarks the hybrid engine on a synthetic genome
+    from feagi_hailo_ros.devices.cli_support import add_bench_options
+    add_bench_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the workload, run it and print the report; return an exit code."""
+    # devices hook: --device emulator -> CPU vs hybrid with a host/transfer/device split
+    from feagi_hailo_ros.devices.cli_support import run_device_bench
+    if getattr(args, 'device', 'cpu') != 'cpu':
+        return run_device_bench(args)
     from feagi_hailo_ros.engine.bench import run_benchmark
     if args.bursts < 1 or args.warmup < 0:
         raise ValueError(f'--bursts must be >= 1 and --warmup >= 0 (got {args.bursts}, '

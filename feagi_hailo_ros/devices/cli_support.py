@@ -94,6 +94,38 @@ def make_device_engine(connectome, args: argparse.Namespace):
     return engine
 
 
+def add_bench_options(parser: argparse.ArgumentParser) -> None:
+    """Options of `bench --device emulator` (a synthetic brain through the hybrid engine)."""
+    group = parser.add_argument_group('devices')
+    group.add_argument('--device', choices=('cpu', 'emulator'), default='cpu',
+                       help='emulator: compare CPU-only with CPU + emulated Hailo on a '
+                            'synthetic vision genome (host/transfer/device split)')
+    group.add_argument('--synthetic', type=int, default=1_000_000, metavar='N',
+                       help='with --device emulator: neurons of the synthetic genome')
+    group.add_argument('--partition', default='auto', metavar='SPEC',
+                       help='with --device emulator: areas on the device (default auto)')
+    group.add_argument('--latency-ms', type=float, default=0.0,
+                       help='with --device emulator: emulated latency in ms (default 0)')
+    group.add_argument('--repeats', type=int, default=3,
+                       help='with --device emulator: runs of each engine, best kept')
+
+
+def run_device_bench(args: argparse.Namespace) -> int:
+    """`bench --device emulator`: print the JSON report and one line per engine."""
+    import json
+    from feagi_hailo_ros.brain.builder import load_brain
+    from feagi_hailo_ros.brain.synth import synthetic_genome
+    from feagi_hailo_ros.devices.benchmark import run_hybrid_benchmark, summary_lines
+    connectome = load_brain(synthetic_genome(args.synthetic, seed=args.seed))
+    report = run_hybrid_benchmark(connectome, args.bursts, args.warmup, args.repeats,
+                                  [args.latency_ms], args.partition)
+    print(json.dumps(report) if args.json else json.dumps(report, indent=1))
+    if not args.json:
+        for line in summary_lines(report):
+            print(line)
+    return 0
+
+
 def describe_plan(connectome, spec: str, devices: int = 1,
                   prefix: str = 'hailo') -> Optional[str]:
     """The plan's report as text (for export and diagnostics)."""

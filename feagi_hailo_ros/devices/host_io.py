@@ -81,7 +81,12 @@ class PartitionIO:
                 value = driven_psp(fired_potential[a:b]) / s['divisor'][local]
             else:
                 value = s['factor'][local]
-            grid = np.bincount(vox, weights=value, minlength=s['voxels']).astype(np.float32)
+            if s['n'] == 1:                     # one neuron per voxel: no sums needed
+                grid = np.zeros(s['voxels'], dtype=np.float32)
+                grid[vox] = value
+            else:
+                grid = np.bincount(vox, weights=value,
+                                   minlength=s['voxels']).astype(np.float32)
             out[s['value']] = grid.reshape(s['dims'])
             if s['spike'] is not None:
                 spikes = np.zeros(s['voxels'], dtype=np.float32)
