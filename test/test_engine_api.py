@@ -179,6 +179,11 @@ def test_synaptic_currents_are_the_propagated_input():
         checked += int((clean & cand).sum())
         engine.update(0, n)
         engine.end_burst()
+        half = n // 2
+        part_currents, part_cand = engine.synaptic_currents(0, half)
+        whole_currents, whole_cand = engine.synaptic_currents(0, n)
+        assert np.array_equal(part_cand, whole_cand[:half])
+        assert np.array_equal(part_currents, whole_currents[:half])
     assert checked > 0
 
 

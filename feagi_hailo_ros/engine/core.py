@@ -152,7 +152,7 @@ class BurstEngine:
         What a device computes for a partition: only the synaptic input (no injections, no
         power), summed in the engine's order. Allocates; for checks and fallbacks.
         """
-        buffer = np.full(hi, kernel.NOT_CANDIDATE, dtype=np.float32)
+        buffer = np.full(self.n_neurons, kernel.NOT_CANDIDATE, dtype=np.float32)
         syn, p = self.model.synapses, self.model.params
         kernel.propagate_range(
             self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
