@@ -129,3 +129,24 @@ def test_latency_is_overlapped_and_timing_is_split():
     assert timing['device_s'] >= 0.004
     assert timing['total_s'] >= timing['device_s']
     assert set(timing) >= {'host_s', 'transfer_s', 'device_s', 'wait_s', 'cpu_partition_s'}
+
+
+def test_cpu_device_gives_the_emulator_outputs_and_the_cpu_fired_sets():
+    from feagi_hailo_ros.devices.cpu import CpuDevice
+    c = build_connectome(str(PROBE))
+    injections = read_injections(PROBE_INJECT)
+    reference = run_bursts(BurstEngine(c), 60, injections)
+    with HybridEngine(c, lambda p: CpuDevice(c, p.name), partition='auto') as hybrid:
+        fired = run_bursts(hybrid, 60, injections)
+        rt = hybrid.runtimes[0]
+        emulator = EmulatedHailo('e', quantized=False)
+        emulator.open()
+        emulator.upload(rt.exported)
+        prev, prev_v = hybrid.engine.previous_fired()
+        grids = rt.io.inputs(prev, prev_v)
+        got, want = rt.device.infer(grids), emulator.infer(grids)
+    assert set(got) == set(want)
+    for name in got:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-6)
+    assert _same(reference, fired)
+    assert sum(f.size for f in fired) > 100

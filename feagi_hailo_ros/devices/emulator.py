@@ -22,8 +22,10 @@ from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_
 
 @dataclass
 class FaultPlan:
-    """Faults to inject, counted in inferences of the device object (1 = the first call,
-    reopening does not restart the count)."""
+    """Faults to inject, counted in inferences of the device object.
+
+    1 is the first call; reopening does not restart the count.
+    """
 
     fail_on: Set[int] = field(default_factory=set)     # raise DeviceError on these calls
     hang_on: Set[int] = field(default_factory=set)     # block for `hang_s` on these calls

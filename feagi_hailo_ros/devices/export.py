@@ -220,8 +220,10 @@ def export_partition(connectome, part: DevicePartition,
 
 def calibration_set(manifest: dict, samples: int = CALIBRATION_SAMPLES,
                     seed: int = 1) -> Dict[str, np.ndarray]:
-    """Representative NHWC inputs: random spike patterns at several densities, plus one
-    sample with every source at its maximum so that the calibrated range covers the bound."""
+    """Representative NHWC inputs: random spike patterns at several densities.
+
+    The last sample has every source at its maximum, so the calibrated range covers the bound.
+    """
     rng = np.random.default_rng(seed)
     out = {}
     density = np.linspace(0.0, 0.5, samples).astype(np.float32)

@@ -75,7 +75,7 @@ def _conv(b: _Builder, x: str, kernel: np.ndarray, op: Operator, sdims, ddims) -
 
 
 def _separable(b: _Builder, x: str, axes, scale: float, sdims, ddims) -> str:
-    """out = (Mx (x) My (x) Mz) in, one MatMul per axis (x, y, z relations src -> dst)."""
+    """Apply Mx (x) My (x) Mz: one MatMul per axis (x, y, z relations src -> dst)."""
     mx, my, mz = axes
     (xs, ys, zs), (xd, yd, zd) = (tuple(int(v) for v in sdims), tuple(int(v) for v in ddims))
     h = b.node('Reshape', [x, b.const(np.array([zs, xs, ys], np.int64), 'shape')], 'flat')
@@ -111,8 +111,10 @@ def _apply(b: _Builder, op: Operator, x: str, reach: bool, sdims, ddims) -> str:
 
 def build_graph(areas, operators: List[Operator], name: str,
                 reach_targets: Optional[Set[int]] = None) -> onnx.ModelProto:
-    """Return the ONNX model of all device operators (grouped by target area); only the
-    targets in `reach_targets` (default: all) get a reach output."""
+    """Return the ONNX model of all device operators, grouped by target area.
+
+    Only the targets in `reach_targets` (default: all) get a reach output.
+    """
     b = _Builder()
     sources = sorted({op.src for op in operators})
     targets = sorted({op.dst for op in operators})

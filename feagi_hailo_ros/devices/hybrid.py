@@ -138,7 +138,7 @@ class HybridEngine:
 
     @property
     def model(self):
-        """The engine model (layout, synapses) of the whole brain."""
+        """Return the engine model of the whole brain (layout, synapses)."""
         return self.engine.model
 
     @property
@@ -157,7 +157,7 @@ class HybridEngine:
 
     @property
     def state(self):
-        """A copy of the neuron state (the whole brain: it lives on the host)."""
+        """Return a copy of the whole brain's neuron state; it lives on the host."""
         return self.engine.state
 
     @state.setter
