@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     recorder = FiredRecorder(args.record, layout) if args.record else None
     fired_counts = np.zeros(args.bursts, dtype=np.int64)
     first = engine.burst_count
+    first_burst_s = 0.0
     t0 = time.perf_counter()
     try:
         for step in range(args.bursts):
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
             fired_counts[step] = fired.size
             if recorder:
                 recorder.write(burst, fired)
+            if step == 0:
+                first_burst_s = time.perf_counter() - t0
     finally:
         if recorder:
             recorder.close()
@@ -98,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         engine.checkpoint(args.checkpoint)
     rate = args.bursts / elapsed if elapsed > 0 else float('inf')
+    rest = elapsed - first_burst_s
+    steady = f', {(args.bursts - 1) / rest:.1f} after the first' \
+        if args.bursts > 1 and rest > 0 else ''
     mean = float(fired_counts.mean()) if args.bursts else 0.0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f'{args.bursts} bursts of {engine.model.n_neurons} neurons / '
           f'{engine.model.synapses.n_synapses} synapses in {elapsed:.3f} s: '
-          f'{rate:.1f} bursts/s, {mean:.1f} fired per burst '
-          f'(load {load_s:.2f} s, peak RSS {rss_mb:.0f} MB)', file=sys.stdout)
+          f'{rate:.1f} bursts/s{steady}, {mean:.1f} fired per burst '
+          f'(load {load_s:.2f} s, first burst {first_burst_s * 1e3:.0f} ms incl. kernel '
+          f'compile or cache load, peak RSS {rss_mb:.0f} MB)', file=sys.stdout)
     return 0
