@@ -168,3 +168,30 @@ def test_status_names_from_every_exception_shape(fake_hailo):
     busy = explain(pyhailort.HailoRTException(
         'libhailort failed with error: 73 (HAILO_DEVICE_IN_USE)'))
     assert 'another process' in busy.reason
+
+
+def test_chip_busy_at_start_runs_on_cpu_then_takes_the_chip(fake_hailo, tmp_path):
+    c = small_synthetic(neurons=4000, hidden=2)
+    plan, exported = _compiled(c, tmp_path)
+    inject = random_vision_injections(c, 'iic400', seed=11)
+    cpu = run_bursts(BurstEngine(c), 40, inject_fn=inject)
+    fake_hailo.boards[0].used_by_other_process = True
+    with HybridEngine(c, lambda p: HailoDevice(name=p.name), plan=plan, exported=exported,
+                      retry_bursts=5) as hybrid:
+        assert hybrid.faults[0]['what'] == 'open failed'
+        assert 'in use by another process' in hybrid.faults[0]['reason']
+        fired = run_bursts(hybrid, 20, inject_fn=inject)
+        fake_hailo.boards[0].used_by_other_process = False     # the camera pipeline stops
+        fired += run_bursts(hybrid, 1, inject_fn=inject, start=20)
+        time.sleep(0.3)
+        fired += run_bursts(hybrid, 19, inject_fn=inject, start=21)
+        assert hybrid.describe()[0]['mode'] == 'device'
+    assert all(np.array_equal(x, y) for x, y in zip(cpu, fired)) and len(fired) == 40
+    assert fake_hailo.runs > 0
+
+
+def test_missing_library_is_an_error_at_start(tmp_path):
+    c = small_synthetic(neurons=3000, hidden=1)
+    plan, exported = _compiled(c, tmp_path)
+    with pytest.raises(DeviceUnavailable, match='not installed'):
+        HybridEngine(c, lambda p: HailoDevice(name=p.name), plan=plan, exported=exported)

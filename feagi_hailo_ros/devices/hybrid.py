@@ -6,7 +6,9 @@ Then the device partitions' currents and candidates go through the same neuron u
 host (the neuron state lives on the host, DESIGN §6). Spikes are exchanged at the burst
 boundary: FEAGI's one-burst delay makes this exact. A device error or timeout is recorded,
 its partition runs on the CPU from that very burst (nothing is lost: the state is on the host),
-and the device is reopened in the background after `retry_bursts`.
+and the device is reopened in the background after `retry_bursts`. A device that cannot be
+opened at start (in use by another process, say) starts the same way, on the CPU; a missing
+library, chip or HEF (DeviceUnavailable) is an error at construction.
 """
 
 import time
@@ -17,7 +19,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from feagi_hailo_ros.devices.base import Device, DeviceError
+from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceUnavailable
 from feagi_hailo_ros.devices.export import ExportedPartition, export_partition
 from feagi_hailo_ros.devices.host_io import PartitionIO
 from feagi_hailo_ros.devices.operators import pair_synapses
@@ -121,11 +123,18 @@ class HybridEngine:
                 keep[s0:s1] |= target_area[s0:s1] == op.dst
             residual = restrict_synapses(syn, keep)
         ranges = part.ranges(c)
-        device.open()
-        device.upload(exp)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'hybrid-{part.name}')
-        return _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges,
-                        (ranges[0][0], ranges[-1][1]), full, residual, executor)
+        rt = _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges,
+                      (ranges[0][0], ranges[-1][1]), full, residual, executor)
+        try:
+            device.open()
+            device.upload(exp)
+        except DeviceUnavailable:
+            executor.shutdown(wait=False)
+            raise                       # nothing to retry: library, chip or HEF missing
+        except Exception as exc:  # noqa: BLE001 - e.g. chip in use: start on the CPU
+            self._fault(rt, exc, 'open failed')
+        return rt
 
     # ---- the BurstEngine API -----------------------------------------------------------
     def inject(self, area_id: str, x, y, z, potential) -> None:
