@@ -140,3 +140,16 @@ def test_weight_budget_splits_and_keeps_overflow_on_cpu():
     tight = plan_partitions(c, 'auto', weight_budget=16)
     kept = [n for n in tight.notes if 'exceed the budget' in n]
     assert kept and sum(len(p.targets) for p in tight.partitions) < 3
+
+
+def test_size_spec_picks_eligible_areas_of_at_least_n_neurons():
+    c = build_connectome(str(ESSENTIAL))
+    small = plan_partitions(c, 'size:1')
+    assert {c.areas[t].id for t in small.partitions[0].targets} >= {'c__bac', 'c__for'}
+    assert plan_partitions(c, 'size:2').partitions == []     # its eligible areas are 1-neuron
+    s = small_synthetic()
+    hidden = plan_partitions(s, 'size:2000').partitions[0].targets
+    assert sorted(s.areas[t].id for t in hidden) == ['c_h000', 'c_h001', 'c_h002']
+    assert plan_partitions(s, 'size:3000').partitions == []
+    with pytest.raises(ValueError, match='size:<neurons>'):
+        plan_partitions(c, 'size:lots')
