@@ -159,3 +159,23 @@ def test_parameter_table_and_validation():
     assert 'not one of' in validate('device', 'gpu')
     assert 'must not exceed' in validate('vision_change_min', 200, {'vision_change_max': 100})
     assert validate('vision_change_min', 50, {'vision_change_max': 100}) is None
+
+
+def test_synthetic_camera_pattern_moves_and_packs_every_encoding():
+    from builtin_interfaces.msg import Time
+
+    from feagi_hailo_ros.io.image import image_to_rgb
+    from feagi_hailo_ros.ros.synthetic_camera import image_message, pattern_frame
+    first = pattern_frame(0.0, 120, 90)
+    later = pattern_frame(1.0, 120, 90)
+    assert first.shape == (90, 120, 3) and first.dtype == np.uint8
+    assert np.any(first != later)  # it moves
+    # at t = 0 the disc is at the top centre: the top-middle ninth is the brightest
+    ninths = first[:30, 40:80].mean(), first[60:, 40:80].mean(), first[30:60, :40].mean()
+    assert ninths[0] > 2 * max(ninths[1:])
+    for encoding in ('rgb8', 'bgr8', 'mono8'):
+        msg = image_message(first, encoding, Time(), 'camera')
+        rgb = image_to_rgb(bytes(msg.data), msg.width, msg.height, msg.encoding, msg.step)
+        assert rgb.shape == first.shape, encoding
+        if encoding != 'mono8':
+            np.testing.assert_array_equal(rgb, first)
