@@ -156,7 +156,8 @@ def _report(args, elapsed, stats, device_name, health, fallbacks, brain, frames,
         ordered = sorted(engine_ms)
         print(f'engine alone: p50 {ordered[len(ordered) // 2]:.2f} ms '
               f'(node overhead = burst - engine)')
-    parts = [f'{k}={v}' for k, v in health.items() if k.startswith('p0_')]
+    parts = [f'{k}={v:.3g}' if isinstance(v, float) else f'{k}={v}'
+             for k, v in health.items() if k.startswith('p0_') or k == 'host_temperature_c']
     print(f'device: {device_name}, fallbacks {fallbacks}'
           + (f", {', '.join(parts)}" if parts else ''))
     print(f'camera frames published: {frames}, bad inputs: {brain.bad_inputs}, '

@@ -410,7 +410,7 @@ def test_emulator_device_bursts_and_reports_health(ros_context, genome_path):
         assert runtime.device_name == 'emulator'
         health = runtime.health()
         assert health['partitions'] >= 1 and health['p0_mode'] == 'device'
-        assert health['p0_device_emulated'] is True
+        assert health['p0_emulated'] is True
         frame = top_middle_frame(96)
         runtime.encode_frame(frame)
         fired = [runtime.burst() for _ in range(4)]

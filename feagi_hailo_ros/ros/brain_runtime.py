@@ -102,6 +102,15 @@ def build_engine(connectome, settings: Dict[str, Any], logger=None) -> Tuple[Any
     return engine, device
 
 
+def host_temperature_c(zone: str = '/sys/class/thermal/thermal_zone0/temp') -> Optional[float]:
+    """Return the host's SoC/CPU temperature where Linux exposes it (a Pi 5 does), else None."""
+    try:
+        with open(zone, encoding='ascii') as source:
+            return int(source.read().strip()) / 1000.0
+    except (OSError, ValueError):
+        return None
+
+
 class BrainRuntime:
     """A brain ready to burst, with the encoders and decoders of its input and output areas."""
 
@@ -301,7 +310,7 @@ class BrainRuntime:
         values['partitions'] = len(partitions)
         for number, part in enumerate(partitions):
             prefix = f'p{number}_'
-            values[prefix + 'name'] = part.get('partition', '')
+            values[prefix + 'partition'] = part.get('partition', '')
             values[prefix + 'mode'] = part.get('mode', '')
             values[prefix + 'exact'] = part.get('exact', '')
             values[prefix + 'faults'] = part.get('faults', 0)
@@ -309,7 +318,10 @@ class BrainRuntime:
                         'emulated'):
                 value = part.get('device', {}).get(key)
                 if value is not None:
-                    values[prefix + 'device_' + key] = value
+                    values[prefix + key] = value
+        temperature = host_temperature_c()
+        if temperature is not None:
+            values['host_temperature_c'] = round(temperature, 1)
         faults = getattr(self.engine, 'faults', [])
         if faults:
             values['last_fault'] = str(faults[-1].get('reason', faults[-1]))
