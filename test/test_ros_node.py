@@ -4,6 +4,7 @@ import json
 import math
 import time
 
+from diagnostic_msgs.msg import DiagnosticStatus
 from feagi_hailo_ros.ros.brain_viz import cloud_points
 from feagi_hailo_ros.ros.node import FeagiHailoNode
 import numpy as np
@@ -417,3 +418,40 @@ def test_emulator_device_bursts_and_reports_health(ros_context, genome_path):
         assert len(fired[0]) > 0 and runtime.fallbacks == 0
     finally:
         runtime.close()
+
+
+def test_device_fault_falls_back_and_diagnostics_warn(ros_context):
+    from feagi_hailo_ros.devices.emulator import FaultPlan
+    from feagi_hailo_ros.ros.brain_runtime import build_runtime
+
+    def factory(settings, logger):
+        runtime = build_runtime(settings, logger)
+        for partition in runtime.engine.runtimes:
+            partition.device.faults = FaultPlan(fail_on={3})
+        return runtime
+
+    node = FeagiHailoNode(runtime_factory=factory, parameter_overrides=[
+        Parameter('autostart', value=False), Parameter('device', value='emulator'),
+        Parameter('burst_rate_hz', value=50.0)])
+    probe = Probe()
+    executor = make_executor(node, probe.node)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+        def warned():
+            messages = probe.received['/diagnostics']
+            return messages and 'fallback' in messages[-1].status[0].message
+
+        assert spin_until(executor, warned, 8.0)
+        status = probe.received['/diagnostics'][-1].status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        assert status.level == DiagnosticStatus.WARN and values['fallbacks'] == '1'
+        assert 'injected failure' in values['device_last_fault']
+        bursts = node.burst_stats().bursts
+        assert spin_until(executor, lambda: node.burst_stats().bursts > bursts + 10, 3.0)
+        assert node.burst_errors == 0
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.node.destroy_node()
