@@ -34,20 +34,22 @@ def top_middle_frame(size: int = 64, bright: bool = True) -> np.ndarray:
 class Probe:
     """A plain node that publishes test inputs and records what the brain node publishes."""
 
-    def __init__(self, namespace: str = '/', cmd_vel_type=Twist):
+    def __init__(self, namespace: str = '/', cmd_vel_type=Twist, image_topic: str = 'image_raw',
+                 cmd_vel_topic: str = 'cmd_vel'):
         """Subscribe to every output of the node in `namespace`."""
         self.node = rclpy.create_node('feagi_probe', namespace=namespace)
         self.received: Dict[str, List] = {}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         for topic, msg_type, qos in (
-                ('cmd_vel', cmd_vel_type, 10), ('motor_commands', Float64MultiArray, 10),
+                (cmd_vel_topic, cmd_vel_type, 10), ('motor_commands', Float64MultiArray, 10),
                 ('fired_neurons', PointCloud2, 10), ('cortical_areas', MarkerArray, latched),
                 ('/diagnostics', DiagnosticArray, 10)):
-            self.received[topic] = []
+            key = 'cmd_vel' if topic == cmd_vel_topic else topic
+            self.received[key] = []
             self.node.create_subscription(
-                msg_type, topic, lambda msg, t=topic: self.received[t].append(msg), qos)
-        self.image_pub = self.node.create_publisher(Image, 'image_raw',
+                msg_type, topic, lambda msg, k=key: self.received[k].append(msg), qos)
+        self.image_pub = self.node.create_publisher(Image, image_topic,
                                                     qos_profile_sensor_data)
 
     def clear(self) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from feagi_hailo_ros.ros.launch_args import parameter_overrides, ros_arguments
+from feagi_hailo_ros.ros.launch_args import parameter_overrides, remappings, ros_arguments
 from feagi_hailo_ros.ros.node import PUBLISHED
 from feagi_hailo_ros.ros.parameters import PARAMETERS_BY_NAME, validate
 import pytest
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = ROOT / 'launch' / 'feagi_hailo.launch.py'
 CONFIG = ROOT / 'config'
 REQUIRED_ARGUMENTS = {'genome', 'device', 'burst_rate_hz', 'params_file', 'namespace',
-                      'use_rviz'}
+                      'use_rviz', 'image_topic', 'cmd_vel_topic'}
 
 
 def launch_defaults() -> dict:
@@ -52,6 +52,7 @@ def test_launch_file_declares_the_arguments_with_usable_defaults():
     assert Path(defaults['params_file']).is_file()
     assert defaults['use_rviz'] == 'false'
     assert parameter_overrides(defaults) == {}  # a plain launch keeps the params file
+    assert remappings(defaults) == []
     assert parameter_overrides({'device': 'hailo', 'burst_rate_hz': '15'}) == \
         {'device': 'hailo', 'burst_rate_hz': 15.0}
     with pytest.raises(ValueError, match='burst_rate_hz'):
@@ -167,13 +168,15 @@ def ros_context():
 def test_node_started_as_the_launch_file_starts_it(ros_context, data_dir):
     defaults = launch_defaults()
     arguments = dict(defaults, genome=str(data_dir / 'essential_genome.json'),
-                     burst_rate_hz='40', namespace='launchtest')
+                     burst_rate_hz='40', namespace='launchtest', image_topic='camera/image',
+                     cmd_vel_topic='base/cmd_vel')
     args = ros_arguments(arguments['params_file'], arguments['namespace'],
-                         parameter_overrides(arguments))
+                         parameter_overrides(arguments), remappings(arguments))
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     process = subprocess.Popen(_node_command(args), env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, cwd=str(ROOT))
-    probe = Probe(namespace='/launchtest')
+    probe = Probe(namespace='/launchtest', image_topic='camera/image',
+                  cmd_vel_topic='base/cmd_vel')
     executor = make_executor(probe.node)
     frames = [rgb_image(top_middle_frame()), rgb_image(top_middle_frame(bright=False))]
     sent = [0]

@@ -4,7 +4,7 @@ Arguments left empty keep the params file's value, so `device:=hailo` overrides 
 while a plain launch uses it unchanged. No `launch` import here: tests run without it.
 """
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence, Tuple
 
 # Launch arguments that override one node parameter each, and how to parse their text.
 OVERRIDE_ARGUMENTS = {'genome': str, 'device': str, 'burst_rate_hz': float}
@@ -24,9 +24,27 @@ def parameter_overrides(arguments: Dict[str, str]) -> Dict[str, Any]:
     return overrides
 
 
-def ros_arguments(params_file: str, namespace: str, overrides: Dict[str, Any]) -> List[str]:
+def remappings(arguments: Dict[str, str]) -> List[Tuple[str, str]]:
+    """Return (from, to) topic remappings for the image_topic and cmd_vel_topic arguments.
+
+    The compressed stream follows image_transport's naming: `<image_topic>/compressed`.
+    """
+    pairs: List[Tuple[str, str]] = []
+    image = str(arguments.get('image_topic', '') or '').strip()
+    if image:
+        pairs += [('image_raw', image), ('image_raw/compressed', image + '/compressed')]
+    cmd_vel = str(arguments.get('cmd_vel_topic', '') or '').strip()
+    if cmd_vel:
+        pairs.append(('cmd_vel', cmd_vel))
+    return pairs
+
+
+def ros_arguments(params_file: str, namespace: str, overrides: Dict[str, Any],
+                  remaps: Sequence[Tuple[str, str]] = ()) -> List[str]:
     """Return the `--ros-args ...` command line the launch file's Node action amounts to."""
     args = ['--ros-args', '-r', '__node:=feagi_hailo']
+    for source, target in remaps:
+        args += ['-r', f'{source}:={target}']
     if namespace:
         args += ['-r', f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     if params_file:
