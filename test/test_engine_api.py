@@ -196,3 +196,22 @@ def test_end_burst_requires_every_neuron_updated():
     engine.update(0, 3)
     with pytest.raises(RuntimeError, match='do not cover'):
         engine.end_burst()
+
+
+def test_split_by_target_keeps_each_rows_order_per_partition():
+    """Partition p's part of a row holds exactly its targets, in the original order."""
+    model = random_brain(8).model
+    syn = model.synapses
+    n = model.n_neurons
+    bounds = split_range(n, 3)
+    split, cuts = syn.split_by_target(bounds)
+    assert np.array_equal(split.indptr, syn.indptr)
+    for s in range(n):
+        row = slice(syn.indptr[s], syn.indptr[s + 1])
+        for p, (lo, hi) in enumerate(bounds):
+            part = slice(cuts[p][s], cuts[p + 1][s])
+            keep = (syn.target[row] >= lo) & (syn.target[row] < hi)
+            assert split.target[part].tolist() == syn.target[row][keep].tolist()
+            assert split.weight[part].tolist() == syn.weight[row][keep].tolist()
+    with pytest.raises(ValueError, match='contiguous'):
+        syn.split_by_target([(0, 3), (4, n)])

@@ -74,10 +74,14 @@ class BurstEngine:
         self._scratch = [(np.zeros(kernel.BLOCK, np.uint8), np.zeros(kernel.BLOCK, np.float32))
                          for _ in range(len(self.partitions) + 1)]
         if len(self.partitions) == 1:
-            self._partition_syn = [model.synapses]
+            self._synapses = model.synapses
+            rows = (model.synapses.indptr[:-1], model.synapses.indptr[1:])
+            self._partition_rows = [rows]
         else:
-            self._partition_syn = [model.synapses.restrict(lo, hi)
-                                   for lo, hi in self.partitions]
+            # One CSR whose rows are split by partition: the threads share its cache lines.
+            self._synapses, cuts = model.synapses.split_by_target(self.partitions)
+            self._partition_rows = [(cuts[p], cuts[p + 1])
+                                    for p in range(len(self.partitions))]
         self._threads: List[threading.Thread] = []
         self._workers_error: List[BaseException] = []
         if threads and len(self.partitions) > 1:
@@ -138,13 +142,14 @@ class BurstEngine:
         then synapses in order), -0.0 for neurons that are not candidates (see
         `candidates`).
         """
-        syn = synapses or self.model.synapses
+        syn = synapses or self._synapses
         p = self.model.params
         rows = self._rows[len(self.partitions) if scratch is None else scratch]
         kernel.propagate_range(
-            self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
-            syn.target, syn.weight, p.area_start, self.model.out_degree, p.psp,
-            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, rows)
+            self._fired[self._cur], self._fired_v[self._cur], self._n_fired,
+            syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
+            self.model.out_degree, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
+            self.fcl_input, rows)
 
     def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
         """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
@@ -153,18 +158,18 @@ class BurstEngine:
         power), summed in the engine's order. Allocates; for checks and fallbacks.
         """
         buffer = np.full(self.n_neurons, kernel.NOT_CANDIDATE, dtype=np.float32)
-        syn, p = self.model.synapses, self.model.params
+        syn, p = self._synapses, self.model.params
         kernel.propagate_range(
-            self._fired[self._cur], self._fired_v[self._cur], self._n_fired, syn.indptr,
-            syn.target, syn.weight, p.area_start, self.model.out_degree, p.psp,
-            p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
+            self._fired[self._cur], self._fired_v[self._cur], self._n_fired,
+            syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
+            self.model.out_degree, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
             np.zeros((2, kernel.BLOCK), np.int64))
         candidates = kernel.candidate_mask(buffer[lo:hi])
         return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
 
     def mark_candidates(self, lo: int, hi: int) -> None:
         """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
-        syn = self.model.synapses
+        syn = self._synapses
         kernel.mark_candidates_range(self._fired[self._cur], self._n_fired, syn.indptr,
                                      syn.target, lo, hi, self.fcl_input)
 
@@ -234,9 +239,23 @@ class BurstEngine:
             values)
 
     def _run_partition(self, p: int) -> None:
+        """Run partition p's propagate + update in one nogil kernel call."""
         lo, hi = self.partitions[p]
-        self.propagate(lo, hi, self._partition_syn[p], p)
-        count = self._update_kernel(lo, hi, p)
+        syn = self._synapses
+        row_begin, row_end = self._partition_rows[p]
+        prm = self.model.params
+        s = self.state_arrays
+        cur, nxt = self._cur, 1 - self._cur
+        flags, values = self._scratch[p]
+        count = kernel.burst_range(
+            self._fired[cur], self._fired_v[cur], self._n_fired, row_begin, row_end,
+            syn.target, syn.weight, self.model.out_degree, prm.psp, prm.psp_uniform,
+            prm.mp_driven_psp, self._rows[p], lo, hi, self.burst_count, prm.area_start,
+            prm.fire_threshold, prm.threshold_limit, prm.leak_keep, prm.refractory,
+            prm.consecutive_limit, prm.snooze, prm.mp_charge_accumulation, prm.excitability,
+            prm.has_gradient, prm.neuron_threshold, prm.excitability_id, s.potential,
+            s.refractory_countdown, s.consecutive_fires, self.fcl_input, self._fired[nxt],
+            self._fired_v[nxt], self.fill_seed, flags, values)
         self._segments.append((lo, hi, count))
 
     # ---- threads ----------------------------------------------------------------------

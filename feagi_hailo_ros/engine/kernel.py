@@ -152,16 +152,19 @@ def add_bench_injections(seed, burst, lo, hi, fcl_input):
 
 
 @njit(nogil=True, cache=True)
-def propagate_range(fired, fired_potential, n_fired, indptr, target, weight, area_start,
-                    out_degree, psp, psp_uniform, mp_driven_psp, lo, hi, fcl_input,
+def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target, weight,
+                    area_start, out_degree, psp, psp_uniform, mp_driven_psp, lo, hi, fcl_input,
                     scratch_rows):
     """Add the input of fired sources to their targets in [lo, hi) (making them candidates).
 
     `fired[:n_fired]` (strictly ascending) fired in the previous burst with potentials
-    `fired_potential`; `indptr/target/weight` may be a partition's CSR, but `out_degree` is
-    always the source's total out-degree (float32). `scratch_rows` (int64[2, BLOCK]) is work
-    space. Sources are handled in chunks: first their CSR rows are looked up (independent
-    loads, so the CPU overlaps the cache misses), then their synapses are applied in order.
+    `fired_potential`. Source s's synapses are `target/weight[row_begin[s]:row_end[s]]`:
+    a CSR gives `row_begin = indptr[:-1]`, `row_end = indptr[1:]`; a partition may pass a
+    CSR restricted to its targets or rows pre-split by target range. `out_degree` is always
+    the source's total out-degree (float32). `scratch_rows` (int64[2, BLOCK]) is work space.
+    Sources are handled in chunks: first their rows are looked up (independent loads, so the
+    CPU overlaps the cache misses; the rows of sources 8 ahead are prefetched), then their
+    synapses are applied in order.
     """
     full = lo <= 0 and hi >= fcl_input.size
     area = 0
@@ -169,8 +172,8 @@ def propagate_range(fired, fired_potential, n_fired, indptr, target, weight, are
         stop = min(n_fired, chunk + BLOCK)
         for j in range(chunk, stop):
             src = fired[j]
-            scratch_rows[0, j - chunk] = indptr[src]
-            scratch_rows[1, j - chunk] = indptr[src + 1]
+            scratch_rows[0, j - chunk] = row_begin[src]
+            scratch_rows[1, j - chunk] = row_end[src]
         for j in range(chunk, stop):
             begin = scratch_rows[0, j - chunk]
             end = scratch_rows[1, j - chunk]
@@ -359,3 +362,51 @@ def _update_general(begin, end, feagi_burst, thr_area, thr_limit, keep, refrac, 
                     consecutive_fires[i] = 0
                 potential[i] = v * keep
     return n_out
+
+
+@njit(nogil=True, cache=True)
+def burst_range(fired, fired_potential, n_fired, row_begin, row_end, target, weight,
+                out_degree, psp, psp_uniform, mp_driven_psp, scratch_rows, lo, hi, burst,
+                area_start,
+                fire_threshold, threshold_limit, leak_keep, refractory, consecutive_limit,
+                snooze, mp_charge_accumulation, excitability, has_gradient, neuron_threshold,
+                excitability_id, potential, refractory_countdown, consecutive_fires,
+                fcl_input, out_fired, out_potential, fill_seed, scratch_flag, scratch_v):
+    """Propagate into [lo, hi), then update it: one partition's burst in one nogil call.
+
+    The rows must hold only targets in [lo, hi) (split by `Synapses.split_by_target`), so
+    no range check is needed. Fired neurons go to `out_fired/out_potential[lo:]`; returns
+    how many fired.
+    """
+    propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target, weight,
+                    area_start, out_degree, psp, psp_uniform, mp_driven_psp, 0,
+                    fcl_input.size, fcl_input, scratch_rows)
+    return update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit,
+                        leak_keep, refractory, consecutive_limit, snooze,
+                        mp_charge_accumulation, excitability, has_gradient, neuron_threshold,
+                        excitability_id, potential, refractory_countdown, consecutive_fires,
+                        fcl_input, out_fired, out_potential, lo, fill_seed, scratch_flag,
+                        scratch_v)
+
+
+@njit(nogil=True, cache=True)
+def split_rows_by_target(indptr, target, weight, edges, out_target, out_weight, cuts):
+    """Reorder each CSR row by target range (stable); fill `cuts[p][s]` = row starts.
+
+    `edges` (int64[P+1]) bound the P target ranges; `cuts` is int64[P+1, N]: partition
+    p's synapses of source s are `out_*[cuts[p, s]:cuts[p + 1, s]]`.
+    """
+    parts = edges.size - 1
+    for s in range(indptr.size - 1):
+        k_out = indptr[s]
+        for p in range(parts):
+            cuts[p, s] = k_out
+            lo = edges[p]
+            hi = edges[p + 1]
+            for k in range(indptr[s], indptr[s + 1]):
+                t = target[k]
+                if t >= lo and t < hi:
+                    out_target[k_out] = t
+                    out_weight[k_out] = weight[k]
+                    k_out += 1
+        cuts[parts, s] = k_out

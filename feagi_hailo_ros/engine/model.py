@@ -5,6 +5,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from feagi_hailo_ros.engine.kernel import split_rows_by_target
 from feagi_hailo_ros.engine.params import NeuronParams, area_coords
 
 
@@ -76,6 +77,28 @@ class Synapses:
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         return Synapses(indptr, self.target[keep], self.weight[keep], self.neuron_area)
+
+    def split_by_target(self, bounds: Sequence[Tuple[int, int]]
+                        ) -> Tuple['Synapses', List[np.ndarray]]:
+        """Reorder each row by target range; return the synapses and P+1 row cut arrays.
+
+        `bounds` are contiguous ranges covering [0, N). Partition p's synapses of source s
+        are `[cuts[p][s], cuts[p+1][s])` (cuts[0] = indptr[:-1], cuts[P] = indptr[1:]).
+        The reordering is stable, so every target keeps its inputs' order (exact sums), and
+        the result is still a valid CSR of all synapses.
+        """
+        n = self.indptr.size - 1
+        edges = np.array([lo for lo, _ in bounds] + [bounds[-1][1]], dtype=np.int64)
+        if edges[0] != 0 or edges[-1] != n or np.any(np.diff(edges) < 0) or any(
+                bounds[p][1] != bounds[p + 1][0] for p in range(len(bounds) - 1)):
+            raise ValueError(f'partitions {list(bounds)} must be contiguous ranges covering '
+                             f'neurons 0..{n - 1} in order')
+        out_target = np.empty_like(self.target)
+        out_weight = np.empty_like(self.weight)
+        cuts = np.empty((len(bounds) + 1, n), dtype=np.int64)
+        split_rows_by_target(self.indptr, self.target, self.weight, edges, out_target,
+                             out_weight, cuts)
+        return Synapses(self.indptr, out_target, out_weight, self.neuron_area), list(cuts)
 
 
 @dataclass
