@@ -45,6 +45,13 @@ def test_decimate_caps_and_spreads_evenly():
     np.testing.assert_array_equal(brain_viz.decimate(indices[:5], 10), indices[:5])
 
 
+def test_union_of_fired_sets():
+    parts = [np.array([5, 1, 9]), np.array([9, 2]), np.array([], dtype=np.int64)]
+    np.testing.assert_array_equal(brain_viz.union(parts), [1, 2, 5, 9])
+    assert brain_viz.union([]).size == 0
+    np.testing.assert_array_equal(brain_viz.union([np.array([3])]), [3])
+
+
 def test_area_markers_box_and_label_per_area():
     areas = [('iic400', (10, 0, 0), (4, 2, 1)), ('omot00', (0, 5, 0), (8, 1, 3))]
     markers = brain_viz.area_markers(Header(frame_id='brain'), areas, 0.5).markers

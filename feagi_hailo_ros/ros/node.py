@@ -393,9 +393,7 @@ class FeagiHailoNode(LifecycleNode):
             self._last_viz_s = now_s
             pending = self._viz_pending
             self._viz_pending, self._viz_pending_count = [], 0
-            union = np.unique(np.concatenate(pending)) if pending \
-                else np.zeros(0, dtype=np.int64)
-            self._publish_fired(union)
+            self._publish_fired(brain_viz.union(pending))
 
     def _publish_fired(self, fired: np.ndarray) -> None:
         """Publish at most viz_max_points of the fired neurons as a point cloud."""
