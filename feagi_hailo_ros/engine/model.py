@@ -68,16 +68,6 @@ class Synapses:
         """Return the number of synapses S."""
         return int(self.target.size)
 
-    def restrict(self, lo: int, hi: int) -> 'Synapses':
-        """Return the synapses whose target is in [lo, hi), order kept (a partition's CSR)."""
-        keep = (self.target >= lo) & (self.target < hi)
-        n = self.indptr.size - 1
-        source = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))
-        counts = np.bincount(source[keep], minlength=n)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return Synapses(indptr, self.target[keep], self.weight[keep], self.neuron_area)
-
     def split_by_target(self, bounds: Sequence[Tuple[int, int]]
                         ) -> Tuple['Synapses', List[np.ndarray]]:
         """Reorder each row by target range; return the synapses and P+1 row cut arrays.
