@@ -11,6 +11,8 @@ device can compute the synaptic currents while the host applies the rules:
 3. `update_range` applies steps 2, 5 and 6 to the neurons in [lo, hi), appends the fired ones
    to an output buffer and resets `fcl_input` in the range for the next burst (or fills it
    with benchmark injections), so no pass is spent on clearing.
+4. `burst_range` runs 2 and 3 for one partition in a single nogil call (what each thread of
+   a partitioned engine runs); its rows are pre-split by target (`split_rows_by_target`).
 
 The candidate mask lives inside `fcl_input`: a neuron is NOT a candidate exactly when its
 input is -0.0 (`NOT_CANDIDATE`, the reset value). Adding anything to -0.0 gives a value
