@@ -455,3 +455,27 @@ def test_device_fault_falls_back_and_diagnostics_warn(ros_context):
         executor.shutdown()
         node.destroy_node()
         probe.node.destroy_node()
+
+
+def test_lifecycle_services_drive_the_node_over_dds(harness):
+    from lifecycle_msgs.msg import State, Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    node, probe, executor = harness
+    change = probe.node.create_client(ChangeState, '/feagi_hailo/change_state')
+    get = probe.node.create_client(GetState, '/feagi_hailo/get_state')
+    assert spin_until(executor, lambda: change.service_is_ready() and get.service_is_ready(),
+                      5.0)
+
+    def call(client, request):
+        future = client.call_async(request)
+        assert spin_until(executor, future.done, 10.0)
+        return future.result()
+
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert call(change, ChangeState.Request(
+            transition=Transition(id=transition))).success
+    assert call(get, GetState.Request()).current_state.id == State.PRIMARY_STATE_ACTIVE
+    assert spin_until(executor, lambda: probe.received['motor_commands'], 5.0)
+    assert call(change, ChangeState.Request(
+        transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
+    assert call(get, GetState.Request()).current_state.id == State.PRIMARY_STATE_INACTIVE
