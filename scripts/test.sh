@@ -35,7 +35,42 @@ fi
 read -r total errors failures skipped < <(echo "$summary" \
     | sed -E 's/Summary: ([0-9]+) tests?, ([0-9]+) errors?, ([0-9]+) failures?, ([0-9]+) skipped.*/\1 \2 \3 \4/')
 passed=$(( total - errors - failures - skipped ))
-echo "tests: $passed passed, $(( errors + failures )) failed, $skipped skipped"
-if [ "$status" != 0 ] || [ "$result_status" != 0 ] || [ $(( errors + failures )) != 0 ]; then
+
+# The ROS-free core again with numpy 1.26, as on a robot whose HailoRT binding needs numpy<2.
+np1="$repo/.venv-numpy1"
+np1_stamp="$(sha256sum "$repo/requirements/numpy1.txt" | cut -d' ' -f1)"
+if [ "$(cat "$np1/.setup-stamp" 2>/dev/null)" != "$np1_stamp" ]; then
+    echo "test: setting up $np1 (numpy 1.26) for the ROS-free tests"
+    python3 -m venv "$np1"
+    touch "$np1/COLCON_IGNORE"
+    "$np1/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -r "$repo/requirements/numpy1.txt" > "$np1/pip-install.log" 2>&1 \
+        || { grep -v "is neither a file nor a directory" "$np1/pip-install.log" >&2; exit 1; }
+    echo "$np1_stamp" > "$np1/.setup-stamp"
+fi
+np1_xml="$repo/ws/build/numpy1-pytest.xml"
+echo "test: ROS-free tests with $("$np1/bin/python" -c 'import numpy; print("numpy", numpy.__version__)')"
+set +e
+(cd "$repo" && PYTHONPATH="$repo" "$np1/bin/python" -m pytest -q -p no:cacheprovider -ra \
+    --junitxml="$np1_xml" test --ignore-glob='test/test_ros_*' \
+    --ignore=test/test_flake8.py --ignore=test/test_pep257.py "$@")
+np1_status=$?
+set -e
+read -r np1_total np1_errors np1_failures np1_skipped < <("$np1/bin/python" - "$np1_xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    suite = ET.parse(sys.argv[1]).getroot().find('testsuite')
+    print(*(suite.get(k) for k in ('tests', 'errors', 'failures', 'skipped')))
+except (OSError, ET.ParseError, AttributeError):
+    print(0, 1, 0, 0)
+PY
+)
+np1_passed=$(( np1_total - np1_errors - np1_failures - np1_skipped ))
+echo "numpy 1.26 pass: $np1_passed passed, $(( np1_errors + np1_failures )) failed"
+
+failed=$(( errors + failures + np1_errors + np1_failures ))
+echo "tests: $(( passed + np1_passed )) passed, $failed failed, $(( skipped + np1_skipped )) skipped"
+if [ "$status" != 0 ] || [ "$result_status" != 0 ] || [ "$np1_status" != 0 ] || [ "$failed" != 0 ]; then
     exit 1
 fi
