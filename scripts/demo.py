@@ -165,7 +165,8 @@ def _report(args, elapsed, stats, device_name, health, fallbacks, brain, frames,
     published = ', '.join(f'{topic} {count}' for topic, count in brain.published.items())
     print(f'published: {published}')
     print('received over DDS: ' + ', '.join(f'{t} {c}' for t, c in received.counts.items()))
-    print(f"last motor_commands received: [{', '.join(f'{v:.3f}' for v in motors)}]"
+    shown = f"[{', '.join(f'{v:.3f}' for v in motors)}]" if motors else 'none yet'
+    print(f'last motor_commands received: {shown}'
           + (f', last cmd_vel linear.x {last_twist.linear.x:.3f} m/s angular.z '
              f'{last_twist.angular.z:.3f} rad/s' if last_twist else '')
           + '; on exit the motors were commanded to zero')

@@ -65,3 +65,23 @@ def test_frame_encoding_injects_into_vision_and_bursts_fire_there(essential):
     assert 'iic700' in fired_ids and 'iic100' not in fired_ids
     with pytest.raises(ValueError):
         essential.encode_image('rgb8', 4, 4, 12, False, bytes(10))   # truncated
+
+
+def test_warm_up_leaves_the_run_unchanged(data_dir):
+    from feagi_hailo_ros.engine.core import BurstEngine
+    path = str(data_dir / 'essential_genome.json')
+    runtime = build_runtime(dict(defaults(), genome=path))   # warmed up at build
+    plain = BurstEngine(runtime.connectome)
+    try:
+        assert runtime.engine.burst_count == 0
+        frame = np.zeros((64, 64, 3), np.uint8)
+        frame[:16, 24:40] = 255
+        injections = runtime.vision.encode(frame)
+        for area_id, x, y, z, p in injections.by_area():
+            runtime.engine.inject(area_id, x, y, z, p)
+            plain.inject(area_id, x, y, z, p)
+        for _ in range(6):
+            np.testing.assert_array_equal(runtime.engine.burst(), plain.burst())
+    finally:
+        runtime.close()
+        plain.close()
