@@ -193,6 +193,16 @@ def test_bad_inputs_warn_and_never_stop_the_bursts(harness):
         spin_until(executor, lambda: False, 0.1)
     probe.image_pub.publish(good)
     spin_until(executor, lambda: False, 0.1)
+    # rows padded beyond width * 3 (step > row) and a mono8 frame are fine too
+    frame = top_middle_frame(32)
+    padded = np.zeros((32, 32 * 3 + 8), np.uint8)
+    padded[:, :32 * 3] = frame.reshape(32, -1)
+    probe.image_pub.publish(Image(height=32, width=32, encoding='rgb8', step=32 * 3 + 8,
+                                  data=padded.tobytes()))
+    spin_until(executor, lambda: False, 0.1)
+    probe.image_pub.publish(Image(height=32, width=32, encoding='mono8', step=32,
+                                  data=frame[:, :, 0].tobytes()))
+    spin_until(executor, lambda: False, 0.1)
     assert node.bad_inputs == before and node.burst_errors == 0
 
 
