@@ -1,4 +1,4 @@
-"""Host side of a device burst: fired set -> input grids, output grids -> currents/candidates.
+"""Host side of a device burst: fired set -> input grids, output grids -> sparse currents.
 
 Grids are in the host's natural order (X, Y, Z) (= the HEF's NHWC); `voxel = (x*Y + y)*Z + z`.
 The value of a fired source is what DESIGN §4 step 4 multiplies the weight by: psp divided
@@ -11,7 +11,7 @@ import numpy as np
 
 from feagi_hailo_ros.devices.export import source_factors
 
-Scattered = Tuple[int, int, np.ndarray, np.ndarray]
+Scattered = Tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
 
 
 def driven_psp(potential: np.ndarray) -> np.ndarray:
@@ -95,24 +95,21 @@ class PartitionIO:
         return out
 
     def scatter(self, outputs: Dict[str, np.ndarray]) -> List[Scattered]:
-        """Per target area: (lo, hi, currents float32[hi-lo], candidates bool[hi-lo])."""
+        """Per target area, sparse: (lo, hi, neurons with a nonzero current, the currents,
+        neurons reached with a zero net current); neuron indices are global int64."""
         result = []
         for t in self.targets:
-            size = t['hi'] - t['lo']
             n = t['n']
             current = np.asarray(outputs[t['current']], dtype=np.float32).reshape(-1)
+            vox = np.flatnonzero(current)
+            values = current[vox]
             if t['reach'] is None:
-                reach = current != 0          # sign-definite exact target (see export)
+                silent = np.zeros(0, dtype=np.int64)     # sign-definite: reached <=> != 0
             else:
                 reach = np.asarray(outputs[t['reach']]).reshape(-1) > 0.5
-            if n == 1:
-                cur_full, cand_full = current, reach
-            else:
-                cur_full = np.zeros(size, dtype=np.float32)
-                cand_full = np.zeros(size, dtype=bool)
-                cur_full[n - 1::n] = current
-                cand_full[n - 1::n] = reach
-            result.append((t['lo'], t['hi'], cur_full, cand_full))
+                silent = np.flatnonzero(reach & (current == 0))
+            base = t['lo'] + n - 1
+            result.append((t['lo'], t['hi'], base + vox * n, values, base + silent * n))
         return result
 
 

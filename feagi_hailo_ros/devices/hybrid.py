@@ -192,6 +192,31 @@ class HybridEngine:
         t3 = time.perf_counter()
         return scattered, {'transfer_s': (t1 - t0) + (t3 - t2), 'device_s': t2 - t1}
 
+    def _apply(self, rt: _Runtime, scattered) -> None:
+        """Add a device's currents to its targets and update them (host neuron rules).
+
+        Nonzero currents go in through `inject_indices` (a sparse add that also marks the
+        neuron a candidate, after this burst's injections, as `update(currents=...)` would);
+        reached neurons whose net current is exactly 0 are marked with `candidates`.
+        """
+        eng = self.engine
+        if rt.residual_syn is not None:
+            eng.propagate(rt.bounds[0], rt.bounds[1], rt.residual_syn)
+        silent_by_range = {}
+        for lo, hi, idx, values, silent in scattered:
+            if idx.size:
+                eng.inject_indices(idx, values)
+            if silent.size:
+                silent_by_range[(lo, hi)] = silent
+        for lo, hi in rt.ranges:
+            silent = silent_by_range.get((lo, hi))
+            if silent is None:
+                eng.update(lo, hi)
+            else:
+                mask = np.zeros(hi - lo, dtype=bool)
+                mask[silent - lo] = True
+                eng.update(lo, hi, candidates=mask)
+
     def _reopen(self, rt: _Runtime) -> None:
         rt.device.close()
         rt.device.open()
@@ -261,18 +286,13 @@ class HybridEngine:
                     except Exception as exc:  # noqa: BLE001 - any device failure falls back
                         self._fault(rt, exc, 'error')
                     else:
-                        if rt.residual_syn is not None:
-                            eng.propagate(rt.bounds[0], rt.bounds[1], rt.residual_syn)
-                        for lo, hi, cur, cand in scattered:
-                            eng.update(lo, hi, cur, cand)
-                        covered = {(lo, hi) for lo, hi, _, _ in scattered}
-                        for lo, hi in rt.ranges:
-                            if (lo, hi) not in covered:
-                                eng.update(lo, hi)
+                        wait_s += time.perf_counter() - t_wait
+                        self._apply(rt, scattered)
                         transfer_s += timing['transfer_s']
                         device_s += timing['device_s']
                         done = True
-                    wait_s += time.perf_counter() - t_wait
+                    if not done:
+                        wait_s += time.perf_counter() - t_wait
                 if not done:
                     eng.propagate(rt.bounds[0], rt.bounds[1], rt.full_syn)
                     for lo, hi in rt.ranges:
