@@ -489,3 +489,21 @@ def test_lifecycle_services_drive_the_node_over_dds(harness):
     assert call(change, ChangeState.Request(
         transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
     assert call(get, GetState.Request()).current_state.id == State.PRIMARY_STATE_INACTIVE
+
+
+def test_warnings_are_rate_limited_per_source(ros_context, genome_path):
+    node = make_node(genome_path)
+    logged = []
+    node.get_logger = lambda: type('Logger', (), {'warning': lambda self, t: logged.append(t)})()
+    try:
+        for _ in range(5):
+            node._warn('image_raw', 'image_raw frame ignored: short data')
+        node._warn('imu', 'imu reading ignored: NaN')
+        assert node.bad_inputs == 6
+        assert logged == ['image_raw frame ignored: short data', 'imu reading ignored: NaN']
+        node._warned['image_raw'] = (node._warned['image_raw'][0] - 10.0, 4)
+        node._warn('image_raw', 'image_raw frame ignored: short data')
+        assert logged[-1].endswith('(4 more from image_raw since the last warning)')
+    finally:
+        del node.get_logger
+        node.destroy_node()

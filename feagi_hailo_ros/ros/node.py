@@ -82,6 +82,7 @@ class FeagiHailoNode(LifecycleNode):
         self._vision_dirty = False
         self._active = False
         self.bad_inputs = 0
+        self._warned: Dict[str, Any] = {}   # source -> (last warning time, suppressed count)
         self.last_frame_arrival_s = -math.inf   # monotonic time the newest frame arrived
         self.burst_errors = 0
         self.published: Dict[str, int] = dict.fromkeys(PUBLISHED, 0)
@@ -261,10 +262,18 @@ class FeagiHailoNode(LifecycleNode):
             self._latest_scalars[kind] = (time.monotonic(), msg)
         return store
 
-    def _warn(self, text: str) -> None:
-        """Count a bad input and warn, at most once per WARN_PERIOD_S per distinct call site."""
+    def _warn(self, source: str, text: str) -> None:
+        """Count a bad input; warn at most once per WARN_PERIOD_S for each input source."""
         self.bad_inputs += 1
-        self.get_logger().warning(text, throttle_duration_sec=WARN_PERIOD_S)
+        now_s = time.monotonic()
+        last_s, suppressed = self._warned.get(source, (-math.inf, 0))
+        if now_s - last_s < WARN_PERIOD_S:
+            self._warned[source] = (last_s, suppressed + 1)
+            return
+        more = f' ({suppressed} more from {source} since the last warning)' if suppressed \
+            else ''
+        self.get_logger().warning(text + more)
+        self._warned[source] = (now_s, 0)
 
     def _feed_inputs(self, now_s: float) -> None:
         """Encode the newest unseen frame and the fresh scalar readings into the brain."""
@@ -277,7 +286,7 @@ class FeagiHailoNode(LifecycleNode):
                                    self._settings['vision_change_min'],
                                    self._settings['vision_change_max'])
             except ValueError as exc:
-                self._warn(f'gaze/vision parameters not applied: {exc}')
+                self._warn('vision parameters', f'gaze/vision parameters not applied: {exc}')
         frame, self._latest_frame = self._latest_frame, None
         if frame is not None:
             kind, msg = frame
@@ -287,8 +296,8 @@ class FeagiHailoNode(LifecycleNode):
                 else:
                     runtime.encode_compressed(msg.format, bytes(msg.data))
             except ValueError as exc:
-                self._warn(f'image_raw{"" if kind == "raw" else "/compressed"} frame '
-                           f'ignored: {exc}')
+                topic = 'image_raw' if kind == 'raw' else 'image_raw/compressed'
+                self._warn(topic, f'{topic} frame ignored: {exc}')
         settings = self._settings
         for kind, (received_s, msg) in list(self._latest_scalars.items()):
             if now_s - received_s > settings['sensor_max_age_s']:
@@ -314,7 +323,7 @@ class FeagiHailoNode(LifecycleNode):
                         settings['joint_position_max'])
                     runtime.encode_scalars('joints', values, signed=False)
             except ValueError as exc:
-                self._warn(f'{kind} reading ignored: {exc}')
+                self._warn(kind, f'{kind} reading ignored: {exc}')
                 del self._latest_scalars[kind]
 
     # ---------------------------------------------------------------- bursts
