@@ -150,3 +150,28 @@ def test_cpu_device_gives_the_emulator_outputs_and_the_cpu_fired_sets():
         np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-6)
     assert _same(reference, fired)
     assert sum(f.size for f in fired) > 100
+
+
+def test_zero_net_input_still_makes_candidates_through_the_reach_output():
+    from feagi_hailo_ros.brain.connectome import Connectome
+    from feagi_hailo_ros.brain.genome import AreaSpec
+    dims = (3, 3, 1)
+    src = AreaSpec(id='a', name='a', role='custom', unit=None, index_in_unit=0, dims=dims,
+                   psp=4.0, psp_uniform=True)
+    dst = AreaSpec(id='b', name='b', role='custom', unit=None, index_in_unit=0, dims=dims,
+                   fire_threshold=0.0)
+    n = 9
+    sources = np.repeat(np.arange(n), 2)                 # +2 and -2 onto the same target
+    targets = n + np.repeat(np.arange(n), 2)
+    weights = np.tile([2, -2], n)
+    c = Connectome.from_synapse_list([src, dst], sources, targets, weights)
+
+    def inject(engine, burst):
+        engine.inject_indices(np.arange(burst % 3, n, 3), 5.0)
+    reference = run_bursts(BurstEngine(c), 12, inject_fn=inject)
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='b') as hybrid:
+        manifest = hybrid.runtimes[0].exported.manifest
+        fired = run_bursts(hybrid, 12, inject_fn=inject)
+    assert any(o['kind'] == 'reach' for o in manifest['outputs'])
+    assert _same(reference, fired)
+    assert sum(int((f >= n).sum()) for f in fired) >= 9    # b fires on 0 net input
