@@ -1,6 +1,7 @@
 """Message conversions of the ROS layer, without spinning a node."""
 
 import math
+import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
@@ -186,3 +187,51 @@ def test_synthetic_camera_pattern_moves_and_packs_every_encoding():
         assert rgb.shape == first.shape, encoding
         if encoding != 'mono8':
             np.testing.assert_array_equal(rgb, first)
+
+
+class RecordingRuntime:
+    """Records what the inbox hands to the brain."""
+
+    def __init__(self):
+        self.calls = []
+
+    def encode_image(self, **fields):
+        self.calls.append(('image', fields['width']))
+
+    def encode_scalars(self, kind, values, signed):
+        self.calls.append((kind, list(np.round(values, 3)), signed))
+
+    def channels(self, kind):
+        return 2
+
+    def set_vision(self, *values):
+        self.calls.append(('vision',) + values)
+
+
+def test_sensor_inbox_encodes_each_frame_once_and_drops_stale_or_bad_readings():
+    from sensor_msgs.msg import Image
+    from feagi_hailo_ros.ros.parameters import defaults
+    from feagi_hailo_ros.ros.sensor_inbox import SensorInbox
+    warnings = []
+    inbox = SensorInbox(lambda source, text: warnings.append(source))
+    runtime, settings = RecordingRuntime(), defaults()
+    inbox.frame_store('raw')(Image(width=4, height=1, encoding='rgb8', step=12,
+                                   data=bytes(12)))
+    inbox.scalar_store('range')(Range(range=2.0))
+    inbox.feed(runtime, settings, time.monotonic())
+    inbox.feed(runtime, settings, time.monotonic())   # the frame is not encoded again
+    expected = (2.0 - 0.05) / (4.0 - 0.05)
+    assert runtime.calls == [('image', 4), ('proximity', [round(expected, 3)], False),
+                             ('proximity', [round(expected, 3)], False)]
+    runtime.calls.clear()
+    inbox.feed(runtime, settings, time.monotonic() + 10.0)   # reading too old: not injected
+    assert runtime.calls == []
+    bad = Imu()
+    bad.linear_acceleration.x = math.nan
+    inbox.scalar_store('imu')(bad)
+    inbox.feed(runtime, settings, time.monotonic())
+    assert warnings == ['imu'] and 'imu' not in inbox.scalars
+    runtime.calls.clear()
+    inbox.vision_dirty = True
+    inbox.feed(runtime, settings, time.monotonic())
+    assert runtime.calls[0] == ('vision', 0.5, 0.5, 0.5, 1, 255) and not inbox.vision_dirty

@@ -12,10 +12,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from feagi_hailo_ros.io import motors as io_motors
-from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
+from feagi_hailo_ros.ros import brain_viz, motion
 from feagi_hailo_ros.ros.burst_clock import BurstClock
 from feagi_hailo_ros.ros.diagnostics_msg import burst_status, diagnostic_array
 from feagi_hailo_ros.ros.parameters import PARAMETERS, validate
+from feagi_hailo_ros.ros.sensor_inbox import SensorInbox
 from geometry_msgs.msg import Twist, TwistStamped
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
@@ -72,18 +73,15 @@ class FeagiHailoNode(LifecycleNode):
         self._diag_timer = None
         self._sensor_subs: List[Any] = []
         self._pub: Dict[str, Any] = {}
-        self._latest_frame = None          # (kind, msg) of the newest frame not yet encoded
-        self._latest_scalars: Dict[str, Any] = {}   # kind -> (receipt time, msg)
+        self._inbox = SensorInbox(self._warn)   # newest message per input
         self._motor_values = np.zeros(0)
         self._dead_man: Optional[io_motors.DeadMan] = None
         self._last_viz_s = -math.inf
         self._viz_pending: List[np.ndarray] = []   # fired sets since the last cloud
         self._viz_pending_count = 0
-        self._vision_dirty = False
         self._active = False
         self.bad_inputs = 0
         self._warned: Dict[str, Any] = {}   # source -> (last warning time, suppressed count)
-        self.last_frame_arrival_s = -math.inf   # monotonic time the newest frame arrived
         self.burst_errors = 0
         self.published: Dict[str, int] = dict.fromkeys(PUBLISHED, 0)
         self.engine_ms: List[float] = []   # engine-only time per burst (last 1000)
@@ -121,7 +119,7 @@ class FeagiHailoNode(LifecycleNode):
                 self.get_logger().info(f"burst rate now {self._settings['burst_rate_hz']} Hz")
         if names & {'gaze_x', 'gaze_y', 'gaze_modulation', 'vision_change_min',
                     'vision_change_max'}:
-            self._vision_dirty = True
+            self._inbox.vision_dirty = True
 
     def _make_drive_limits(self) -> io_motors.DriveLimits:
         settings = self._settings
@@ -188,8 +186,7 @@ class FeagiHailoNode(LifecycleNode):
         self._dead_man.stop()
         self._motor_values = np.zeros_like(self._motor_values)
         self._publish_motors(self._motor_values)
-        self._latest_frame = None
-        self._latest_scalars = {}
+        self._inbox.clear()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -242,25 +239,16 @@ class FeagiHailoNode(LifecycleNode):
         if 'vision' in inputs:
             self._sensor_subs += [
                 self.create_subscription(Image, 'image_raw',
-                                         lambda m: self._store_frame('raw', m), qos),
+                                         self._inbox.frame_store('raw'), qos),
                 self.create_subscription(CompressedImage, 'image_raw/compressed',
-                                         lambda m: self._store_frame('compressed', m), qos)]
+                                         self._inbox.frame_store('compressed'), qos)]
         for kind, msg_type, topic in (('imu', Imu, 'imu'), ('proximity', LaserScan, 'scan'),
                                       ('range', Range, 'range'),
                                       ('joints', JointState, 'joint_states')):
             area_kind = 'proximity' if kind == 'range' else kind
             if area_kind in inputs:
                 self._sensor_subs.append(self.create_subscription(
-                    msg_type, topic, self._make_scalar_store(kind), qos))
-
-    def _store_frame(self, kind: str, msg) -> None:
-        self._latest_frame = (kind, msg)
-        self.last_frame_arrival_s = time.monotonic()
-
-    def _make_scalar_store(self, kind: str) -> Callable:
-        def store(msg) -> None:
-            self._latest_scalars[kind] = (time.monotonic(), msg)
-        return store
+                    msg_type, topic, self._inbox.scalar_store(kind), qos))
 
     def _warn(self, source: str, text: str) -> None:
         """Count a bad input; warn at most once per WARN_PERIOD_S for each input source."""
@@ -274,57 +262,6 @@ class FeagiHailoNode(LifecycleNode):
             else ''
         self.get_logger().warning(text + more)
         self._warned[source] = (now_s, 0)
-
-    def _feed_inputs(self, now_s: float) -> None:
-        """Encode the newest unseen frame and the fresh scalar readings into the brain."""
-        runtime = self._runtime
-        if self._vision_dirty:
-            self._vision_dirty = False
-            try:
-                runtime.set_vision(self._settings['gaze_x'], self._settings['gaze_y'],
-                                   self._settings['gaze_modulation'],
-                                   self._settings['vision_change_min'],
-                                   self._settings['vision_change_max'])
-            except ValueError as exc:
-                self._warn('vision parameters', f'gaze/vision parameters not applied: {exc}')
-        frame, self._latest_frame = self._latest_frame, None
-        if frame is not None:
-            kind, msg = frame
-            try:
-                if kind == 'raw':
-                    runtime.encode_image(**sensor_values.image_fields(msg))
-                else:
-                    runtime.encode_compressed(msg.format, bytes(msg.data))
-            except ValueError as exc:
-                topic = 'image_raw' if kind == 'raw' else 'image_raw/compressed'
-                self._warn(topic, f'{topic} frame ignored: {exc}')
-        settings = self._settings
-        for kind, (received_s, msg) in list(self._latest_scalars.items()):
-            if now_s - received_s > settings['sensor_max_age_s']:
-                continue
-            try:
-                if kind == 'imu':
-                    values = sensor_values.imu_values(
-                        msg, settings['imu_accel_range'], settings['imu_gyro_range'])
-                    runtime.encode_scalars('imu', values, signed=True)
-                elif kind == 'proximity':
-                    values = sensor_values.scan_values(
-                        msg, runtime.channels('proximity'), settings['proximity_min_m'],
-                        settings['proximity_max_m'])
-                    runtime.encode_scalars('proximity', values, signed=False)
-                elif kind == 'range':
-                    values = sensor_values.range_values(
-                        msg, settings['proximity_min_m'], settings['proximity_max_m'])
-                    runtime.encode_scalars('proximity', values, signed=False)
-                elif kind == 'joints':
-                    names = [name for name in settings['joint_names'] if name]
-                    values = sensor_values.joint_values(
-                        msg, names, settings['joint_position_min'],
-                        settings['joint_position_max'])
-                    runtime.encode_scalars('joints', values, signed=False)
-            except ValueError as exc:
-                self._warn(kind, f'{kind} reading ignored: {exc}')
-                del self._latest_scalars[kind]
 
     # ---------------------------------------------------------------- bursts
     def _start_burst_timer(self) -> None:
@@ -345,7 +282,7 @@ class FeagiHailoNode(LifecycleNode):
         fired = np.zeros(0, dtype=np.int64)
         try:
             inputs_start_s = time.perf_counter()
-            self._feed_inputs(start_s)
+            self._inbox.feed(self._runtime, self._settings, start_s)
             engine_start_s = time.perf_counter()
             fired = self._runtime.burst()
             engine_end_s = time.perf_counter()
@@ -443,6 +380,11 @@ class FeagiHailoNode(LifecycleNode):
                 self._publish_motors(self._motor_values)
             except Exception:  # noqa: B902 - shutting down: nothing more can be done
                 pass
+
+    @property
+    def last_frame_arrival_s(self) -> float:
+        """Monotonic time the newest camera frame arrived (for latency measurements)."""
+        return self._inbox.last_frame_arrival_s
 
     def burst_stats(self):
         """Return the burst loop's statistics now (for the demo and tests)."""

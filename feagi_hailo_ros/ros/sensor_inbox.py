@@ -1,0 +1,90 @@
+"""The newest message of each sensor input, stored by callbacks and encoded once per burst.
+
+Callbacks only store (nothing heavy runs in them); at burst time `feed` converts the newest
+unseen frame and the fresh scalar readings and hands them to the brain runtime's encoders.
+A malformed message is reported through `warn(source, text)` and skipped.
+"""
+
+import math
+import time
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from feagi_hailo_ros.ros import sensor_values
+
+
+class SensorInbox:
+    """Hold the newest frame (until encoded) and the newest reading of each scalar input."""
+
+    def __init__(self, warn: Callable[[str, str], None]):
+        """Start empty; `warn(source, text)` reports bad inputs."""
+        self._warn = warn
+        self.frame: Optional[Tuple[str, Any]] = None   # (raw|compressed, msg) not yet encoded
+        self.scalars: Dict[str, Tuple[float, Any]] = {}  # kind -> (receipt time, msg)
+        self.last_frame_arrival_s = -math.inf
+        self.vision_dirty = False   # gaze or change range changed: apply before the next frame
+
+    def frame_store(self, kind: str) -> Callable[[Any], None]:
+        """Return the callback that keeps the newest frame of `kind` (raw or compressed)."""
+        def store(msg) -> None:
+            self.frame = (kind, msg)
+            self.last_frame_arrival_s = time.monotonic()
+        return store
+
+    def scalar_store(self, kind: str) -> Callable[[Any], None]:
+        """Return the callback that keeps the newest reading of a scalar input."""
+        def store(msg) -> None:
+            self.scalars[kind] = (time.monotonic(), msg)
+        return store
+
+    def clear(self) -> None:
+        """Forget everything stored (deactivate)."""
+        self.frame = None
+        self.scalars = {}
+
+    def feed(self, runtime, settings: Dict[str, Any], now_s: float) -> None:
+        """Encode the newest unseen frame and the fresh scalar readings into the brain."""
+        if self.vision_dirty:
+            self.vision_dirty = False
+            try:
+                runtime.set_vision(settings['gaze_x'], settings['gaze_y'],
+                                   settings['gaze_modulation'], settings['vision_change_min'],
+                                   settings['vision_change_max'])
+            except ValueError as exc:
+                self._warn('vision parameters', f'gaze/vision parameters not applied: {exc}')
+        frame, self.frame = self.frame, None
+        if frame is not None:
+            kind, msg = frame
+            try:
+                if kind == 'raw':
+                    runtime.encode_image(**sensor_values.image_fields(msg))
+                else:
+                    runtime.encode_compressed(msg.format, bytes(msg.data))
+            except ValueError as exc:
+                topic = 'image_raw' if kind == 'raw' else 'image_raw/compressed'
+                self._warn(topic, f'{topic} frame ignored: {exc}')
+        for kind, (received_s, msg) in list(self.scalars.items()):
+            if now_s - received_s > settings['sensor_max_age_s']:
+                continue
+            try:
+                if kind == 'imu':
+                    values = sensor_values.imu_values(
+                        msg, settings['imu_accel_range'], settings['imu_gyro_range'])
+                    runtime.encode_scalars('imu', values, signed=True)
+                elif kind == 'proximity':
+                    values = sensor_values.scan_values(
+                        msg, runtime.channels('proximity'), settings['proximity_min_m'],
+                        settings['proximity_max_m'])
+                    runtime.encode_scalars('proximity', values, signed=False)
+                elif kind == 'range':
+                    values = sensor_values.range_values(
+                        msg, settings['proximity_min_m'], settings['proximity_max_m'])
+                    runtime.encode_scalars('proximity', values, signed=False)
+                elif kind == 'joints':
+                    names = [name for name in settings['joint_names'] if name]
+                    values = sensor_values.joint_values(
+                        msg, names, settings['joint_position_min'],
+                        settings['joint_position_max'])
+                    runtime.encode_scalars('joints', values, signed=False)
+            except ValueError as exc:
+                self._warn(kind, f'{kind} reading ignored: {exc}')
+                del self.scalars[kind]
