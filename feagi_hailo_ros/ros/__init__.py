@@ -3,6 +3,7 @@
 node.py             the `feagi_hailo` lifecycle node (executable `feagi_hailo_node`)
 parameters.py       every parameter with its descriptor, range and validation
 brain_runtime.py    genome -> engine/devices, encoders and decoders (no rclpy)
+sensor_inbox.py     newest message per input (callbacks store), encoded once per burst
 sensor_values.py    Imu, LaserScan, Range, JointState, Image fields -> plain values
 brain_viz.py        fired neurons -> PointCloud2, areas -> MarkerArray
 diagnostics_msg.py  burst-loop and device health -> DiagnosticArray
