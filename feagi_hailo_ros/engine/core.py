@@ -69,7 +69,7 @@ class BurstEngine:
         self.partitions = (split_range(n, partitions) if isinstance(partitions, int)
                            else [(int(lo), int(hi)) for lo, hi in partitions])
         self._check_partitions(self.partitions)
-        self._rows = [np.zeros((3, kernel.BLOCK), np.int64)
+        self._rows = [np.zeros((2, kernel.BLOCK), np.int64)
                       for _ in range(len(self.partitions) + 1)]
         self._scratch = [(np.zeros(kernel.BLOCK, np.uint8), np.zeros(kernel.BLOCK, np.float32))
                          for _ in range(len(self.partitions) + 1)]
@@ -163,7 +163,7 @@ class BurstEngine:
             self._fired[self._cur], self._fired_v[self._cur], self._n_fired,
             syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
             self.model.out_degree, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
-            np.zeros((3, kernel.BLOCK), np.int64))
+            np.zeros((2, kernel.BLOCK), np.int64))
         candidates = kernel.candidate_mask(buffer[lo:hi])
         return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
 

@@ -163,7 +163,7 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
     `fired_potential`. Source s's synapses are `target/weight[row_begin[s]:row_end[s]]`:
     a CSR gives `row_begin = indptr[:-1]`, `row_end = indptr[1:]`; a partition may pass a
     CSR restricted to its targets or rows pre-split by target range. `out_degree` is always
-    the source's total out-degree (float32). `scratch_rows` (int64[3, BLOCK]) is work space.
+    the source's total out-degree (float32). `scratch_rows` (int64[2, BLOCK]) is work space.
     Sources are handled in chunks: first their rows are looked up (independent loads, so the
     CPU overlaps the cache misses; the rows of sources 8 ahead are prefetched), then their
     synapses are applied in order.
@@ -176,18 +176,6 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
             src = fired[j]
             scratch_rows[0, j - chunk] = row_begin[src]
             scratch_rows[1, j - chunk] = row_end[src]
-            while src >= area_start[area + 1]:
-                area += 1
-            if mp_driven_psp[area]:
-                v = np.float64(fired_potential[j])
-                rounded = math.floor(abs(v) + 0.5)
-                if v < 0:
-                    rounded = -rounded
-                src_psp = np.int64(min(255.0, max(0.0, rounded)))
-            else:
-                src_psp = np.int64(psp[area])
-            # psp in the high bits, "divide" flag in bit 0 (psp_uniform or out-degree 1)
-            scratch_rows[2, j - chunk] = src_psp * 2 + (0 if psp_uniform[area] else 1)
         for j in range(chunk, stop):
             begin = scratch_rows[0, j - chunk]
             end = scratch_rows[1, j - chunk]
@@ -197,9 +185,18 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
                 prefetch(weight, ahead)
             if begin == end:
                 continue
-            packed = scratch_rows[2, j - chunk]
-            src_psp = np.int32(packed >> 1)
-            divisor = out_degree[fired[j]] if packed & 1 else _ONE
+            src = fired[j]
+            while src >= area_start[area + 1]:
+                area += 1
+            if mp_driven_psp[area]:
+                v = np.float64(fired_potential[j])
+                rounded = math.floor(abs(v) + 0.5)
+                if v < 0:
+                    rounded = -rounded
+                src_psp = np.int32(min(255.0, max(0.0, rounded)))
+            else:
+                src_psp = np.int32(psp[area])
+            divisor = _ONE if psp_uniform[area] else out_degree[src]
             if full and divisor == _ONE:
                 for k in range(np.uint64(begin), np.uint64(end)):
                     fcl_input[np.uint64(target[k])] += np.float32(np.int32(weight[k]) * src_psp)
