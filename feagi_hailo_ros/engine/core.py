@@ -71,7 +71,7 @@ class BurstEngine:
         self._check_partitions(self.partitions)
         self._rows = [np.zeros((2, kernel.BLOCK), np.int64)
                       for _ in range(len(self.partitions) + 1)]
-        self._scratch = [(np.zeros(kernel.BLOCK, np.uint8), np.zeros(kernel.BLOCK, np.float32))
+        self._scratch = [np.zeros(kernel.BLOCK, np.uint8)
                          for _ in range(len(self.partitions) + 1)]
         if len(self.partitions) == 1:
             self._synapses = model.synapses
@@ -227,7 +227,7 @@ class BurstEngine:
 
     def _update_kernel(self, lo: int, hi: int, scratch: int) -> int:
         p = self.model.params
-        flags, values = self._scratch[scratch]
+        flags = self._scratch[scratch]
         s = self.state_arrays
         nxt = 1 - self._cur
         return kernel.update_range(
@@ -235,8 +235,7 @@ class BurstEngine:
             p.leak_keep, p.refractory, p.consecutive_limit, p.snooze,
             p.mp_charge_accumulation, p.excitability, p.has_gradient, p.neuron_threshold,
             p.excitability_id, s.potential, s.refractory_countdown, s.consecutive_fires,
-            self.fcl_input, self._fired[nxt], self._fired_v[nxt], lo, self.fill_seed, flags,
-            values)
+            self.fcl_input, self._fired[nxt], self._fired_v[nxt], lo, self.fill_seed, flags)
 
     def _run_partition(self, p: int) -> None:
         """Run partition p's propagate + update in one nogil kernel call."""
@@ -246,7 +245,7 @@ class BurstEngine:
         prm = self.model.params
         s = self.state_arrays
         cur, nxt = self._cur, 1 - self._cur
-        flags, values = self._scratch[p]
+        flags = self._scratch[p]
         count = kernel.burst_range(
             self._fired[cur], self._fired_v[cur], self._n_fired, row_begin, row_end,
             syn.target, syn.weight, self.model.out_degree, prm.psp, prm.psp_uniform,
@@ -255,7 +254,7 @@ class BurstEngine:
             prm.consecutive_limit, prm.snooze, prm.mp_charge_accumulation, prm.excitability,
             prm.has_gradient, prm.neuron_threshold, prm.excitability_id, s.potential,
             s.refractory_countdown, s.consecutive_fires, self.fcl_input, self._fired[nxt],
-            self._fired_v[nxt], self.fill_seed, flags, values)
+            self._fired_v[nxt], self.fill_seed, flags)
         self._segments.append((lo, hi, count))
 
     # ---- threads ----------------------------------------------------------------------

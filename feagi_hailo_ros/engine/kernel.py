@@ -223,15 +223,15 @@ def update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit, lea
                  refractory, consecutive_limit, snooze, mp_charge_accumulation, excitability,
                  has_gradient, neuron_threshold, excitability_id, potential,
                  refractory_countdown, consecutive_fires, fcl_input, out_fired, out_potential,
-                 out_start, fill_seed, scratch_flag, scratch_v):
+                 out_start, fill_seed, scratch_flag):
     """Apply DESIGN §4 steps 2, 5 and 6 to neurons [lo, hi); return how many fired.
 
     `burst` is the 0-based number of this burst (FEAGI's counter, for excitability, is
     burst + 1). Fired indices (ascending) and their potentials at firing go to
     `out_fired/out_potential[out_start:]`. The range's `fcl_input` is reset to NOT_CANDIDATE
     for the next burst or, when `fill_seed` > 0, set to the benchmark injections of burst
-    + 1 (see `add_bench_injections`). `scratch_flag` (uint8[BLOCK]) and
-    `scratch_v` (float32[BLOCK]) are work space, one pair per concurrent caller.
+    + 1 (see `add_bench_injections`). `scratch_flag` (uint8[BLOCK]) is work space, one per
+    concurrent caller.
     """
     n_out = out_start
     fill = fill_seed > 0
@@ -249,7 +249,7 @@ def update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit, lea
                 begin, end, fire_threshold[a], threshold_limit[a], leak_keep[a],
                 refractory[a], mp_charge_accumulation[a] == 0, exc > 0, potential,
                 refractory_countdown, fcl_input, out_fired, out_potential, n_out, fill, key,
-                scratch_flag, scratch_v)
+                scratch_flag)
         else:
             n_out = _update_general(
                 begin, end, burst + 1, fire_threshold[a], threshold_limit[a], leak_keep[a],
@@ -271,7 +271,7 @@ def _next_input(fill, key, i):
 @njit(nogil=True, cache=True)
 def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, potential,
                    refractory_countdown, fcl_input, out_fired, out_potential, n_out, fill,
-                   key, scratch_flag, scratch_v):
+                   key, scratch_flag):
     """Update a simple area's neurons [begin, end) in blocks: branch-free, then collect.
 
     The block loop has no branches (selects only), so LLVM vectorises it; the fired flags
@@ -295,10 +295,11 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
             v = v_old + x
             active = candidate & (countdown == 0)
             fire = active & (thr <= v) & (v <= limit)
-            potential[i] = _ZERO if fire else (v * keep if active else v_old)
+            # a fired neuron keeps v here until the collection below reads it and zeroes it
+            # (one scratch store per neuron: LLVM 14, numba 0.60's, vectorises only then)
+            potential[i] = v if fire else (v * keep if active else v_old)
             refractory_countdown[i] = np.uint16(refrac if fire else max(countdown - 1, 0))
             scratch_flag[i - block] = fire
-            scratch_v[i - block] = v
             injection = bench_injection(key, i)     # cheap; a select keeps the loop flat
             fcl_input[i] = injection if fill else NOT_CANDIDATE
         size = np.int64(stop - block)
@@ -308,8 +309,10 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
                 bits &= (np.uint64(1) << np.uint64(8 * (size - word * 8))) - np.uint64(1)
             while bits != 0:                 # one pass per fired neuron (flags are 0/1)
                 j = word * 8 + (np.int64(trailing_zeros(bits)) >> 3)
-                out_fired[n_out] = np.int64(block) + j
-                out_potential[n_out] = scratch_v[j]
+                neuron = np.int64(block) + j
+                out_fired[n_out] = neuron
+                out_potential[n_out] = potential[neuron]
+                potential[neuron] = _ZERO
                 n_out += 1
                 bits &= bits - np.uint64(1)
     return n_out
@@ -373,7 +376,7 @@ def burst_range(fired, fired_potential, n_fired, row_begin, row_end, target, wei
                 fire_threshold, threshold_limit, leak_keep, refractory, consecutive_limit,
                 snooze, mp_charge_accumulation, excitability, has_gradient, neuron_threshold,
                 excitability_id, potential, refractory_countdown, consecutive_fires,
-                fcl_input, out_fired, out_potential, fill_seed, scratch_flag, scratch_v):
+                fcl_input, out_fired, out_potential, fill_seed, scratch_flag):
     """Propagate into [lo, hi), then update it: one partition's burst in one nogil call.
 
     The rows must hold only targets in [lo, hi) (split by `Synapses.split_by_target`), so
@@ -387,8 +390,7 @@ def burst_range(fired, fired_potential, n_fired, row_begin, row_end, target, wei
                         leak_keep, refractory, consecutive_limit, snooze,
                         mp_charge_accumulation, excitability, has_gradient, neuron_threshold,
                         excitability_id, potential, refractory_countdown, consecutive_fires,
-                        fcl_input, out_fired, out_potential, lo, fill_seed, scratch_flag,
-                        scratch_v)
+                        fcl_input, out_fired, out_potential, lo, fill_seed, scratch_flag)
 
 
 @njit(nogil=True, cache=True)
