@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -83,3 +84,15 @@ def small_synthetic(neurons: int = 12000, fanout: int = 9, hidden: int = 3, seed
     from feagi_hailo_ros.brain.synth import synthetic_genome
     return load_brain(synthetic_genome(neurons, fanout=fanout, hidden_areas=hidden,
                                        seed=seed), cache=False)
+
+
+def bursts_until_device(hybrid, inject_fn: Callable, start: int, max_bursts: int = 60,
+                        pause_s: float = 0.05) -> List[np.ndarray]:
+    """Keep bursting (pausing between bursts) until every partition is back on its device."""
+    out: List[np.ndarray] = []
+    for b in range(start, start + max_bursts):
+        if all(p['mode'] == 'device' for p in hybrid.describe()):
+            break
+        time.sleep(pause_s)
+        out += run_bursts(hybrid, 1, inject_fn=inject_fn, start=b)
+    return out

@@ -16,7 +16,7 @@ from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.devices.planner import plan_partitions
 from feagi_hailo_ros.engine.core import BurstEngine
 import test_devices_conftest_helpers as helpers
-from test_devices_conftest_helpers import (ESSENTIAL, ESSENTIAL_INJECT,
+from test_devices_conftest_helpers import (ESSENTIAL, ESSENTIAL_INJECT, bursts_until_device,
                                            random_vision_injections, read_injections,
                                            run_bursts, small_synthetic)
 
@@ -93,17 +93,16 @@ def test_runtime_error_and_timeout_fall_back_and_recover(fake_hailo, tmp_path):
     def inject(engine, burst):
         drive(engine, burst)
         time.sleep(0.003)                   # leave time for background reopens
-    cpu = run_bursts(BurstEngine(c), 90, inject_fn=drive)
+    cpu = run_bursts(BurstEngine(c), 150, inject_fn=drive)
     fake_hailo.fail_on_run = {10}
     fake_hailo.timeout_on_run = {30}
     logs = []
     with HybridEngine(c, lambda p: HailoDevice(name=p.name), plan=plan, exported=exported,
                       retry_bursts=5, log=logs.append) as hybrid:
         fired = run_bursts(hybrid, 80, inject_fn=inject)
-        time.sleep(0.5)                     # the reopen runs in the worker thread
-        fired += run_bursts(hybrid, 10, inject_fn=inject, start=80)
+        fired += bursts_until_device(hybrid, inject, 80)
         mode = hybrid.describe()[0]['mode']
-    assert len(fired) == 90 and all(np.array_equal(x, y) for x, y in zip(cpu, fired))
+    assert all(np.array_equal(x, y) for x, y in zip(cpu, fired))
     assert [f['what'] for f in hybrid.faults] == ['error', 'error']
     assert 'driver operation failed' in hybrid.faults[0]['reason']
     assert 'did not answer in time' in hybrid.faults[1]['reason']
@@ -176,7 +175,7 @@ def test_chip_busy_at_start_runs_on_cpu_then_takes_the_chip(fake_hailo, tmp_path
     c = small_synthetic(neurons=4000, hidden=2)
     plan, exported = _compiled(c, tmp_path)
     inject = random_vision_injections(c, 'iic400', seed=11)
-    cpu = run_bursts(BurstEngine(c), 40, inject_fn=inject)
+    cpu = run_bursts(BurstEngine(c), 100, inject_fn=inject)
     fake_hailo.boards[0].used_by_other_process = True
     with HybridEngine(c, lambda p: HailoDevice(name=p.name), plan=plan, exported=exported,
                       retry_bursts=5) as hybrid:
@@ -184,11 +183,10 @@ def test_chip_busy_at_start_runs_on_cpu_then_takes_the_chip(fake_hailo, tmp_path
         assert 'in use by another process' in hybrid.faults[0]['reason']
         fired = run_bursts(hybrid, 20, inject_fn=inject)
         fake_hailo.boards[0].used_by_other_process = False     # the camera pipeline stops
-        fired += run_bursts(hybrid, 1, inject_fn=inject, start=20)
-        time.sleep(0.3)
-        fired += run_bursts(hybrid, 19, inject_fn=inject, start=21)
+        fired += bursts_until_device(hybrid, inject, 20)
         assert hybrid.describe()[0]['mode'] == 'device'
-    assert all(np.array_equal(x, y) for x, y in zip(cpu, fired)) and len(fired) == 40
+        fired += run_bursts(hybrid, 5, inject_fn=inject, start=len(fired))
+    assert all(np.array_equal(x, y) for x, y in zip(cpu, fired)) and len(fired) > 25
     assert fake_hailo.runs > 0
 
 

@@ -95,8 +95,11 @@ class PartitionIO:
         return out
 
     def scatter(self, outputs: Dict[str, np.ndarray]) -> List[Scattered]:
-        """Per target area, sparse: (lo, hi, neurons with a nonzero current, the currents,
-        neurons reached with a zero net current); neuron indices are global int64."""
+        """Per target area, sparse: (lo, hi, nonzero-current neurons, currents, silent).
+
+        `silent` are the neurons reached with a zero net current (still candidates); neuron
+        indices are global int64.
+        """
         result = []
         for t in self.targets:
             n = t['n']
