@@ -1,7 +1,6 @@
 """HybridEngine on the emulator: same fired sets as the CPU engine, and faults that fall back
 to the CPU without losing state (compared with an uninterrupted run)."""
 
-
 import numpy as np
 import pytest
 
