@@ -25,6 +25,8 @@ def main() -> int:
     """Run the comparison and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--neurons', type=int, default=1_000_000)
+    parser.add_argument('--fanout', type=int, default=10,
+                        help='synapses per neuron of the synthetic genome (default 10)')
     parser.add_argument('--bursts', type=int, default=200)
     parser.add_argument('--warmup', type=int, default=20)
     parser.add_argument('--repeats', type=int, default=3)
@@ -34,7 +36,7 @@ def main() -> int:
     parser.add_argument('--partition', default='auto')
     args = parser.parse_args()
     t0 = time.perf_counter()
-    connectome = load_brain(synthetic_genome(args.neurons))
+    connectome = load_brain(synthetic_genome(args.neurons, fanout=args.fanout))
     print(f'brain: {connectome} (load {time.perf_counter() - t0:.1f} s), '
           f'{os.cpu_count()} cores', file=sys.stderr)
     report = run_hybrid_benchmark(
