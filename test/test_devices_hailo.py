@@ -1,5 +1,8 @@
-"""The Hailo-8 path on a fake `hailo_platform`: scan, open, load, burst, health, close, the
-version and architecture checks, and HailoRT status names translated into advice."""
+"""The Hailo-8 path on a fake `hailo_platform`.
+
+Scan, open, load, burst, health, close, the version and architecture checks, and HailoRT
+status names translated into advice.
+"""
 
 import shutil
 import time

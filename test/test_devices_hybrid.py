@@ -1,5 +1,7 @@
-"""HybridEngine on the emulator: same fired sets as the CPU engine, and faults that fall back
-to the CPU without losing state (compared with an uninterrupted run)."""
+"""HybridEngine on the emulator: the CPU engine's fired sets, and faults without state loss.
+
+Faults fall back to the CPU; the runs are compared with uninterrupted runs.
+"""
 
 import numpy as np
 import pytest

@@ -1,5 +1,7 @@
-"""Device operators: each area pair's synapses recognised as conv / separable / dense / cpu,
-and the exported ONNX graph computing exactly the synapse list's currents and reach."""
+"""Device operators: area pairs recognised as conv / separable / dense / cpu.
+
+The exported ONNX graph must compute exactly the synapse list's currents and reach.
+"""
 
 import numpy as np
 import pytest
@@ -20,8 +22,11 @@ def _area(area_id, dims, n=1, role='custom', mappings=()):
 
 
 def _brain(src_dims, dst_dims, pairs, weights, n_src=1, n_dst=1, plastic=False):
-    """Two areas; synapses from source voxel to destination voxel lists (every k of a source
-    voxel gets the voxel's synapses, targets are each voxel's last neuron)."""
+    """Build two areas with synapses from source voxels to destination voxels.
+
+    Every neuron k of a source voxel gets the voxel's synapses; targets are each voxel's
+    last neuron.
+    """
     rule = MappingRule(dst='b', morphology_id='m', plasticity_flag=plastic)
     areas = [_area('a', src_dims, n_src, mappings=[rule]), _area('b', dst_dims, n_dst)]
     n_a = int(np.prod(src_dims)) * n_src
