@@ -198,3 +198,32 @@ def test_missing_library_is_an_error_at_start(tmp_path):
     plan, exported = _compiled(c, tmp_path)
     with pytest.raises(DeviceUnavailable, match='not installed'):
         HybridEngine(c, lambda p: HailoDevice(name=p.name), plan=plan, exported=exported)
+
+
+def test_emulator_and_fake_device_agree_where_quantisation_is_inexact(fake_hailo, tmp_path):
+    from feagi_hailo_ros.devices.emulator import EmulatedHailo
+    c = build_connectome(str(helpers.PROBE))
+    plan, exported = _compiled(c, tmp_path)
+    exp = exported['hailo0']
+    assert exp.manifest['exact'] is False
+    device = HailoDevice(name='hailo0')
+    device.open()
+    device.upload(exp)
+    quantised, plain = EmulatedHailo('q'), EmulatedHailo('f', quantized=False)
+    for emu in (quantised, plain):
+        emu.open()
+        emu.upload(exp)
+    io = PartitionIO(c, exp.manifest)
+    rng = np.random.default_rng(4)
+    differs = 0
+    for _ in range(5):
+        fired = np.flatnonzero(rng.random(c.n_neurons) < 0.3).astype(np.int64)
+        grids = io.inputs(fired, rng.uniform(0, 300, fired.size).astype(np.float32))
+        on_device, emulated, exact = device.infer(grids), quantised.infer(grids), \
+            plain.infer(grids)
+        for spec in exp.manifest['outputs']:
+            name = spec['name']
+            np.testing.assert_allclose(on_device[name], emulated[name], rtol=0, atol=1e-5)
+            differs += int(np.any(np.abs(emulated[name] - exact[name]) > 1e-6))
+    device.close()
+    assert differs > 0                  # the quantisation is really applied (inexact inputs)

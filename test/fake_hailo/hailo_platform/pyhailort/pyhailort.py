@@ -283,6 +283,11 @@ class _Engine:
         feed = {}
         for info in self._hef._inputs:
             array = np.asarray(feed_nhwc[info.name], dtype=np.float32).reshape(info.shape)
+            spec = self._hef._specs.get(info.name[len(prefix):])
+            if spec:                # FLOAT32 format: HailoRT quantises on the host side
+                top = 2 ** spec['bits'] - 1
+                array = np.clip(np.rint(array / np.float32(spec['scale'])), 0, top) \
+                    * np.float32(spec['scale'])
             feed[info.name[len(prefix):]] = np.ascontiguousarray(
                 np.transpose(array, (2, 0, 1))[None])
         names = [i.name[len(prefix):] for i in self._hef._outputs]
