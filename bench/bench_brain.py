@@ -12,14 +12,13 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from feagi_hailo_ros.brain import build_connectome, Connectome, load_genome  # noqa: E402
 from feagi_hailo_ros.brain.synth import synthetic_genome  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def best_of(repeat, fn):

@@ -27,8 +27,9 @@ def main() -> int:
     parser.add_argument('--warmup', type=int, default=200)
     args = parser.parse_args()
     t0 = time.perf_counter()
+    from feagi_hailo_ros.engine import \
+        kernel  # noqa: F401  (loads or compiles the kernel)
     from feagi_hailo_ros.engine.bench import run_benchmark
-    from feagi_hailo_ros.engine import kernel  # noqa: F401  (loads or compiles the kernel)
     import_s = time.perf_counter() - t0
     print(json.dumps({'kernel_import_s': round(import_s, 3)}))
     for workload in args.workloads.split(','):

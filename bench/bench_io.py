@@ -13,13 +13,12 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 from feagi_hailo_ros.brain.genome import load_genome  # noqa: E402
 from feagi_hailo_ros.io.image import image_to_rgb  # noqa: E402
 from feagi_hailo_ros.io.vision import SegmentedVisionEncoder  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def make_frames(count: int, width: int = 640, height: int = 480) -> list:

@@ -3,9 +3,8 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from feagi_hailo_ros.cli.main import main
+import pytest
 
 DATA = Path(__file__).resolve().parent / 'data'
 GENOMES = sorted(DATA.glob('*.json')) + sorted((DATA / 'conformance').glob('*.json'))

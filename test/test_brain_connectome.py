@@ -3,11 +3,10 @@
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.brain import (build_connectome, cache_path, Connectome, load_brain,
                                    load_genome, make_area)
+import numpy as np
+import pytest
 
 DATA = Path(__file__).resolve().parent / 'data'
 

@@ -2,9 +2,8 @@
 
 import json
 
-import pytest
-
 from feagi_hailo_ros.brain import build_connectome, GenomeError, load_genome
+import pytest
 
 GOOD_AREA = {'cx-___bbx-i': 2, 'cx-___bby-i': 2, 'cx-___bbz-i': 1}
 MORPHS = {'projector': {'type': 'functions', 'parameters': {}},

@@ -4,10 +4,9 @@ import base64
 import json
 from pathlib import Path
 
-import pytest
-
 from feagi_hailo_ros.brain import build_connectome, load_genome
 from feagi_hailo_ros.brain.ids import aliases, parse_area_id
+import pytest
 
 DATA = Path(__file__).resolve().parent / 'data'
 GENOMES = sorted(DATA.glob('*.json')) + sorted((DATA / 'conformance').glob('*.json')) + \

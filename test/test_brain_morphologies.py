@@ -1,14 +1,13 @@
 """Morphologies (DESIGN §5): hand-computed synapse counts per kind, and a per-voxel oracle."""
 
 import itertools
-import random
 from pathlib import Path
-
-import numpy as np
-import pytest
+import random
 
 from feagi_hailo_ros.brain import build_connectome, load_genome
 from feagi_hailo_ros.brain.morphologies import projector_relation
+import numpy as np
+import pytest
 
 DATA = Path(__file__).resolve().parent / 'data'
 

@@ -2,11 +2,10 @@
 
 import json
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.brain import build_connectome, Connectome, load_genome
 from feagi_hailo_ros.brain.synth import demo_genome, synthetic_genome, write_genome
+import numpy as np
+import pytest
 
 
 def reachable(connectome, start_area):

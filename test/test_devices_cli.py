@@ -3,9 +3,8 @@
 import json
 import shutil
 
-import numpy as np
-
 from feagi_hailo_ros.cli.main import main as cli_main
+import numpy as np
 import test_devices_conftest_helpers as helpers
 from test_devices_conftest_helpers import ESSENTIAL, ESSENTIAL_INJECT, PROBE
 

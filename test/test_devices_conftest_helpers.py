@@ -1,9 +1,9 @@
 """Shared helpers of the devices tests (imported by test_devices_*.py; not a conftest)."""
 
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import numpy as np

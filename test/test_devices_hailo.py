@@ -7,21 +7,20 @@ status names translated into advice.
 import shutil
 import time
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.devices.base import DeviceError, DeviceTimeout, DeviceUnavailable
 from feagi_hailo_ros.devices.export import export_partition, write_partition
-from feagi_hailo_ros.devices.hailo import HailoDevice, explain, load_hailort, scan, status_name
+from feagi_hailo_ros.devices.hailo import explain, HailoDevice, load_hailort, scan, status_name
 from feagi_hailo_ros.devices.host_io import PartitionIO
 from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.devices.planner import plan_partitions
 from feagi_hailo_ros.engine.core import BurstEngine
+import numpy as np
+import pytest
 import test_devices_conftest_helpers as helpers
-from test_devices_conftest_helpers import (ESSENTIAL, ESSENTIAL_INJECT, bursts_until_device,
-                                           random_vision_injections, read_injections,
-                                           run_bursts, small_synthetic)
+from test_devices_conftest_helpers import (bursts_until_device, ESSENTIAL, ESSENTIAL_INJECT,
+                                           random_vision_injections, read_injections, run_bursts,
+                                           small_synthetic)
 
 fake_hailo = helpers.fake_hailo
 

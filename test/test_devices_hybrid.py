@@ -3,17 +3,15 @@
 Faults fall back to the CPU; the runs are compared with uninterrupted runs.
 """
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.cli.main import main as cli_main
 from feagi_hailo_ros.devices.emulator import EmulatedHailo, FaultPlan
 from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.engine.core import BurstEngine
-from test_devices_conftest_helpers import (ESSENTIAL, ESSENTIAL_INJECT, PROBE, PROBE_INJECT,
-                                           bursts_until_device,
-                                           random_vision_injections, read_injections,
+import numpy as np
+import pytest
+from test_devices_conftest_helpers import (bursts_until_device, ESSENTIAL, ESSENTIAL_INJECT, PROBE,
+                                           PROBE_INJECT, random_vision_injections, read_injections,
                                            run_bursts, small_synthetic)
 
 

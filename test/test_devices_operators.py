@@ -3,16 +3,15 @@
 The exported ONNX graph must compute exactly the synapse list's currents and reach.
 """
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.brain.builder import build_connectome
-from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule
 from feagi_hailo_ros.brain.connectome import Connectome
+from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule
 from feagi_hailo_ros.devices.export import export_partition
 from feagi_hailo_ros.devices.operators import analyse, pair_synapses
 from feagi_hailo_ros.devices.planner import DevicePartition, plan_partitions
 from feagi_hailo_ros.devices.verify import verify_partition
+import numpy as np
+import pytest
 from test_devices_conftest_helpers import ESSENTIAL, PROBE, small_synthetic
 
 

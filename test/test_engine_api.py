@@ -2,15 +2,14 @@
 
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.brain.builder import load_brain
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine, split_range
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.replay import read_injections
 from feagi_hailo_ros.engine.workloads import bench_workload, random_brain
+import numpy as np
+import pytest
 
 VECTORS = Path(__file__).parent / 'data' / 'conformance'
 PROBE = VECTORS / 'conformance_probe.json'

@@ -3,9 +3,8 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from feagi_hailo_ros.cli.main import main
+import pytest
 
 VECTORS = Path(__file__).parent / 'data' / 'conformance'
 PROBE = VECTORS / 'conformance_probe.json'

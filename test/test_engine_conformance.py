@@ -2,13 +2,12 @@
 
 from pathlib import Path
 
-import pytest
-
 from feagi_hailo_ros.brain.builder import load_brain
 from feagi_hailo_ros.cli.main import main
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.reference import ReferenceEngine
 from feagi_hailo_ros.engine.replay import FiredRecorder, read_injections
+import pytest
 
 DATA = Path(__file__).parent / 'data'
 VECTORS = DATA / 'conformance'

@@ -2,15 +2,14 @@
 
 from collections import Counter
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
-from feagi_hailo_ros.engine.reference import (ReferenceEngine, driven_psp,
-                                              excitability_draw, pcg_hash)
+from feagi_hailo_ros.engine.reference import (driven_psp, excitability_draw, pcg_hash,
+                                              ReferenceEngine)
 from feagi_hailo_ros.engine.workloads import random_brain
+import numpy as np
+import pytest
 
 SEEDS = range(40)
 RULES = ('leak', 'refractory_candidate_discarded', 'charge_reset', 'above_threshold_limit',

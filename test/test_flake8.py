@@ -1,8 +1,8 @@
 """flake8 over the package, as `ros2 pkg create` generates (ament_flake8, else plain flake8)."""
 
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

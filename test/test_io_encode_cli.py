@@ -3,11 +3,10 @@
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.cli.main import main
 from feagi_hailo_ros.io.vision import Gaze, SegmentedVisionEncoder
+import numpy as np
+import pytest
 
 DATA = Path(__file__).parent / 'data'
 SCENE_A = str(DATA / 'io' / 'scene_a.png')
@@ -33,6 +32,7 @@ def test_encode_prints_sorted_json_lines(capsys):
 
 def test_encode_equals_the_encoder_and_legacy_equals_v3(capsys):
     import cv2
+
     from feagi_hailo_ros.brain.genome import load_genome
     _, legacy, _ = _run(capsys, '--genome', str(DATA / 'essential_genome.json'), SCENE_B,
                         '--gaze', '0.3', '0.6', '0.4')

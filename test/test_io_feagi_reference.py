@@ -8,12 +8,11 @@ through `_guard` so a panic fails the test with a message instead of killing the
 import base64
 from types import SimpleNamespace
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.io.motors import decode_rotary, decode_rotary_fractional, decode_servo
 from feagi_hailo_ros.io.scalars import encode_multi_axis, encode_unsigned
 from feagi_hailo_ros.io.vision import Gaze, SegmentedVisionEncoder
+import numpy as np
+import pytest
 
 frpl = pytest.importorskip('feagi_rust_py_libs')
 cc = frpl.connector_core
@@ -290,7 +289,7 @@ def test_servo_decoder_matches_feagi():
 
 
 def test_gaze_decoding_matches_feagi():
-    """FEAGI's decoded gaze is opaque in Python, so compare what it does to segmentation."""
+    """Compare what the gaze does to segmentation: FEAGI's decoded gaze is opaque in Python."""
     from feagi_hailo_ros.io.motors import decode_gaze, decode_gaze_modulation
     depth = 10
     agent = cc.ConnectorAgent()

@@ -1,10 +1,9 @@
 """Tests of io.image: every ROS encoding, padded rows, endianness, compressed images, errors."""
 
 import cv2
+from feagi_hailo_ros.io.image import compressed_to_rgb, image_to_rgb, SUPPORTED_ENCODINGS
 import numpy as np
 import pytest
-
-from feagi_hailo_ros.io.image import SUPPORTED_ENCODINGS, compressed_to_rgb, image_to_rgb
 
 RNG = np.random.default_rng(11)
 H, W = 5, 6

@@ -5,16 +5,14 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-import pytest
-
 from feagi_hailo_ros.io.areas import (decode_io_id, find_gaze_area, find_motor_areas,
                                       find_vision_areas)
-from feagi_hailo_ros.io.motors import (DeadMan, DriveLimits, decode_area, decode_gaze,
-                                       decode_gaze_modulation,
+from feagi_hailo_ros.io.motors import (DeadMan, decode_area, decode_gaze, decode_gaze_modulation,
                                        decode_legacy_motor, decode_rotary,
-                                       decode_rotary_fractional, decode_servo,
-                                       differential_drive)
+                                       decode_rotary_fractional, decode_servo, differential_drive,
+                                       DriveLimits)
+import numpy as np
+import pytest
 
 DATA = Path(__file__).parent / 'data'
 

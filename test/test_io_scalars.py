@@ -1,11 +1,10 @@
 """Tests of io.scalars: FEAGI scalar encoding (DESIGN §7a) and ROS-unit normalisation."""
 
+from feagi_hailo_ros.io.scalars import (encode_multi_axis, encode_signed, encode_unsigned,
+                                        magnitude_z, normalize_signed, normalize_unsigned,
+                                        scalar_injections, ScalarRejected)
 import numpy as np
 import pytest
-
-from feagi_hailo_ros.io.scalars import (ScalarRejected, encode_multi_axis, encode_signed,
-                                        encode_unsigned, magnitude_z, normalize_signed,
-                                        normalize_unsigned, scalar_injections)
 
 
 def test_unsigned_z_rule():

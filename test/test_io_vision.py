@@ -3,12 +3,11 @@
 import base64
 from types import SimpleNamespace
 
+from feagi_hailo_ros.io.areas import find_vision_areas
+from feagi_hailo_ros.io.vision import (crop_edges, CropEdges, Gaze, nearest_indices,
+                                       round_half_away, SegmentedVisionEncoder)
 import numpy as np
 import pytest
-
-from feagi_hailo_ros.io.areas import find_vision_areas
-from feagi_hailo_ros.io.vision import (CropEdges, Gaze, SegmentedVisionEncoder, crop_edges,
-                                       nearest_indices, round_half_away)
 
 
 def legacy_areas(centre=(2, 2, 3), peripheral=(1, 1, 1), extra=()):

@@ -1,8 +1,8 @@
 """Docstring style (ament_pep257, else pydocstyle with the same conventions)."""
 
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

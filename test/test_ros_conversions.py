@@ -173,7 +173,8 @@ def test_synthetic_camera_pattern_moves_and_packs_every_encoding():
     from builtin_interfaces.msg import Time
 
     from feagi_hailo_ros.io.image import image_to_rgb
-    from feagi_hailo_ros.ros.synthetic_camera import image_message, pattern_frame
+    from feagi_hailo_ros.ros.synthetic_camera import (image_message,
+                                                      pattern_frame)
     first = pattern_frame(0.0, 120, 90)
     later = pattern_frame(1.0, 120, 90)
     assert first.shape == (90, 120, 3) and first.dtype == np.uint8
@@ -210,6 +211,7 @@ class RecordingRuntime:
 
 def test_sensor_inbox_encodes_each_frame_once_and_drops_stale_or_bad_readings():
     from sensor_msgs.msg import Image
+
     from feagi_hailo_ros.ros.parameters import defaults
     from feagi_hailo_ros.ros.sensor_inbox import SensorInbox
     warnings = []

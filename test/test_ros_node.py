@@ -394,7 +394,8 @@ def test_overrunning_bursts_are_skipped_not_queued(ros_context):
 
 def test_device_choice_hailo_without_hailort_fails_with_help_auto_falls_to_cpu(
         ros_context, genome_path):
-    from feagi_hailo_ros.ros.brain_runtime import build_runtime, hailo_available
+    from feagi_hailo_ros.ros.brain_runtime import (build_runtime,
+                                                   hailo_available)
     from feagi_hailo_ros.ros.parameters import defaults
     settings = dict(defaults(), genome=genome_path, device='auto')
     runtime = build_runtime(settings)

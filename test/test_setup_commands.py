@@ -1,7 +1,7 @@
 """The README's two commands exist, CI calls the test command and nothing else."""
 
-import re
 from pathlib import Path
+import re
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """package.xml is well-formed, format 3, and declares what the package really needs."""
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
+import xml.etree.ElementTree as ET
 
 import pytest
 

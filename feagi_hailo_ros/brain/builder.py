@@ -5,19 +5,18 @@ relations, no pairs generated) so that the memory estimate is checked before any
 is allocated and CSR offsets are known; the second generates pairs and writes them in place.
 """
 
+from dataclasses import dataclass
 import os
 import time
-from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Union
 
-import numpy as np
-
-from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path,  # noqa
-                                              Connectome, MappingInfo)
+from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path, Connectome,  # noqa
+                                              MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
-from feagi_hailo_ros.brain.genome import AreaSpec, Genome, MappingRule, load_genome
-from feagi_hailo_ros.brain.morphologies import (MorphologyError, RuleParts, part_counts_grid,
-                                                part_pairs, rule_parts)
+from feagi_hailo_ros.brain.genome import AreaSpec, Genome, load_genome, MappingRule
+from feagi_hailo_ros.brain.morphologies import (MorphologyError, part_counts_grid, part_pairs,
+                                                rule_parts, RuleParts)
+import numpy as np
 
 ProgressFn = Callable[[str, int, int], None]
 _BYTES_PER_NEURON = 2 + 8        # neuron_area uint16 + indptr (int64 while building)

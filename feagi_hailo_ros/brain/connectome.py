@@ -5,17 +5,16 @@ only k = n-1 receives (DESIGN §5). Coordinates are derived, not stored. Synapse
 source: `syn_indptr`, `syn_target` (uint32), `syn_weight` (int16, signed); psp is per area.
 """
 
+from dataclasses import asdict, dataclass, fields
 import json
 import os
-from dataclasses import asdict, dataclass, fields
 from typing import Dict, List, Optional, Sequence, Tuple, Union
-
-import numpy as np
 
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
-from feagi_hailo_ros.brain.ids import CORE_KINDS, aliases
+from feagi_hailo_ros.brain.ids import aliases, CORE_KINDS
 from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
+import numpy as np
 
 # Bump when the builder's output for a given genome changes: cached files are then rebuilt.
 BUILDER_VERSION = 1

@@ -5,12 +5,12 @@ default when it is missing; a gene written under another suffix is ignored with 
 naming the key (DESIGN §4-§5).
 """
 
+from dataclasses import dataclass, field
 import hashlib
 import json
 import math
 import os
 import struct
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.brain.errors import GenomeError
@@ -78,7 +78,7 @@ class Morphology:
     """A named morphology: `type` (vectors, patterns, functions, composite) and parameters."""
 
     name: str
-    type: str
+    type: str  # noqa: A003
     parameters: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -86,7 +86,7 @@ class Morphology:
 class AreaSpec:
     """A cortical area with its dimensions and neuron genes (FEAGI's defaults where omitted)."""
 
-    id: str
+    id: str  # noqa: A003
     name: str
     role: str
     unit: Optional[str]
@@ -357,7 +357,7 @@ class _GenomeReader:
             self.fail(f'{where}: malformed rule {rule!r} ({exc})', area_id, 'dstmap')
         if delay != 1:
             self.fail(f'{where} ({parsed.morphology_id}): synaptic_delay_bursts = {delay} is not '
-                      'supported; only a delay of 1 burst (FEAGI\'s default) is. Set it to 1.',
+                      "supported; only a delay of 1 burst (FEAGI's default) is. Set it to 1.",
                       area_id, 'dstmap')
         if parsed.plasticity_flag:
             self.warn(f'area {area_id!r}: {where} ({parsed.morphology_id}) is plastic; '
@@ -386,7 +386,7 @@ class _GenomeReader:
                               f'{", ".join(MORPHOLOGY_TYPES)})', area.id, 'dstmap')
         for area_id, kind in missing_core.items():
             # FEAGI adds its one-neuron core areas itself; create one that a mapping reaches.
-            self.warn(f'area {area_id!r} ({kind}) is not in the blueprint: added as FEAGI\'s '
+            self.warn(f"area {area_id!r} ({kind}) is not in the blueprint: added as FEAGI's "
                       'one-neuron core area with default genes')
             areas.append(AreaSpec(id=area_id, name=kind, role='core', unit=None,
                                   index_in_unit=0, dims=(1, 1, 1), group='CORE',

@@ -12,9 +12,8 @@ pair order), then destinations in x, y, z order.
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
+import numpy as np
 
 SUPPORTED_FUNCTIONS = ('projector', 'block_to_block')
 PATTERN_WILDCARDS = ('*', '?', '!')

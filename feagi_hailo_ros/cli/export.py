@@ -26,7 +26,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan, export and check each partition; print the plan and the compile commands."""
     from feagi_hailo_ros.cli.run import load_connectome
-    from feagi_hailo_ros.devices.export import export_partition, write_partition
+    from feagi_hailo_ros.devices.export import (export_partition,
+                                                write_partition)
     from feagi_hailo_ros.devices.operators import pair_synapses
     from feagi_hailo_ros.devices.planner import plan_partitions
     from feagi_hailo_ros.devices.verify import verify_partition

@@ -58,7 +58,7 @@ class Device(ABC):
     kind = 'device'
 
     @abstractmethod
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003
         """Claim the device; raise DeviceUnavailable/DeviceError with a readable reason."""
 
     @abstractmethod

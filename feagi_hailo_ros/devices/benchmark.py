@@ -76,7 +76,7 @@ class ReplayDevice:
         self.frames, self.latency_s, self.name = frames, latency_ms / 1000.0, name
         self.calls = 0
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003
         """Nothing to open."""
 
     def upload(self, partition) -> None:

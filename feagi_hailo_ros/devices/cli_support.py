@@ -113,9 +113,11 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
 def run_device_bench(args: argparse.Namespace) -> int:
     """`bench --device emulator`: print the JSON report and one line per engine."""
     import json
+
     from feagi_hailo_ros.brain.builder import load_brain
     from feagi_hailo_ros.brain.synth import synthetic_genome
-    from feagi_hailo_ros.devices.benchmark import run_hybrid_benchmark, summary_lines
+    from feagi_hailo_ros.devices.benchmark import (run_hybrid_benchmark,
+                                                   summary_lines)
     connectome = load_brain(synthetic_genome(args.synthetic, seed=args.seed))
     report = run_hybrid_benchmark(connectome, args.bursts, args.warmup, args.repeats,
                                   [args.latency_ms], args.partition)

@@ -8,10 +8,9 @@ float32) without onnxruntime, as a reference and for hosts without it.
 import os
 from typing import Dict
 
-import numpy as np
-
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth
 from feagi_hailo_ros.devices.operators import pair_synapses
+import numpy as np
 
 
 class CpuDevice(Device):
@@ -25,7 +24,7 @@ class CpuDevice(Device):
         self._terms = None
         self._open = False
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003
         """Nothing to claim."""
         self._open = True
 

@@ -9,15 +9,14 @@ worker thread sleeps; the host keeps working). Faults can be injected for tests:
 given inferences, hang, or disconnect until reopened. Health values are marked emulated.
 """
 
+from dataclasses import dataclass, field
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Dict, Optional, Set
-
-import numpy as np
 
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth, DeviceUnavailable
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
+import numpy as np
 
 
 @dataclass
@@ -56,7 +55,7 @@ class EmulatedHailo(Device):
         self._since = time.monotonic()
         self._lock = threading.Lock()
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003
         """Check onnxruntime is present and (after an injected disconnect) reconnect."""
         if self._disconnected_at is not None:
             wait = self.faults.reconnect_after_s
@@ -84,7 +83,7 @@ class EmulatedHailo(Device):
                                              providers=['CPUExecutionProvider'])
         self._manifest = partition.manifest
         self._inputs = {s['name']: s for s in partition.manifest['inputs']}
-        self._outputs = [s for s in partition.manifest['outputs']]
+        self._outputs = list(partition.manifest['outputs'])
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Quantise inputs, run the graph, quantise outputs; grids in (X, Y, Z) order."""

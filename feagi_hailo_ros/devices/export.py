@@ -14,16 +14,15 @@ Quantisation (recorded in the manifest, applied by the emulator, expected of the
   candidates = (current != 0). This halves that target's device work and output I/O.
 """
 
+from dataclasses import dataclass
 import json
 import os
-from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-import numpy as np
-
 from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
-from feagi_hailo_ros.devices.operators import PairSynapses, pair_synapses
+from feagi_hailo_ros.devices.operators import pair_synapses, PairSynapses
 from feagi_hailo_ros.devices.planner import DevicePartition
+import numpy as np
 
 MANIFEST_FORMAT = 'feagi-hailo-partition/1'
 CALIBRATION_SAMPLES = 64

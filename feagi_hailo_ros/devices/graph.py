@@ -11,11 +11,10 @@ HAILORT.md; three-dimensional batched MatMul of the separable form is marked (ch
 
 from typing import Dict, List, Optional, Set, Tuple
 
+from feagi_hailo_ros.devices.operators import Operator
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
-
-from feagi_hailo_ros.devices.operators import Operator
+from onnx import helper, numpy_helper, TensorProto
 
 OPSET = 13
 

@@ -12,15 +12,14 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth, DeviceTimeout,
                                           DeviceUnavailable)
+import numpy as np
 
 INSTALL_HELP = (
     'HailoRT 4.x is needed for a Hailo-8/8L. Raspberry Pi OS (Pi 5 + AI Kit / AI HAT+): '
     '`sudo apt install dkms hailo-all`, then reboot. Ubuntu/x86: install the HailoRT driver '
-    'and library .debs and the `hailort-4.x-cp3XY` wheel from Hailo\'s Developer Zone into '
+    "and library .debs and the `hailort-4.x-cp3XY` wheel from Hailo's Developer Zone into "
     'this Python (it requires numpy<2). Check with `hailortcli scan`.')
 
 STATUS_NAMES = {
@@ -243,7 +242,7 @@ class HailoDevice(Device):
         self._identity: dict = {}
         self._status = 'closed'
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003
         """Find the chip, check its architecture, create its VDevice (claims the chip)."""
         hp = load_hailort()
         self._hp = hp
@@ -307,7 +306,7 @@ class HailoDevice(Device):
             self._stack = contextlib.ExitStack()
             self._configured = self._stack.enter_context(model.configure())
             self._bindings = self._configured.create_bindings(
-                output_buffers={stream: buf for stream, buf in self._out_map.values()})
+                output_buffers=dict(self._out_map.values()))
             self._dims = {spec['name']: tuple(spec['dims'])
                           for spec in manifest['inputs'] + manifest['outputs']}
         except DeviceError:

@@ -7,9 +7,8 @@ by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounde
 
 from typing import Dict, List, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.devices.export import source_factors
+import numpy as np
 
 Scattered = Tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
 

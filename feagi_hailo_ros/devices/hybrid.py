@@ -11,21 +11,20 @@ opened at start (in use by another process, say) starts the same way, on the CPU
 library, chip or HEF (DeviceUnavailable) is an error at construction.
 """
 
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceUnavailable
-from feagi_hailo_ros.devices.export import ExportedPartition, export_partition
+from feagi_hailo_ros.devices.export import export_partition, ExportedPartition
 from feagi_hailo_ros.devices.host_io import PartitionIO
 from feagi_hailo_ros.devices.operators import pair_synapses
 from feagi_hailo_ros.devices.planner import DevicePartition, Plan, plan_partitions
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.model import Synapses
+import numpy as np
 
 
 def restrict_synapses(syn: Synapses, keep: np.ndarray) -> Synapses:

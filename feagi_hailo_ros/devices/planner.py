@@ -10,9 +10,8 @@ lists name the areas; `size:N` picks the eligible areas of at least N neurons.
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Union
 
+from feagi_hailo_ros.devices.operators import analyse, DENSE_LIMIT, Operator
 import numpy as np
-
-from feagi_hailo_ros.devices.operators import DENSE_LIMIT, Operator, analyse
 
 WEIGHT_BUDGET = 20_000_000      # device weights per HEF (about one Hailo-8 context)
 

@@ -2,9 +2,8 @@
 
 from typing import Dict, Optional
 
-import numpy as np
-
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, to_onnx_layout
+import numpy as np
 
 
 def reference_outputs(connectome, manifest: dict, pairs: Dict[tuple, object],

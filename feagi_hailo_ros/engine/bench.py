@@ -4,11 +4,10 @@ import resource
 import time
 from typing import Dict
 
-import numpy as np
-
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.workloads import bench_workload
+import numpy as np
 
 # Untimed bursts before timing: the start-up wave of activity has died out by then.
 WARMUP_BURSTS = 200

@@ -19,15 +19,14 @@ concurrently in threads (the kernel releases the GIL); spikes are exchanged at t
 boundary, which is exact.
 """
 
-import threading
 from pathlib import Path
+import threading
 from typing import List, Optional, Sequence, Tuple, Union
-
-import numpy as np
 
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
-from feagi_hailo_ros.engine.state import NeuronState, array_checksum
+from feagi_hailo_ros.engine.state import array_checksum, NeuronState
+import numpy as np
 
 POWER_AMOUNT = np.float32(1.0)
 

@@ -35,10 +35,10 @@ Benchmark injections (`fill_seed` > 0) use a 32-bit counter hash (Wellons' lowbi
 
 import math
 
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+import numpy as np
 
 try:        # LLVM cttz; numba has exposed it here since 0.50
     from numba.cpython.unsafe.numbers import trailing_zeros

@@ -3,10 +3,9 @@
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.engine.kernel import split_rows_by_target
-from feagi_hailo_ros.engine.params import NeuronParams, area_coords
+from feagi_hailo_ros.engine.params import area_coords, NeuronParams
+import numpy as np
 
 
 @dataclass

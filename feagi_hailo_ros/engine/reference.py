@@ -7,14 +7,13 @@ neurons fired in the previous burst (sources in ascending index, each source's s
 CSR order).
 """
 
-import math
 from collections import Counter
+import math
 from typing import Dict, List, Sequence
-
-import numpy as np
 
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import EXCITABILITY_ALWAYS
+import numpy as np
 
 F32 = np.float32
 _U32 = 0xFFFFFFFF

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
-import numpy as np
-
 from feagi_hailo_ros.engine.model import AreaLayout
+import numpy as np
 
 BurstInjections = Dict[int, Tuple[np.ndarray, np.ndarray]]
 

@@ -1,10 +1,10 @@
 """Neuron state in struct-of-arrays form, and its checkpoint file."""
 
-import json
-import zlib
 from dataclasses import dataclass, fields
+import json
 from pathlib import Path
 from typing import Union
+import zlib
 
 import numpy as np
 

@@ -3,10 +3,9 @@
 from dataclasses import dataclass
 from typing import List, Tuple
 
-import numpy as np
-
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
+import numpy as np
 
 # name -> neurons (DESIGN issue 8: one area, 10 uniform random synapses per neuron)
 WORKLOADS = {'w1m': 1_000_000, 'w100k': 100_000}

@@ -10,8 +10,8 @@ needed, because the id itself says what the area is (DESIGN §5, §7a):
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
+import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 SEGMENT_COUNT = 9

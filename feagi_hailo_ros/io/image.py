@@ -54,7 +54,7 @@ def _rows(data: Buffer, width: int, height: int, bpp: int, step: int,
     row_bytes = width * bpp
     if step < row_bytes:
         raise ValueError(f'image ({encoding}, {width}x{height}): step {step} is smaller than '
-                         f'one row ({width} px * {bpp} B = {row_bytes} B); fix the publisher\'s '
+                         f"one row ({width} px * {bpp} B = {row_bytes} B); fix the publisher's "
                          f'step')
     needed = step * (height - 1) + row_bytes
     if buf.size < needed:

@@ -5,8 +5,8 @@ one float64 per motor. A motor whose column(s) did not fire gets `silent` (0.0 b
 FEAGI latches the last value instead, see `DeadMan` for what we do about it).
 """
 
-import math
 from dataclasses import dataclass
+import math
 from typing import Optional, Tuple
 
 import numpy as np

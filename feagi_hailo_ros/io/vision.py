@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .areas import CENTRE_SEGMENT, VisionArea, find_vision_areas
+from .areas import CENTRE_SEGMENT, find_vision_areas, VisionArea
 from .injections import Injections
 
 _F32 = np.float32

@@ -6,10 +6,13 @@ file) on onnxruntime, with the output quantisation of the manifest.json next to 
 
 import hailo_platform.pyhailort._pyhailort as _pyhailort
 from hailo_platform.pyhailort.pyhailort import (  # noqa: F401
-    HEF, AsyncInferJob, ConfigureParams, Device, FormatType, HailoRTException,
-    HailoRTStreamAbortedByUser, HailoSchedulingAlgorithm, HailoStreamInterface,
-    HailoCommunicationClosedException, InferVStreams, InputVStreamParams, OutputVStreamParams,
-    PowerMeasurementTypes, DvmTypes, VDevice)
+                                                AsyncInferJob, ConfigureParams, Device, DvmTypes,
+                                                FormatType, HailoCommunicationClosedException,
+                                                HailoRTException, HailoRTStreamAbortedByUser,
+                                                HailoSchedulingAlgorithm, HailoStreamInterface,
+                                                HEF, InferVStreams, InputVStreamParams,
+                                                OutputVStreamParams, PowerMeasurementTypes,
+                                                VDevice)
 
 __version__ = '4.23.0'
 if _pyhailort.__version__ != __version__:

@@ -10,10 +10,9 @@ import os
 import time
 from types import SimpleNamespace
 
-import numpy as np
-
 from fake_hailo_control import STATE
 from hailo_platform.pyhailort._pyhailort import HailoRTStatusException
+import numpy as np
 
 
 # ---- exceptions (libhailort status -> class, as pyhailort.py maps them) -------------------
@@ -419,7 +418,7 @@ class InferModel:
             raise HailoRTNotFoundException(f'no {what} named {name}')
         return streams[name]
 
-    def input(self, name=None):
+    def input(self, name=None):  # noqa: A003
         """An input stream (by name when there are several)."""
         return self._one(self._inputs, name, 'input')
 
@@ -465,7 +464,7 @@ class _Bindings:
         self._out = {n: _Buffer(s, (output_buffers or {}).get(n))
                      for n, s in model._outputs.items()}
 
-    def input(self, name=None):
+    def input(self, name=None):  # noqa: A003
         if name is None and len(self._in) == 1:
             return next(iter(self._in.values()))
         return self._in[name]
