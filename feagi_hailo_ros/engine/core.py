@@ -13,6 +13,10 @@ A hybrid engine can run a partition's synaptic integration elsewhere (a device):
     engine.update(lo, hi, currents=currents)                  # rules on the host
     fired = engine.end_burst()
 
+or, with a device's sparse result (neuron indices and their currents),
+`engine.add_currents(idx, values)` (and `engine.mark_candidates_indices(idx)` for targets
+reached without a current) before `engine.update(lo, hi)`.
+
 `synaptic_currents(lo, hi)` computes on the CPU what the device should return (to check
 it or to fall back). With `partitions=2, threads=True` the partitions of one burst run
 concurrently in threads (the kernel releases the GIL); spikes are exchanged at the burst
@@ -171,6 +175,49 @@ class BurstEngine:
         syn = self._synapses
         kernel.mark_candidates_range(self._fired[self._cur], self._n_fired, syn.indptr,
                                      syn.target, lo, hi, self.fcl_input)
+
+    def add_currents(self, indices, values) -> None:
+        """Add synaptic currents computed elsewhere to neurons and make them candidates.
+
+        The sparse form of `update(..., currents=...)` for a device's result: `indices`
+        (int array) and `values` (float32, same length) are added in order, after the
+        injections and power queued for this burst, and each of those neurons becomes a
+        fire candidate even when its value is 0 (as a propagated synapse does). Valid
+        inside a burst (after `begin_burst`) and before `update` of the range that holds
+        the neurons. O(len(indices)), numba, releases the GIL.
+        """
+        idx = self._checked_indices(indices, 'add_currents')
+        val = np.ascontiguousarray(values, dtype=np.float32)
+        if val.shape != idx.shape:
+            raise ValueError(f'add_currents: {idx.size} indices but values of shape '
+                             f'{val.shape}; pass one float32 value per index')
+        kernel.add_currents_at(idx, val, self.fcl_input)
+
+    def mark_candidates_indices(self, indices) -> None:
+        """Make neurons fire candidates with no input (sparse; cf. `mark_candidates`).
+
+        `indices` (int array) are, e.g., the targets a device reports as reached by a
+        spike whose current is not passed: they are updated as candidates with their
+        queued injections only. Same validity as `add_currents`; O(len(indices)).
+        """
+        kernel.mark_candidates_at(self._checked_indices(indices, 'mark_candidates_indices'),
+                                  self.fcl_input)
+
+    def _checked_indices(self, indices, caller: str) -> np.ndarray:
+        """Return indices as a contiguous int array; raise unless in a burst and in range."""
+        if not self._in_burst:
+            raise RuntimeError(f'{caller} outside a burst: call begin_burst first')
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in 'iu':
+            if idx.size:
+                raise ValueError(f'{caller}: neuron indices must be integers, got {idx.dtype}')
+            idx = idx.astype(np.int64)
+        idx = np.ascontiguousarray(idx.reshape(-1))
+        bad = kernel.first_outside(idx, self.n_neurons)
+        if bad >= 0:
+            raise ValueError(f'{caller}: neuron index {idx[bad]} (position {bad}) is outside '
+                             f'0..{self.n_neurons - 1}')
+        return idx
 
     def candidates(self, lo: int = 0, hi: Optional[int] = None) -> np.ndarray:
         """Return the candidate mask (bool) of neurons [lo, hi) for the current burst."""

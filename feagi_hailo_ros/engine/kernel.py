@@ -7,7 +7,8 @@ device can compute the synaptic currents while the host applies the rules:
    (DESIGN §4 steps 1 and 3); p = 0 is discarded.
 2. `propagate_range` adds the synaptic input of the neurons fired in the previous burst to
    the targets in [lo, hi) (step 4). `mark_candidates_range` only marks them candidates
-   (for currents computed elsewhere, e.g. on a device).
+   (for currents computed elsewhere, e.g. on a device); `add_currents_at` and
+   `mark_candidates_at` do the same for a sparse list of neurons (device results).
 3. `update_range` applies steps 2, 5 and 6 to the neurons in [lo, hi), appends the fired ones
    to an output buffer and resets `fcl_input` in the range for the next burst (or fills it
    with benchmark injections), so no pass is spent on clearing.
@@ -216,6 +217,35 @@ def mark_candidates_range(fired, n_fired, indptr, target, lo, hi, fcl_input):
             t = target[k]
             if t >= lo and t < hi:
                 fcl_input[t] += _ZERO
+
+
+@njit(nogil=True, cache=True)
+def first_outside(indices, n):
+    """Return the position of the first index outside [0, n), or -1 when all are inside."""
+    for j in range(indices.size):
+        if indices[j] < 0 or indices[j] >= n:
+            return j
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def add_currents_at(indices, values, fcl_input):
+    """Add currents to neurons in the given order and make them candidates (sparse).
+
+    Same as propagated synapses: a neuron becomes a candidate even when its current is 0
+    (the final + 0.0 turns a -0.0 sum, i.e. "not a candidate", into +0.0 and leaves any
+    other value unchanged). Indices must be in range (see `first_outside`).
+    """
+    for j in range(indices.size):
+        i = indices[j]
+        fcl_input[i] = (fcl_input[i] + np.float32(values[j])) + _ZERO
+
+
+@njit(nogil=True, cache=True)
+def mark_candidates_at(indices, fcl_input):
+    """Make neurons candidates without adding input (adds +0.0; sparse)."""
+    for j in range(indices.size):
+        fcl_input[indices[j]] += _ZERO
 
 
 @njit(nogil=True, cache=True)

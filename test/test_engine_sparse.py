@@ -1,0 +1,117 @@
+"""Sparse device results: add_currents / mark_candidates_indices against host propagation."""
+
+from feagi_hailo_ros.engine.core import BurstEngine, split_range
+from feagi_hailo_ros.engine.model import EngineModel
+from feagi_hailo_ros.engine.params import NeuronParams
+from feagi_hailo_ros.engine.workloads import random_brain
+import numpy as np
+import pytest
+
+
+def integer_brain(seed: int):
+    """Return a random rule-exercising brain whose inputs are all integers.
+
+    psp is integer (FEAGI truncates it); with psp_uniform in every area no source divides
+    by its out-degree, and the injections are rounded, so any sum order gives the same
+    float32 input (the exact case of a device partition).
+    """
+    brain = random_brain(seed, bursts=50)
+    brain.model.params.psp_uniform[:] = 1
+    injections = [(idx, np.round(pot)) for idx, pot in brain.injections]
+    return brain.model, injections
+
+
+def device_result(engine: BurstEngine, lo: int, hi: int):
+    """Return (indices, currents) of the candidates in [lo, hi): a device's sparse result."""
+    currents, candidates = engine.synaptic_currents(lo, hi)
+    local = np.flatnonzero(candidates)
+    return (lo + local).astype(np.uint32), currents[local]
+
+
+@pytest.mark.parametrize('seed', [3, 11, 21])
+@pytest.mark.parametrize('zeros_as_marks', [False, True])
+def test_sparse_currents_fire_exactly_as_propagation(seed, zeros_as_marks):
+    """Host partition propagated + device partition via add_currents == one plain engine.
+
+    With `zeros_as_marks` the targets whose current is 0 go through
+    mark_candidates_indices instead (the device reports them without a current).
+    """
+    model, injections = integer_brain(seed)
+    n = model.n_neurons
+    lo, hi = split_range(n, 2)[1]
+    plain, hybrid = BurstEngine(model), BurstEngine(model)
+    reached = zero_current = 0
+    for idx, pot in injections:
+        plain.inject_indices(idx, pot)
+        hybrid.inject_indices(idx, pot)
+        expected = plain.burst().copy()
+        dev_idx, dev_val = device_result(hybrid, lo, hi)     # before the burst, as a device
+        hybrid.begin_burst()
+        hybrid.propagate(0, lo)
+        hybrid.update(0, lo)
+        if zeros_as_marks:
+            zero = dev_val == 0
+            hybrid.mark_candidates_indices(dev_idx[zero])
+            hybrid.add_currents(dev_idx[~zero], dev_val[~zero])
+        else:
+            hybrid.add_currents(dev_idx, dev_val)
+        hybrid.update(lo, hi)
+        got = hybrid.end_burst()
+        assert np.array_equal(got, expected), f'burst {hybrid.burst_count - 1} differs'
+        assert np.array_equal(hybrid.state_arrays.potential, plain.state_arrays.potential)
+        reached += dev_idx.size
+        zero_current += int(np.count_nonzero(dev_val == 0))
+    assert reached > 0, 'no spike reached the device partition: the test proves nothing'
+    if seed == 3:
+        assert zero_current > 0, 'no zero-current candidate: the marks are not exercised'
+
+
+def one_leaky_neuron_engine():
+    """Return an engine of 3 unconnected neurons (threshold 10, leak 0.5) after one burst."""
+    params = NeuronParams.from_arrays([0, 3], fire_threshold=10.0, leak=0.5,
+                                      mp_charge_accumulation=True)
+    model = EngineModel.from_arrays(params, np.zeros(4, np.int64), np.zeros(0, np.int32),
+                                    np.zeros(0, np.int16))
+    engine = BurstEngine(model)
+    engine.inject_indices([0, 1, 2], [4.0, 4.0, 4.0])
+    engine.burst()                         # each now holds 4 * 0.5 = 2
+    return engine
+
+
+def test_zero_current_and_marks_make_candidates_that_leak():
+    """A neuron given current 0 (or -0.0) or marked is a candidate: its potential leaks."""
+    engine = one_leaky_neuron_engine()
+    assert engine.state_arrays.potential.tolist() == [2.0, 2.0, 2.0]
+    engine.begin_burst()
+    engine.add_currents(np.array([0, 1]), np.array([0.0, -0.0], np.float32))
+    engine.mark_candidates_indices(np.array([], np.int64))
+    engine.update(0, 3)
+    engine.end_burst()
+    # candidates 0 and 1 leak to 1.0; neuron 2 got nothing and keeps 2.0
+    assert engine.state_arrays.potential.tolist() == [1.0, 1.0, 2.0]
+    engine.begin_burst()
+    engine.mark_candidates_indices(np.array([2], np.int32))
+    engine.add_currents([1, 1], [4.0, 5.0])          # duplicates add up: 1 + 9 = 10 fires
+    engine.update(0, 3)
+    assert engine.end_burst().tolist() == [1]
+    assert engine.state_arrays.potential.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_sparse_calls_check_their_arguments():
+    """Outside a burst, out-of-range indices and mismatched lengths are refused clearly."""
+    engine = one_leaky_neuron_engine()
+    with pytest.raises(RuntimeError, match='begin_burst'):
+        engine.add_currents([0], [1.0])
+    with pytest.raises(RuntimeError, match='begin_burst'):
+        engine.mark_candidates_indices([0])
+    engine.begin_burst()
+    with pytest.raises(ValueError, match='index 3 .*outside 0..2'):
+        engine.add_currents([0, 3], [1.0, 1.0])
+    with pytest.raises(ValueError, match='index -1'):
+        engine.mark_candidates_indices([-1])
+    with pytest.raises(ValueError, match='one float32 value per index'):
+        engine.add_currents([0, 1], [1.0])
+    with pytest.raises(ValueError, match='integers'):
+        engine.mark_candidates_indices([0.5])
+    # nothing was applied by the refused calls
+    assert not engine.candidates().any()
