@@ -25,7 +25,7 @@ boundary, which is exact.
 
 from pathlib import Path
 import threading
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
@@ -47,8 +47,17 @@ class BurstEngine:
     """Fast burst engine over an EngineModel (or a brain Connectome).
 
     State: float32 potentials, uint16 refractory countdowns and consecutive-fire counts,
-    the last fired set (and potentials at firing). Buffers are allocated once.
+    the queued inputs (`fcl_input`, float32[N]), the last fired set (int32 indices and
+    float32 potentials at firing). The synapses are read in place (a Connectome's uint32
+    indptr and targets are not copied). Fired lists are sized by what fires, not by N: each
+    partition (and the manual `update` path) writes into its own output buffer, grown by
+    doubling when an update runs out of room (the kernel stops at a block boundary and is
+    resumed), and `end_burst` makes the output the new last-fired list. `memory()` reports
+    the bytes held.
     """
+
+    # Initial size of each output buffer (fired indices + potentials); grown on demand.
+    first_output_size = kernel.BLOCK
 
     def __init__(self, brain, partitions: Union[int, Sequence[Tuple[int, int]]] = 1,
                  threads: bool = False):
@@ -60,11 +69,12 @@ class BurstEngine:
         self.state_arrays = NeuronState.zeros(n)
         # Fire-candidate inputs; -0.0 (kernel.NOT_CANDIDATE) marks a non-candidate.
         self.fcl_input = np.full(n, kernel.NOT_CANDIDATE, dtype=np.float32)
-        self._fired = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)]
-        self._fired_v = [np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)]
-        self._cur = 0                     # buffer holding the previous burst's fired set
+        self._index_dtype = np.int32 if n < 2 ** 31 else np.int64
+        self._fired = np.zeros(0, self._index_dtype)     # the previous burst's fired set
+        self._fired_v = np.zeros(0, np.float32)          # ... and potentials at firing
         self._n_fired = 0
-        self._segments: List[Tuple[int, int, int]] = []   # (lo, hi, count) this burst
+        # (lo, hi, output slot, start, count) of each update this burst
+        self._segments: List[Tuple[int, int, int, int, int]] = []
         self._in_burst = False
         self.burst_count = 0
         self.fill_seed = 0                # > 0: benchmark injections drawn in the update
@@ -72,10 +82,13 @@ class BurstEngine:
         self.partitions = (split_range(n, partitions) if isinstance(partitions, int)
                            else [(int(lo), int(hi)) for lo, hi in partitions])
         self._check_partitions(self.partitions)
-        self._rows = [np.zeros((2, kernel.BLOCK), np.int64)
-                      for _ in range(len(self.partitions) + 1)]
-        self._scratch = [np.zeros(kernel.BLOCK, np.uint8)
-                         for _ in range(len(self.partitions) + 1)]
+        slots = len(self.partitions) + 1       # one per partition, one for update()
+        self._rows = [np.zeros((2, kernel.BLOCK), np.int64) for _ in range(slots)]
+        self._scratch = [np.zeros(kernel.BLOCK, np.uint8) for _ in range(slots)]
+        first = min(n, self.first_output_size)
+        self._out = [np.zeros(first, self._index_dtype) for _ in range(slots)]
+        self._out_v = [np.zeros(first, np.float32) for _ in range(slots)]
+        self._manual_used = 0                  # entries of the update() slot this burst
         if len(self.partitions) == 1:
             self._synapses = model.synapses
             rows = (model.synapses.indptr[:-1], model.synapses.indptr[1:])
@@ -83,6 +96,9 @@ class BurstEngine:
         else:
             # One CSR whose rows are split by partition: the threads share its cache lines.
             self._synapses, cuts = model.synapses.split_by_target(self.partitions)
+            # the outer cuts are the CSR's own row bounds; keep only the inner ones
+            cuts = ([model.synapses.indptr[:-1]] + [np.array(c) for c in cuts[1:-1]]
+                    + [model.synapses.indptr[1:]])
             self._partition_rows = [(cuts[p], cuts[p + 1])
                                     for p in range(len(self.partitions))]
         self._threads: List[threading.Thread] = []
@@ -109,7 +125,7 @@ class BurstEngine:
 
     # ---- one burst --------------------------------------------------------------------
     def burst(self) -> np.ndarray:
-        """Run one burst; return the fired indices (ascending int64 view).
+        """Run one burst; return the fired indices (ascending view, int32; int64 if N >= 2^31).
 
         The view is valid until the next burst: copy it to keep it.
         """
@@ -127,6 +143,7 @@ class BurstEngine:
             raise RuntimeError('begin_burst called twice without end_burst')
         self._in_burst = True
         self._segments = []
+        self._manual_used = 0
         power = self.model.params.power_neurons
         if power.size:
             kernel.accumulate(power, np.full(power.size, POWER_AMOUNT, np.float32),
@@ -134,8 +151,7 @@ class BurstEngine:
 
     def previous_fired(self) -> Tuple[np.ndarray, np.ndarray]:
         """Return the fired indices and potentials of the previous burst (views)."""
-        return (self._fired[self._cur][:self._n_fired],
-                self._fired_v[self._cur][:self._n_fired])
+        return self._fired[:self._n_fired], self._fired_v[:self._n_fired]
 
     def propagate(self, lo: int, hi: int, synapses: Optional[Synapses] = None,
                   scratch: Optional[int] = None) -> None:
@@ -149,10 +165,9 @@ class BurstEngine:
         p = self.model.params
         rows = self._rows[len(self.partitions) if scratch is None else scratch]
         kernel.propagate_range(
-            self._fired[self._cur], self._fired_v[self._cur], self._n_fired,
-            syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
-            self.model.out_degree, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
-            self.fcl_input, rows)
+            self._fired, self._fired_v, self._n_fired, syn.indptr[:-1], syn.indptr[1:],
+            syn.target, syn.weight, p.area_start, self.model.synapses.indptr, p.psp,
+            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, rows)
 
     def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
         """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
@@ -163,9 +178,9 @@ class BurstEngine:
         buffer = np.full(self.n_neurons, kernel.NOT_CANDIDATE, dtype=np.float32)
         syn, p = self._synapses, self.model.params
         kernel.propagate_range(
-            self._fired[self._cur], self._fired_v[self._cur], self._n_fired,
-            syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
-            self.model.out_degree, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
+            self._fired, self._fired_v, self._n_fired, syn.indptr[:-1], syn.indptr[1:],
+            syn.target, syn.weight, p.area_start, self.model.synapses.indptr, p.psp,
+            p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
             np.zeros((2, kernel.BLOCK), np.int64))
         candidates = kernel.candidate_mask(buffer[lo:hi])
         return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
@@ -173,7 +188,7 @@ class BurstEngine:
     def mark_candidates(self, lo: int, hi: int) -> None:
         """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
         syn = self._synapses
-        kernel.mark_candidates_range(self._fired[self._cur], self._n_fired, syn.indptr,
+        kernel.mark_candidates_range(self._fired, self._n_fired, syn.indptr,
                                      syn.target, lo, hi, self.fcl_input)
 
     def add_currents(self, indices, values) -> None:
@@ -239,10 +254,12 @@ class BurstEngine:
         if currents is not None:
             np.add(view, np.asarray(currents, dtype=np.float32), out=view,
                    where=kernel.candidate_mask(view))
-        count = self._update_kernel(lo, hi, len(self.partitions))
-        self._segments.append((lo, hi, count))
-        nxt = 1 - self._cur
-        return self._fired[nxt][lo:lo + count]
+        slot = len(self.partitions)
+        start = self._manual_used
+        count = self._update_resumable(lo, hi, slot, start, lo)
+        self._manual_used = start + count
+        self._segments.append((lo, hi, slot, start, count))
+        return self._out[slot][start:start + count]
 
     def end_burst(self) -> np.ndarray:
         """Finish a burst: gather the partitions' fired sets; return them (ascending view)."""
@@ -250,7 +267,7 @@ class BurstEngine:
             raise RuntimeError('end_burst without begin_burst')
         segments = sorted(self._segments)
         covered = 0
-        for lo, hi, _ in segments:
+        for lo, hi, *_ in segments:
             if lo != covered:
                 break
             covered = hi
@@ -258,30 +275,57 @@ class BurstEngine:
             self._in_burst = False
             raise RuntimeError(f'the ranges updated in this burst {[s[:2] for s in segments]} '
                                f'do not cover neurons 0..{self.n_neurons - 1} exactly once')
-        nxt = 1 - self._cur
-        fired, fired_v = self._fired[nxt], self._fired_v[nxt]
-        total = 0
-        for lo, _, count in segments:
-            if lo != total and count:
-                fired[total:total + count] = fired[lo:lo + count].copy()
-                fired_v[total:total + count] = fired_v[lo:lo + count].copy()
-            total += count
-        self._cur, self._n_fired = nxt, total
+        total = sum(seg[4] for seg in segments)
+        if len(segments) == 1 and segments[0][3] == 0:
+            # the output becomes the fired list; the old list is the next output buffer
+            slot = segments[0][2]
+            self._fired, self._out[slot] = self._out[slot], self._fired
+            self._fired_v, self._out_v[slot] = self._out_v[slot], self._fired_v
+        else:
+            if self._fired.size < total:      # the old list is no longer needed
+                self._fired = np.empty(_grown(self._fired.size, total), self._index_dtype)
+                self._fired_v = np.empty(self._fired.size, np.float32)
+            at = 0
+            for _, _, slot, start, count in segments:
+                self._fired[at:at + count] = self._out[slot][start:start + count]
+                self._fired_v[at:at + count] = self._out_v[slot][start:start + count]
+                at += count
+        self._n_fired = total
         self.burst_count += 1
         self._in_burst = False
-        return fired[:total]
+        return self._fired[:total]
 
-    def _update_kernel(self, lo: int, hi: int, scratch: int) -> int:
+    def _update_resumable(self, lo: int, hi: int, slot: int, start: int, resume: int) -> int:
+        """Update [resume, hi) into output `slot` from `start`, growing it; return the count.
+
+        [lo, resume) must be done already (its fired neurons from `start` on).
+        """
         p = self.model.params
-        flags = self._scratch[scratch]
+        flags = self._scratch[slot]
         s = self.state_arrays
-        nxt = 1 - self._cur
-        return kernel.update_range(
-            lo, hi, self.burst_count, p.area_start, p.fire_threshold, p.threshold_limit,
-            p.leak_keep, p.refractory, p.consecutive_limit, p.snooze,
-            p.mp_charge_accumulation, p.excitability, p.has_gradient, p.neuron_threshold,
-            p.excitability_id, s.potential, s.refractory_countdown, s.consecutive_fires,
-            self.fcl_input, self._fired[nxt], self._fired_v[nxt], lo, self.fill_seed, flags)
+        n_out = start
+        while resume < hi:
+            need = n_out + min(kernel.BLOCK, hi - resume)
+            if self._out[slot].size < need:
+                self._grow(slot, n_out, need, n_out + hi - resume)
+            count, resume = kernel.update_range(
+                resume, hi, self.burst_count, p.area_start, p.fire_threshold,
+                p.threshold_limit, p.leak_keep, p.refractory, p.consecutive_limit, p.snooze,
+                p.mp_charge_accumulation, p.excitability, p.has_gradient, p.neuron_threshold,
+                p.excitability_id, s.potential, s.refractory_countdown, s.consecutive_fires,
+                self.fcl_input, self._out[slot], self._out_v[slot], n_out, self.fill_seed,
+                flags)
+            n_out += count
+        return n_out - start
+
+    def _grow(self, slot: int, keep: int, need: int, most: int) -> None:
+        """Enlarge output `slot` to hold `need` (doubling, at most `most`); keep [:keep]."""
+        old, old_v = self._out[slot], self._out_v[slot]
+        size = max(need, min(_grown(old.size, need), most))
+        new = np.empty(size, self._index_dtype)
+        new_v = np.empty(size, np.float32)
+        new[:keep], new_v[:keep] = old[:keep], old_v[:keep]
+        self._out[slot], self._out_v[slot] = new, new_v
 
     def _run_partition(self, p: int) -> None:
         """Run partition p's propagate + update in one nogil kernel call."""
@@ -290,18 +334,19 @@ class BurstEngine:
         row_begin, row_end = self._partition_rows[p]
         prm = self.model.params
         s = self.state_arrays
-        cur, nxt = self._cur, 1 - self._cur
         flags = self._scratch[p]
-        count = kernel.burst_range(
-            self._fired[cur], self._fired_v[cur], self._n_fired, row_begin, row_end,
-            syn.target, syn.weight, self.model.out_degree, prm.psp, prm.psp_uniform,
+        count, stop = kernel.burst_range(
+            self._fired, self._fired_v, self._n_fired, row_begin, row_end,
+            syn.target, syn.weight, self.model.synapses.indptr, prm.psp, prm.psp_uniform,
             prm.mp_driven_psp, self._rows[p], lo, hi, self.burst_count, prm.area_start,
             prm.fire_threshold, prm.threshold_limit, prm.leak_keep, prm.refractory,
             prm.consecutive_limit, prm.snooze, prm.mp_charge_accumulation, prm.excitability,
             prm.has_gradient, prm.neuron_threshold, prm.excitability_id, s.potential,
-            s.refractory_countdown, s.consecutive_fires, self.fcl_input, self._fired[nxt],
-            self._fired_v[nxt], self.fill_seed, flags)
-        self._segments.append((lo, hi, count))
+            s.refractory_countdown, s.consecutive_fires, self.fcl_input, self._out[p],
+            self._out_v[p], self.fill_seed, flags)
+        if stop < hi:                  # the output was full: grow it and finish the update
+            count += self._update_resumable(lo, hi, p, count, stop)
+        self._segments.append((lo, hi, p, 0, count))
 
     # ---- threads ----------------------------------------------------------------------
     def _start_threads(self) -> None:
@@ -352,10 +397,45 @@ class BurstEngine:
             pass
 
     # ---- reading results and state ----------------------------------------------------
+    def memory(self) -> Dict[str, Dict[str, int]]:
+        """Return the bytes of every array the brain and the engine hold, by group and name.
+
+        Groups: `connectome_neurons` (indptr, neuron_area) and `connectome_synapses`
+        (targets, weights), the arrays of a brain.Connectome, read in place; `params`
+        (neuron parameters); `state` (what a checkpoint holds: potentials, counters, the
+        queued inputs `fcl_input`, the last fired list's buffers); `scratch` (fired output
+        buffers and work space, rebuilt at will); `partition_synapses` (with partitions > 1:
+        the synapses reordered by target range, a second copy of targets and weights).
+        Views of another held array are not counted twice.
+        """
+        syn, s = self.model.synapses, self.state_arrays
+        out: Dict[str, Dict[str, int]] = {
+            'connectome_neurons': {'indptr': syn.indptr.nbytes,
+                                   'neuron_area': syn.neuron_area.nbytes},
+            'connectome_synapses': {'target': syn.target.nbytes, 'weight': syn.weight.nbytes},
+            'params': {name: arr.nbytes
+                       for name, arr in self.model.params.arrays().items()},
+            'state': {'potential': s.potential.nbytes,
+                      'refractory_countdown': s.refractory_countdown.nbytes,
+                      'consecutive_fires': s.consecutive_fires.nbytes,
+                      'fcl_input': self.fcl_input.nbytes,
+                      'fired': self._fired.nbytes, 'fired_potential': self._fired_v.nbytes},
+            'scratch': {'out_fired': sum(a.nbytes for a in self._out),
+                        'out_potential': sum(a.nbytes for a in self._out_v),
+                        'rows': sum(a.nbytes for a in self._rows),
+                        'flags': sum(a.nbytes for a in self._scratch)},
+            'partition_synapses': {}}
+        if self._synapses is not syn:
+            out['partition_synapses'] = {'target': self._synapses.target.nbytes,
+                                         'weight': self._synapses.weight.nbytes}
+            out['scratch']['partition_cuts'] = sum(
+                rows[1].nbytes for rows in self._partition_rows[:-1])
+        return out
+
     @property
     def fired(self) -> np.ndarray:
         """Return the last burst's fired indices (ascending view)."""
-        return self._fired[self._cur][:self._n_fired]
+        return self._fired[:self._n_fired]
 
     def fired_coords(self) -> Tuple[List[str], np.ndarray, np.ndarray, np.ndarray,
                                     np.ndarray]:
@@ -372,7 +452,7 @@ class BurstEngine:
         pending = np.flatnonzero(self.candidates()).astype(np.int64)
         fired, fired_v = self.previous_fired()
         return NeuronState(s.potential.copy(), s.refractory_countdown.copy(),
-                           s.consecutive_fires.copy(), fired.copy(), fired_v.copy(),
+                           s.consecutive_fires.copy(), fired.astype(np.int64), fired_v.copy(),
                            pending, self.fcl_input[pending].copy(), self.burst_count)
 
     @state.setter
@@ -385,8 +465,11 @@ class BurstEngine:
         s.refractory_countdown[:] = new.refractory_countdown
         s.consecutive_fires[:] = new.consecutive_fires
         count = new.fired.size
-        self._fired[self._cur][:count] = new.fired
-        self._fired_v[self._cur][:count] = new.fired_potential
+        if self._fired.size < count:
+            self._fired = np.empty(count, self._index_dtype)
+            self._fired_v = np.empty(count, np.float32)
+        self._fired[:count] = new.fired
+        self._fired_v[:count] = new.fired_potential
         self._n_fired = count
         self.fcl_input[:] = kernel.NOT_CANDIDATE
         self.fcl_input[new.pending_indices] = new.pending_input
@@ -399,8 +482,12 @@ class BurstEngine:
             self._fingerprint = {
                 'n_neurons': self.n_neurons, 'n_synapses': syn.n_synapses,
                 'areas': list(self.model.layout.ids),
-                'checksum': array_checksum(*p.arrays().values(), syn.indptr, syn.target,
-                                           syn.weight)}
+                # indptr and targets as int64 / int32 whatever their dtype in memory, so a
+                # checkpoint's fingerprint does not depend on how the CSR is stored
+                'checksum': array_checksum(
+                    *p.arrays().values(), (syn.indptr, np.int64),
+                    (syn.target, np.int32 if self.n_neurons < 2 ** 31 else np.int64),
+                    syn.weight)}
         return self._fingerprint
 
     def checkpoint(self, path: Union[str, Path]) -> None:
@@ -418,3 +505,11 @@ class BurstEngine:
         for lo, hi in parts:
             if lo > hi:
                 raise ValueError(f'partition ({lo}, {hi}) is empty or reversed')
+
+
+def _grown(size: int, need: int) -> int:
+    """Return a buffer size >= need: double `size` until it fits."""
+    size = max(size, 1)
+    while size < need:
+        size *= 2
+    return size

@@ -156,15 +156,18 @@ def add_bench_injections(seed, burst, lo, hi, fcl_input):
 
 @njit(nogil=True, cache=True)
 def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target, weight,
-                    area_start, out_degree, psp, psp_uniform, mp_driven_psp, lo, hi, fcl_input,
-                    scratch_rows):
+                    area_start, degree_indptr, psp, psp_uniform, mp_driven_psp, lo, hi,
+                    fcl_input, scratch_rows):
     """Add the input of fired sources to their targets in [lo, hi) (making them candidates).
 
     `fired[:n_fired]` (strictly ascending) fired in the previous burst with potentials
     `fired_potential`. Source s's synapses are `target/weight[row_begin[s]:row_end[s]]`:
     a CSR gives `row_begin = indptr[:-1]`, `row_end = indptr[1:]`; a partition may pass a
-    CSR restricted to its targets or rows pre-split by target range. `out_degree` is always
-    the source's total out-degree (float32). `scratch_rows` (int64[2, BLOCK]) is work space.
+    CSR restricted to its targets or rows pre-split by target range. `degree_indptr` is the
+    indptr of the brain's whole CSR: the psp divisor is the source's total out-degree
+    `degree_indptr[s + 1] - degree_indptr[s]` (as float32). Indices (fired, rows, targets)
+    may be any integer type, e.g. the connectome's uint32 targets and indptr, used in place.
+    `scratch_rows` (int64[2, BLOCK]) is work space.
     Sources are handled in chunks: first their rows are looked up (independent loads, so the
     CPU overlaps the cache misses; the rows of sources 8 ahead are prefetched), then their
     synapses are applied in order.
@@ -197,7 +200,8 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
                 src_psp = np.int32(min(255.0, max(0.0, rounded)))
             else:
                 src_psp = np.int32(psp[area])
-            divisor = _ONE if psp_uniform[area] else out_degree[src]
+            divisor = _ONE if psp_uniform[area] else np.float32(
+                np.int64(degree_indptr[src + 1]) - np.int64(degree_indptr[src]))
             if full and divisor == _ONE:
                 for k in range(np.uint64(begin), np.uint64(end)):
                     fcl_input[np.uint64(target[k])] += np.float32(np.int32(weight[k]) * src_psp)
@@ -254,11 +258,15 @@ def update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit, lea
                  has_gradient, neuron_threshold, excitability_id, potential,
                  refractory_countdown, consecutive_fires, fcl_input, out_fired, out_potential,
                  out_start, fill_seed, scratch_flag):
-    """Apply DESIGN §4 steps 2, 5 and 6 to neurons [lo, hi); return how many fired.
+    """Apply DESIGN §4 steps 2, 5 and 6 to neurons [lo, hi); return (fired count, stop).
 
     `burst` is the 0-based number of this burst (FEAGI's counter, for excitability, is
     burst + 1). Fired indices (ascending) and their potentials at firing go to
-    `out_fired/out_potential[out_start:]`. The range's `fcl_input` is reset to NOT_CANDIDATE
+    `out_fired/out_potential[out_start:]`. When these may run out of room (a simple block
+    needs room for all its neurons, a general neuron for one) the update stops before
+    neuron `stop` < hi: the caller grows the buffers and calls again from `stop` with
+    `out_start` advanced by the count (the neurons before `stop` are done, exactly once);
+    `stop == hi` when the range is complete. The range's `fcl_input` is reset to NOT_CANDIDATE
     for the next burst or, when `fill_seed` > 0, set to the benchmark injections of burst
     + 1 (see `add_bench_injections`). `scratch_flag` (uint8[BLOCK]) is work space, one per
     concurrent caller.
@@ -275,19 +283,21 @@ def update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit, lea
         simple = (consecutive_limit[a] == 0 and has_gradient[a] == 0
                   and (exc >= _ALWAYS or exc <= 0))
         if simple:
-            n_out = _update_simple(
+            n_out, stop = _update_simple(
                 begin, end, fire_threshold[a], threshold_limit[a], leak_keep[a],
                 refractory[a], mp_charge_accumulation[a] == 0, exc > 0, potential,
                 refractory_countdown, fcl_input, out_fired, out_potential, n_out, fill, key,
                 scratch_flag)
         else:
-            n_out = _update_general(
+            n_out, stop = _update_general(
                 begin, end, burst + 1, fire_threshold[a], threshold_limit[a], leak_keep[a],
                 refractory[a], consecutive_limit[a], snooze[a],
                 mp_charge_accumulation[a] == 0, exc, has_gradient[a] != 0, neuron_threshold,
                 excitability_id, potential, refractory_countdown, consecutive_fires,
                 fcl_input, out_fired, out_potential, n_out, fill, key)
-    return n_out - out_start
+        if stop < end:
+            return n_out - out_start, stop
+    return n_out - out_start, np.int64(hi)
 
 
 @njit(nogil=True, cache=True, inline='always')
@@ -305,7 +315,8 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
     """Update a simple area's neurons [begin, end) in blocks: branch-free, then collect.
 
     The block loop has no branches (selects only), so LLVM vectorises it; the fired flags
-    of a block are then scanned 8 at a time as uint64 words.
+    of a block are then scanned 8 at a time as uint64 words. Returns (n_out, stop): stop <
+    end when the output has no room for a whole block (see `update_range`).
     """
     # "never fires" and "no threshold limit" as thresholds, so the loop needs no flags
     thr = thr if can_fire else np.float32(np.inf)
@@ -315,8 +326,11 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
     first = np.uint64(begin)
     last = np.uint64(end)
     step = np.uint64(BLOCK)
+    room = np.int64(out_fired.size)
     for block in range(first, last, step):
         stop = min(last, block + step)
+        if n_out + np.int64(stop - block) > room:
+            return n_out, np.int64(block)
         for i in range(block, stop):
             x = fcl_input[i]
             candidate = (x != _ZERO) | (math.copysign(_ONE, x) > _ZERO)
@@ -345,7 +359,7 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
                 potential[neuron] = _ZERO
                 n_out += 1
                 bits &= bits - np.uint64(1)
-    return n_out
+    return n_out, np.int64(end)
 
 
 @njit(nogil=True, cache=True)
@@ -353,10 +367,13 @@ def _update_general(begin, end, feagi_burst, thr_area, thr_limit, keep, refrac, 
                     snooze_a, reset_v, exc, gradient, neuron_threshold, excitability_id,
                     potential, refractory_countdown, consecutive_fires, fcl_input, out_fired,
                     out_potential, n_out, fill, key):
-    """Update any area's neurons [begin, end) one by one (all rules, with branches)."""
+    """Update any area's neurons [begin, end) one by one; return (n_out, stop) as above."""
     always = exc >= _ALWAYS
     probabilistic = exc > 0 and not always
+    room = out_fired.size
     for i in range(begin, end):
+        if n_out >= room:
+            return n_out, np.int64(i)
         if reset_v:
             potential[i] = _ZERO
         x = fcl_input[i]
@@ -396,12 +413,12 @@ def _update_general(begin, end, feagi_burst, thr_area, thr_limit, keep, refrac, 
                 if limit > 0:
                     consecutive_fires[i] = 0
                 potential[i] = v * keep
-    return n_out
+    return n_out, np.int64(end)
 
 
 @njit(nogil=True, cache=True)
 def burst_range(fired, fired_potential, n_fired, row_begin, row_end, target, weight,
-                out_degree, psp, psp_uniform, mp_driven_psp, scratch_rows, lo, hi, burst,
+                degree_indptr, psp, psp_uniform, mp_driven_psp, scratch_rows, lo, hi, burst,
                 area_start,
                 fire_threshold, threshold_limit, leak_keep, refractory, consecutive_limit,
                 snooze, mp_charge_accumulation, excitability, has_gradient, neuron_threshold,
@@ -410,17 +427,17 @@ def burst_range(fired, fired_potential, n_fired, row_begin, row_end, target, wei
     """Propagate into [lo, hi), then update it: one partition's burst in one nogil call.
 
     The rows must hold only targets in [lo, hi) (split by `Synapses.split_by_target`), so
-    no range check is needed. Fired neurons go to `out_fired/out_potential[lo:]`; returns
-    how many fired.
+    no range check is needed. Fired neurons go to `out_fired/out_potential[0:]`; returns
+    (count, stop) of `update_range` (stop < hi: grow the output and resume the update).
     """
     propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target, weight,
-                    area_start, out_degree, psp, psp_uniform, mp_driven_psp, 0,
+                    area_start, degree_indptr, psp, psp_uniform, mp_driven_psp, 0,
                     fcl_input.size, fcl_input, scratch_rows)
     return update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit,
                         leak_keep, refractory, consecutive_limit, snooze,
                         mp_charge_accumulation, excitability, has_gradient, neuron_threshold,
                         excitability_id, potential, refractory_countdown, consecutive_fires,
-                        fcl_input, out_fired, out_potential, lo, fill_seed, scratch_flag)
+                        fcl_input, out_fired, out_potential, 0, fill_seed, scratch_flag)
 
 
 @njit(nogil=True, cache=True)

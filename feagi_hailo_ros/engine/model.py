@@ -54,7 +54,9 @@ class AreaLayout:
 class Synapses:
     """Synapses in CSR by source: indptr[N+1], target[S], signed int16 weight[S].
 
-    `neuron_area` (uint16[N]) gives each source's area, for its psp and psp rules.
+    indptr is uint32 (int64 when S >= 2^32) and target uint32 (int64 when N > 2^32), as a
+    brain.Connectome holds them: the engine reads them in place. `neuron_area` (uint16[N])
+    gives each source's area (for callers such as devices; the kernel uses area_start).
     """
 
     indptr: np.ndarray
@@ -84,7 +86,7 @@ class Synapses:
                              f'neurons 0..{n - 1} in order')
         out_target = np.empty_like(self.target)
         out_weight = np.empty_like(self.weight)
-        cuts = np.empty((len(bounds) + 1, n), dtype=np.int64)
+        cuts = np.empty((len(bounds) + 1, n), dtype=self.indptr.dtype)
         split_rows_by_target(self.indptr, self.target, self.weight, edges, out_target,
                              out_weight, cuts)
         return Synapses(self.indptr, out_target, out_weight, self.neuron_area), list(cuts)
@@ -97,19 +99,44 @@ class EngineModel:
     layout: AreaLayout
     params: NeuronParams
     synapses: Synapses
-    # Out-degree of every source over all its synapses (the n of DESIGN §4 step 4), as float32.
-    out_degree: np.ndarray
 
     @property
     def n_neurons(self) -> int:
         """Return the number of neurons N."""
         return self.params.n_neurons
 
+    @property
+    def out_degree(self) -> np.ndarray:
+        """Return every source's out-degree (the n of DESIGN §4 step 4) as float32[N].
+
+        Computed on each call (allocates 4 B/neuron): the kernel reads it from indptr.
+        """
+        return np.diff(self.synapses.indptr.astype(np.int64)).astype(np.float32)
+
+    def nbytes(self) -> dict:
+        """Return the bytes of the arrays this model holds, by part.
+
+        `synapses`: indptr, target, weight and neuron_area (what a Connectome holds, shared
+        with it when built by `from_connectome`); `params`: per-area and per-neuron neuron
+        parameters; `layout`: area sizes and offsets.
+        """
+        syn = self.synapses
+        return {
+            'synapses': int(syn.indptr.nbytes + syn.target.nbytes + syn.weight.nbytes
+                            + syn.neuron_area.nbytes),
+            'params': int(sum(a.nbytes for a in self.params.arrays().values())),
+            'layout': int(self.layout.dims.nbytes + self.layout.neurons_per_voxel.nbytes
+                          + self.layout.area_start.nbytes)}
+
     @classmethod
     def from_arrays(cls, params: NeuronParams, indptr, target, weight,
-                    ids: Sequence[str] = (), dims=None, neurons_per_voxel=None
-                    ) -> 'EngineModel':
-        """Build a model from plain arrays; areas default to 1-D grids (N_a x 1 x 1)."""
+                    ids: Sequence[str] = (), dims=None, neurons_per_voxel=None,
+                    neuron_area=None) -> 'EngineModel':
+        """Build a model from plain arrays; areas default to 1-D grids (N_a x 1 x 1).
+
+        indptr becomes uint32 when S < 2^32 (else int64) and target uint32 when N <= 2^32
+        (else int64); arrays already of that dtype are used in place, not copied.
+        """
         start = params.area_start
         n_areas = params.n_areas
         sizes = np.diff(start)
@@ -122,27 +149,35 @@ class EngineModel:
         dims = np.asarray(dims, dtype=np.int64).reshape(n_areas, 3)
         if np.any(dims.prod(axis=1) * n_per != sizes):
             raise ValueError('area sizes differ from dims x neurons_per_voxel')
-        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        target = np.ascontiguousarray(target)
-        if target.size == 0:
-            target = target.astype(np.int32)
-        if target.dtype.kind not in 'iu':
-            raise ValueError(f'synapse targets must be integers, got {target.dtype}')
-        if target.dtype.itemsize > 4 or target.dtype == np.uint32:
-            target = target.astype(np.int64) if params.n_neurons >= 2 ** 31 \
-                else target.astype(np.int32)
-        weight = np.ascontiguousarray(weight, dtype=np.int16)
         n = params.n_neurons
+        indptr = np.asarray(indptr)
+        target = np.asarray(target)
+        if target.size == 0:
+            target = target.astype(np.uint32)
+        for name, arr in (('syn_indptr', indptr), ('syn_target', target)):
+            if arr.dtype.kind not in 'iu':
+                raise ValueError(f'{name} must hold integers, got {arr.dtype}')
+        if indptr.size and (int(indptr.min()) < 0 or int(indptr.max()) >= 2 ** 32):
+            indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        else:
+            indptr = np.ascontiguousarray(indptr, dtype=np.uint32)
+        if target.size and int(target.min()) < 0:
+            raise ValueError(f'synapse target outside 0..{n - 1}')
+        target = np.ascontiguousarray(target, dtype=np.uint32 if n <= 2 ** 32 else np.int64)
+        weight = np.ascontiguousarray(weight, dtype=np.int16)
         if indptr.shape != (n + 1,) or indptr[0] != 0 or indptr[-1] != target.size:
             raise ValueError(f'syn_indptr must have {n + 1} entries from 0 to {target.size}')
         if weight.shape != target.shape:
             raise ValueError('syn_weight and syn_target differ in length')
-        if target.size and (target.min() < 0 or target.max() >= n):
+        if target.size and target.max() >= n:
             raise ValueError(f'synapse target outside 0..{n - 1}')
-        neuron_area = np.repeat(np.arange(n_areas, dtype=np.uint16), sizes)
+        if neuron_area is None:
+            neuron_area = np.repeat(np.arange(n_areas, dtype=np.uint16), sizes)
+        elif np.shape(neuron_area) != (n,):
+            raise ValueError(f'neuron_area must have shape ({n},)')
         layout = AreaLayout(ids, dims, n_per, start)
         synapses = Synapses(indptr, target, weight, neuron_area)
-        return cls(layout, params, synapses, np.diff(indptr).astype(np.float32))
+        return cls(layout, params, synapses)
 
     @classmethod
     def from_connectome(cls, connectome) -> 'EngineModel':
@@ -152,7 +187,8 @@ class EngineModel:
         return cls.from_arrays(
             params, connectome.syn_indptr, connectome.syn_target, connectome.syn_weight,
             ids=[a.id for a in areas], dims=[tuple(a.dims) for a in areas],
-            neurons_per_voxel=[max(1, int(a.neurons_per_voxel)) for a in areas])
+            neurons_per_voxel=[max(1, int(a.neurons_per_voxel)) for a in areas],
+            neuron_area=connectome.neuron_area)
 
     def neuron_coords(self, indices: np.ndarray):
         """Return (area index, x, y, z) arrays of neuron indices."""

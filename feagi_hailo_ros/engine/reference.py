@@ -82,7 +82,8 @@ class ReferenceEngine:
                 self.rule_hits['mp_driven_psp'] += 1
             else:
                 psp = int(params.psp[area])
-            divisor = F32(1.0) if params.psp_uniform[area] else self.model.out_degree[src]
+            divisor = F32(1.0) if params.psp_uniform[area] else \
+                F32(int(syn.indptr[src + 1]) - int(syn.indptr[src]))   # n: out-degree
             self.rule_hits['psp_divided' if divisor != 1 else 'psp_undivided'] += 1
             for k in range(int(syn.indptr[src]), int(syn.indptr[src + 1])):
                 target = int(syn.target[k])

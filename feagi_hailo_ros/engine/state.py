@@ -23,7 +23,7 @@ class NeuronState:
     potential: np.ndarray               # float32[N]
     refractory_countdown: np.ndarray    # uint16[N]
     consecutive_fires: np.ndarray       # uint16[N]
-    fired: np.ndarray                   # int64[F]
+    fired: np.ndarray                   # int64[F] (the engine holds them as int32)
     fired_potential: np.ndarray         # float32[F]
     pending_indices: np.ndarray         # int64[P]
     pending_input: np.ndarray           # float32[P]
@@ -87,9 +87,19 @@ class NeuronState:
         return cls(burst_count=int(meta['burst_count']), **kwargs)
 
 
-def array_checksum(*arrays: np.ndarray) -> int:
-    """Return a CRC32 over arrays' bytes (a brain fingerprint for checkpoints)."""
+def array_checksum(*arrays, chunk: int = 1 << 20) -> int:
+    """Return a CRC32 over arrays' bytes (a brain fingerprint for checkpoints).
+
+    An item may be `(array, dtype)`: the bytes of the array converted to dtype, converted
+    `chunk` elements at a time (no full copy).
+    """
     crc = 0
-    for arr in arrays:
-        crc = zlib.crc32(np.ascontiguousarray(arr).view(np.uint8).reshape(-1), crc)
+    for item in arrays:
+        arr, dtype = item if isinstance(item, tuple) else (item, None)
+        arr = np.ascontiguousarray(arr).reshape(-1)
+        if dtype is None or arr.dtype == dtype:
+            crc = zlib.crc32(arr.view(np.uint8), crc)
+            continue
+        for at in range(0, arr.size, chunk):
+            crc = zlib.crc32(arr[at:at + chunk].astype(dtype).view(np.uint8), crc)
     return crc
