@@ -6,6 +6,7 @@ from feagi_hailo_ros.brain.builder import load_brain
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.model import EngineModel
+from feagi_hailo_ros.engine.params import NeuronParams
 from feagi_hailo_ros.engine.reference import ReferenceEngine
 from feagi_hailo_ros.engine.workloads import bench_workload, random_brain
 import numpy as np
@@ -99,7 +100,7 @@ def test_connectome_arrays_are_read_in_place_and_bytes_reported():
     n = connectome.n_neurons
     assert held['connectome_synapses']['target'] == connectome.syn_target.nbytes
     assert held['state']['potential'] == 4 * n
-    assert held['state']['fcl_input'] == 4 * n
+    assert held['inputs']['fcl_input'] == 4 * n
     assert held['partition_synapses'] == {}
     model = EngineModel.from_arrays(engine.model.params, connectome.syn_indptr.astype(np.int64),
                                     connectome.syn_target.astype(np.int64),
@@ -107,3 +108,36 @@ def test_connectome_arrays_are_read_in_place_and_bytes_reported():
     assert model.synapses.indptr.dtype == np.uint32     # compacted like a Connectome's
     assert model.synapses.target.dtype == np.uint32
     assert np.array_equal(model.out_degree, np.diff(connectome.syn_indptr).astype(np.float32))
+
+
+def small_engine(refractory: int, consecutive_limit: int) -> BurstEngine:
+    """Return an engine of 4 unconnected neurons (threshold 1) with the given genes."""
+    params = NeuronParams.from_arrays([0, 4], fire_threshold=1.0, refractory=refractory,
+                                      consecutive_limit=consecutive_limit, snooze=1)
+    return BurstEngine(EngineModel.from_arrays(params, np.zeros(5, np.int64),
+                                               np.zeros(0, np.int32), np.zeros(0, np.int16)))
+
+
+@pytest.mark.parametrize('refractory, limit, countdown, counts', [
+    (3, 0, np.uint8, 0), (254, 2, np.uint8, 4), (255, 0, np.uint16, 0), (300, 1, np.uint16, 4)])
+def test_counters_are_as_small_as_the_genes_allow(refractory, limit, countdown, counts):
+    """Countdowns are uint8 when refractory + snooze fit; counts only with a limit."""
+    engine = small_engine(refractory, limit)
+    s = engine.state_arrays
+    assert s.refractory_countdown.dtype == countdown
+    assert s.consecutive_fires.shape == (counts,)
+    engine.inject_indices([1, 2], [5.0, 5.0])
+    assert engine.burst().tolist() == [1, 2]
+    state = engine.state               # widened to what a checkpoint holds
+    assert state.refractory_countdown.dtype == np.uint16
+    longest = refractory + (1 if limit == 1 else 0)   # the limit reached: + snooze
+    assert state.refractory_countdown.tolist() == [0, longest, longest, 0]
+    expected_counts = [0, 1, 1, 0] if limit else [0, 0, 0, 0]
+    assert state.consecutive_fires.tolist() == expected_counts
+    engine.state = state
+    assert engine.state.refractory_countdown.tolist() == state.refractory_countdown.tolist()
+    if countdown == np.uint8:
+        too_long = state.copy()
+        too_long.refractory_countdown[0] = 256
+        with pytest.raises(ValueError, match='refractory_countdown holds 256'):
+            engine.state = too_long

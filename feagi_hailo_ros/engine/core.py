@@ -46,14 +46,15 @@ def split_range(n_neurons: int, parts: int) -> List[Tuple[int, int]]:
 class BurstEngine:
     """Fast burst engine over an EngineModel (or a brain Connectome).
 
-    State: float32 potentials, uint16 refractory countdowns and consecutive-fire counts,
-    the queued inputs (`fcl_input`, float32[N]), the last fired set (int32 indices and
-    float32 potentials at firing). The synapses are read in place (a Connectome's uint32
-    indptr and targets are not copied). Fired lists are sized by what fires, not by N: each
-    partition (and the manual `update` path) writes into its own output buffer, grown by
-    doubling when an update runs out of room (the kernel stops at a block boundary and is
-    resumed), and `end_burst` makes the output the new last-fired list. `memory()` reports
-    the bytes held.
+    State: float32 potentials, refractory countdowns (uint8 when the brain's refractory +
+    snooze fit, else uint16), consecutive-fire counts (uint16, held only when an area has a
+    consecutive-fire limit: no other area reads them), the queued inputs (`fcl_input`,
+    float32[N]), the last fired set (int32 indices and float32 potentials at firing).
+    The synapses are read in place (a Connectome's uint32 indptr and targets are not
+    copied). Fired lists are sized by what fires, not by N: each partition (and the manual
+    `update` path) writes into its own output buffer, grown by doubling when an update runs
+    out of room (the kernel stops at a block boundary and is resumed), and `end_burst`
+    makes the output the new last-fired list. `memory()` reports the bytes held.
     """
 
     # Initial size of each output buffer (fired indices + potentials); grown on demand.
@@ -66,7 +67,7 @@ class BurstEngine:
         model = self.model
         n = model.n_neurons
         self.n_neurons = n
-        self.state_arrays = NeuronState.zeros(n)
+        self.state_arrays = _compact_state(model.params)
         # Fire-candidate inputs; -0.0 (kernel.NOT_CANDIDATE) marks a non-candidate.
         self.fcl_input = np.full(n, kernel.NOT_CANDIDATE, dtype=np.float32)
         self._index_dtype = np.int32 if n < 2 ** 31 else np.int64
@@ -403,7 +404,9 @@ class BurstEngine:
         Groups: `connectome_neurons` (indptr, neuron_area) and `connectome_synapses`
         (targets, weights), the arrays of a brain.Connectome, read in place; `params`
         (neuron parameters); `state` (what a checkpoint holds: potentials, counters, the
-        queued inputs `fcl_input`, the last fired list's buffers); `scratch` (fired output
+        last fired list's buffers); `inputs` (`fcl_input`, float32[N], the dense
+        accumulator of each burst's inputs; between bursts it holds the queued injections,
+        which a checkpoint stores sparsely); `scratch` (fired output
         buffers and work space, rebuilt at will); `partition_synapses` (with partitions > 1:
         the synapses reordered by target range, a second copy of targets and weights).
         Views of another held array are not counted twice.
@@ -418,8 +421,8 @@ class BurstEngine:
             'state': {'potential': s.potential.nbytes,
                       'refractory_countdown': s.refractory_countdown.nbytes,
                       'consecutive_fires': s.consecutive_fires.nbytes,
-                      'fcl_input': self.fcl_input.nbytes,
                       'fired': self._fired.nbytes, 'fired_potential': self._fired_v.nbytes},
+            'inputs': {'fcl_input': self.fcl_input.nbytes},
             'scratch': {'out_fired': sum(a.nbytes for a in self._out),
                         'out_potential': sum(a.nbytes for a in self._out_v),
                         'rows': sum(a.nbytes for a in self._rows),
@@ -451,8 +454,10 @@ class BurstEngine:
         s = self.state_arrays
         pending = np.flatnonzero(self.candidates()).astype(np.int64)
         fired, fired_v = self.previous_fired()
-        return NeuronState(s.potential.copy(), s.refractory_countdown.copy(),
-                           s.consecutive_fires.copy(), fired.astype(np.int64), fired_v.copy(),
+        consecutive = (s.consecutive_fires.copy() if s.consecutive_fires.size
+                       else np.zeros(self.n_neurons, np.uint16))
+        return NeuronState(s.potential.copy(), s.refractory_countdown.astype(np.uint16),
+                           consecutive, fired.astype(np.int64), fired_v.copy(),
                            pending, self.fcl_input[pending].copy(), self.burst_count)
 
     @state.setter
@@ -461,9 +466,15 @@ class BurstEngine:
             raise RuntimeError('cannot set the state inside a burst')
         new.validate(self.n_neurons)
         s = self.state_arrays
+        most = np.iinfo(s.refractory_countdown.dtype).max
+        if new.refractory_countdown.size and int(new.refractory_countdown.max()) > most:
+            raise ValueError(f'state field refractory_countdown holds '
+                             f'{int(new.refractory_countdown.max())}, more than the largest '
+                             f'refractory + snooze of this brain allows ({most})')
         s.potential[:] = new.potential
         s.refractory_countdown[:] = new.refractory_countdown
-        s.consecutive_fires[:] = new.consecutive_fires
+        if s.consecutive_fires.size:    # else no area has a limit: the counts are never read
+            s.consecutive_fires[:] = new.consecutive_fires
         count = new.fired.size
         if self._fired.size < count:
             self._fired = np.empty(count, self._index_dtype)
@@ -513,3 +524,16 @@ def _grown(size: int, need: int) -> int:
     while size < need:
         size *= 2
     return size
+
+
+def _compact_state(params) -> NeuronState:
+    """Return the rest state with the smallest counters the brain's genes allow."""
+    n = params.n_neurons
+    longest = int((params.refractory.astype(np.int64) + params.snooze).max(initial=0))
+    countdown = np.uint8 if longest <= np.iinfo(np.uint8).max else np.uint16
+    limited = bool(np.any(params.consecutive_limit > 0))
+    state = NeuronState.zeros(0)
+    state.potential = np.zeros(n, np.float32)
+    state.refractory_countdown = np.zeros(n, countdown)
+    state.consecutive_fires = np.zeros(n if limited else 0, np.uint16)
+    return state
