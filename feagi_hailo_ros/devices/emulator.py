@@ -4,9 +4,13 @@ Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (wei
 integers and stay exact), so the emulator returns what a HEF compiled with the manifest's
 scales returns. Tensors the manifest marks exact (integers on a unit grid, within range by
 the export's bound) are not re-rounded: there quantisation is the identity.
-`latency_ms` is the modelled device round trip: an inference takes at least that long (the
-worker thread sleeps; the host keeps working). Faults can be injected for tests: fail on
-given inferences, hang, or disconnect until reopened. Health values are marked emulated.
+`latency_ms` is the modelled device round trip (PCIe transfers, queueing), added to the
+graph's compute: the calling thread sleeps that long after computing, so the latency costs
+no host CPU and the host's other work overlaps it. onnxruntime runs one thread, sequential,
+basic graph optimisation (the NCHWc layout of the full level costs ~2.5x on the one-channel
+convolutions these graphs hold); pass `optimization='all'` for graphs with many channels.
+Faults can be injected for tests: fail on given inferences, hang, or disconnect until
+reopened. Health values are marked emulated.
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +37,10 @@ class FaultPlan:
     reconnect_after_s: Optional[float] = None          # reopen succeeds after this time
 
 
+_LEVELS = {'disable': 'ORT_DISABLE_ALL', 'basic': 'ORT_ENABLE_BASIC',
+           'extended': 'ORT_ENABLE_EXTENDED', 'all': 'ORT_ENABLE_ALL'}
+
+
 class EmulatedHailo(Device):
     """A Hailo-8 stand-in running the partition graph with onnxruntime."""
 
@@ -40,12 +48,15 @@ class EmulatedHailo(Device):
 
     def __init__(self, name: str = 'emulator0', latency_ms: float = 0.0,
                  quantized: bool = True, faults: Optional[FaultPlan] = None,
-                 threads: int = 1):
+                 threads: int = 1, optimization: str = 'basic'):
         self.name = name
         self.latency_s = max(0.0, float(latency_ms)) / 1000.0
         self.quantized = quantized
         self.faults = faults or FaultPlan()
         self.threads = threads
+        if optimization not in _LEVELS:
+            raise ValueError(f'optimization {optimization!r}: use one of {sorted(_LEVELS)}')
+        self.optimization = optimization
         self._session = None
         self._manifest: Optional[dict] = None
         self._calls = 0
@@ -79,11 +90,15 @@ class EmulatedHailo(Device):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
+                                                   _LEVELS[self.optimization])
         self._session = ort.InferenceSession(partition.model, options,
                                              providers=['CPUExecutionProvider'])
         self._manifest = partition.manifest
         self._inputs = {s['name']: s for s in partition.manifest['inputs']}
         self._outputs = list(partition.manifest['outputs'])
+        self._output_names = [spec['name'] for spec in self._outputs]
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Quantise inputs, run the graph, quantise outputs; grids in (X, Y, Z) order."""
@@ -112,8 +127,7 @@ class EmulatedHailo(Device):
             if self.quantized and not spec['exact']:
                 grid = quantize(grid, spec['bits'], spec['scale'], signed=False)
             feed[name] = to_onnx_layout(grid)
-        names = [s['name'] for s in self._outputs]
-        results = self._session.run(names, feed)
+        results = self._session.run(self._output_names, feed)
         out = {}
         for spec, value in zip(self._outputs, results):
             grid = from_onnx_layout(value)
@@ -121,9 +135,8 @@ class EmulatedHailo(Device):
                 grid = quantize(grid, spec['bits'], spec['scale'],
                                 signed=spec['kind'] == 'current')
             out[spec['name']] = grid
-        remaining = self.latency_s - (time.monotonic() - start)
-        if remaining > 0:
-            time.sleep(remaining)
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
         self._busy_s += time.monotonic() - start
         return out
 

@@ -8,6 +8,7 @@ by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounde
 from typing import Dict, List, Tuple
 
 from feagi_hailo_ros.devices.export import source_factors
+from feagi_hailo_ros.devices.host_kernels import fill_source, scan_target
 import numpy as np
 
 Scattered = Tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
@@ -52,44 +53,50 @@ class PartitionIO:
                 'area_index': a, 'lo': span.start, 'hi': span.stop,
                 'dims': tuple(area.dims), 'n': area.neurons_per_voxel,
                 'voxels': area.voxels, 'factor': factors[span].copy(),
-                'divisor': (np.ones(span.stop - span.start, np.float32) if area.psp_uniform
-                            else np.maximum(degree[span], 1)),
+                'divisor': np.ascontiguousarray(
+                    np.ones(span.stop - span.start, np.float32) if area.psp_uniform
+                    else np.maximum(degree[span], 1), dtype=np.float32),
                 'mp_driven': bool(area.mp_driven_psp),
                 'value': f'in_{a}',
                 'spike': f'spk_{a}' if any(i['name'] == f'spk_{a}'
                                            for i in manifest['inputs']) else None})
+            src = self.sources[-1]
+            src['value_grid'] = np.zeros(area.voxels, dtype=np.float32)
+            src['spike_grid'] = np.zeros(area.voxels if src['spike'] else 0, dtype=np.float32)
+            src['touched'] = np.zeros(area.voxels, dtype=np.int64)
+            src['n_touched'] = 0
         self.targets: List[dict] = []
         for spec in manifest['outputs']:
             if spec['kind'] != 'current':
                 continue
             lo, hi = spec['neuron_range']
             derived = spec.get('reach_from_current', False)
+            voxels = int(connectome.areas[spec['area_index']].voxels)
             self.targets.append({'area_index': spec['area_index'], 'lo': lo, 'hi': hi,
                                  'n': spec['neurons_per_voxel'], 'current': spec['name'],
-                                 'reach': None if derived else f'reach_{spec["area_index"]}'})
+                                 'reach': None if derived else f'reach_{spec["area_index"]}',
+                                 'buffers': (np.zeros(voxels, np.int64),
+                                             np.zeros(voxels, np.float32),
+                                             np.zeros(voxels, np.int64))})
 
     def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> Dict[str, np.ndarray]:
-        """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set."""
+        """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set.
+
+        One numba pass per source area; the grids are this object's buffers, valid until
+        the next call (only the voxels set last time are cleared).
+        """
+        fired = np.ascontiguousarray(fired, dtype=np.int64)
+        fired_potential = np.ascontiguousarray(fired_potential, dtype=np.float32)
         out = {}
-        fired = np.asarray(fired, dtype=np.int64)
         for s in self.sources:
             a, b = np.searchsorted(fired, (s['lo'], s['hi']))
-            local = fired[a:b] - s['lo']
-            vox = local // s['n']
-            if s['mp_driven']:
-                value = driven_psp(fired_potential[a:b]) / s['divisor'][local]
-            else:
-                value = s['factor'][local]
-            if s['n'] == 1:                     # one neuron per voxel: no sums needed
-                grid = np.zeros(s['voxels'], dtype=np.float32)
-                grid[vox] = value
-            else:
-                grid = np.bincount(vox, weights=value,
-                                   minlength=s['voxels']).astype(np.float32)
-            out[s['value']] = grid.reshape(s['dims'])
+            spikes = s['spike_grid']
+            s['n_touched'] = fill_source(
+                fired, fired_potential, int(a), int(b), s['lo'], s['n'], s['mp_driven'],
+                s['factor'], s['divisor'], s['value_grid'], spikes, spikes.size > 0,
+                s['touched'], s['n_touched'])
+            out[s['value']] = s['value_grid'].reshape(s['dims'])
             if s['spike'] is not None:
-                spikes = np.zeros(s['voxels'], dtype=np.float32)
-                spikes[vox] = 1.0
                 out[s['spike']] = spikes.reshape(s['dims'])
         return out
 
@@ -97,22 +104,24 @@ class PartitionIO:
         """Per target area, sparse: (lo, hi, nonzero-current neurons, currents, silent).
 
         `silent` are the neurons reached with a zero net current (still candidates); neuron
-        indices are global int64.
+        indices are global int64. One numba pass per target; the arrays are this object's
+        buffers, valid until the next call.
         """
-        result = []
-        for t in self.targets:
-            n = t['n']
-            current = np.asarray(outputs[t['current']], dtype=np.float32).reshape(-1)
-            vox = np.flatnonzero(current)
-            values = current[vox]
-            if t['reach'] is None:
-                silent = np.zeros(0, dtype=np.int64)     # sign-definite: reached <=> != 0
-            else:
-                reach = np.asarray(outputs[t['reach']]).reshape(-1) > 0.5
-                silent = np.flatnonzero(reach & (current == 0))
-            base = t['lo'] + n - 1
-            result.append((t['lo'], t['hi'], base + vox * n, values, base + silent * n))
-        return result
+        return [self.scatter_target(outputs, i) for i in range(len(self.targets))]
+
+    def scatter_target(self, outputs: Dict[str, np.ndarray], i: int) -> Scattered:
+        """Return the sparse result of target `i` (see `scatter`)."""
+        t = self.targets[i]
+        current = np.ascontiguousarray(outputs[t['current']], dtype=np.float32).reshape(-1)
+        if t['reach'] is None:
+            reach, with_reach = current, False
+        else:
+            reach = np.ascontiguousarray(outputs[t['reach']], dtype=np.float32).reshape(-1)
+            with_reach = True
+        idx, vals, silent = t['buffers']
+        n, m = scan_target(current, reach, with_reach, t['lo'] + t['n'] - 1, t['n'],
+                           idx, vals, silent)
+        return t['lo'], t['hi'], idx[:n], vals[:n], silent[:m]
 
 
 def to_onnx_layout(grid: np.ndarray) -> np.ndarray:

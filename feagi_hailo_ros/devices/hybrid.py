@@ -12,8 +12,8 @@ library, chip or HEF (DeviceUnavailable) is an error at construction.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+import queue
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -62,6 +62,7 @@ class _Runtime:
     executor: ThreadPoolExecutor
     mode: str = 'device'
     pending: Optional[Future] = None
+    results: Optional['queue.SimpleQueue'] = None   # the pending job's targets, in order
     busy: Optional[Future] = None          # a job that timed out and may still run
     reopening: Optional[Future] = None
     retry_at: int = 0
@@ -181,40 +182,74 @@ class HybridEngine:
         self.engine.restore(path)
 
     # ---- one burst ---------------------------------------------------------------------
-    def _device_job(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray):
-        t0 = time.perf_counter()
-        inputs = rt.io.inputs(fired, fired_v)
-        t1 = time.perf_counter()
-        outputs = rt.device.infer(inputs)
-        t2 = time.perf_counter()
-        scattered = rt.io.scatter(outputs)
-        t3 = time.perf_counter()
-        return scattered, {'transfer_s': (t1 - t0) + (t3 - t2), 'device_s': t2 - t1}
+    def _device_job(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray,
+                    results: 'queue.SimpleQueue') -> None:
+        """Worker: grids, inference, then each target's sparse result as soon as scanned.
 
-    def _apply(self, rt: _Runtime, scattered) -> None:
-        """Add a device's currents to its targets and update them (host neuron rules).
+        Puts one (lo, hi, idx, values, silent) per target, then the timing dict; an
+        exception instead when the device fails (the main thread falls back).
+        """
+        try:
+            t0 = time.perf_counter()
+            inputs = rt.io.inputs(fired, fired_v)
+            t1 = time.perf_counter()
+            outputs = rt.device.infer(inputs)
+            t2 = time.perf_counter()
+            for i in range(len(rt.io.targets)):
+                results.put(rt.io.scatter_target(outputs, i))
+            t3 = time.perf_counter()
+        except BaseException as exc:
+            results.put(exc)
+            raise
+        results.put({'transfer_s': (t1 - t0) + (t3 - t2), 'device_s': t2 - t1})
 
-        Nonzero currents go in through `inject_indices` (a sparse add that also marks the
-        neuron a candidate, after this burst's injections, as `update(currents=...)` would);
-        reached neurons whose net current is exactly 0 are marked with `candidates`.
+    def _apply(self, rt: _Runtime, piece) -> None:
+        """Add one target's device currents and update it (host neuron rules).
+
+        Nonzero currents go in through `add_currents` (after this burst's injections, each
+        neuron made a candidate); reached neurons whose net current is exactly 0 are made
+        candidates with `mark_candidates_indices`. Synapses of the partition's pairs that
+        stay on the CPU (residual) are propagated into the range first.
         """
         eng = self.engine
+        lo, hi, idx, values, silent = piece
         if rt.residual_syn is not None:
-            eng.propagate(rt.bounds[0], rt.bounds[1], rt.residual_syn)
-        silent_by_range = {}
-        for lo, hi, idx, values, silent in scattered:
-            if idx.size:
-                eng.inject_indices(idx, values)
-            if silent.size:
-                silent_by_range[(lo, hi)] = silent
-        for lo, hi in rt.ranges:
-            silent = silent_by_range.get((lo, hi))
-            if silent is None:
-                eng.update(lo, hi)
-            else:
-                mask = np.zeros(hi - lo, dtype=bool)
-                mask[silent - lo] = True
-                eng.update(lo, hi, candidates=mask)
+            eng.propagate(lo, hi, rt.residual_syn)
+        if idx.size:
+            eng.add_currents(idx, values)
+        if silent.size:
+            eng.mark_candidates_indices(silent)
+        eng.update(lo, hi)
+
+    def _collect(self, rt: _Runtime) -> Tuple[set, Optional[dict], float]:
+        """Apply the targets the device job delivers, in order, until done or a fault.
+
+        Returns the target ranges applied, the job's timing (None on a fault) and the
+        seconds the main thread waited.
+        """
+        done, waited = set(), 0.0
+        deadline = time.perf_counter() + self.timeout_s
+        while True:
+            t_wait = time.perf_counter()
+            try:
+                item = rt.results.get(timeout=max(0.0, deadline - t_wait))
+            except queue.Empty:
+                item = None
+            waited += time.perf_counter() - t_wait
+            if isinstance(item, dict):
+                return done, item, waited
+            if item is None:
+                rt.busy = rt.pending
+                limit_ms = self.timeout_s * 1000
+                self._fault(rt, DeviceError(
+                    f'no result within {limit_ms:.0f} ms',
+                    reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
+                return done, None, waited
+            if isinstance(item, BaseException):
+                self._fault(rt, item, 'error')
+                return done, None, waited
+            self._apply(rt, item)
+            done.add((item[0], item[1]))
 
     def _reopen(self, rt: _Runtime) -> None:
         rt.device.close()
@@ -262,7 +297,9 @@ class HybridEngine:
                 if rt.mode == 'cpu':
                     self._maybe_reopen(rt)
                 if rt.mode == 'device':
-                    rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v)
+                    rt.results = queue.SimpleQueue()
+                    rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v,
+                                                    rt.results)
             t0 = time.perf_counter()
             if self.cpu_ranges:
                 eng.propagate(0, eng.n_neurons, self.cpu_syn)
@@ -271,30 +308,16 @@ class HybridEngine:
             t_cpu = time.perf_counter() - t0
             wait_s, transfer_s, device_s = 0.0, 0.0, 0.0
             for rt in self.runtimes:
-                done = False
+                done: set = set()
                 if rt.pending is not None:
-                    t_wait = time.perf_counter()
-                    try:
-                        scattered, timing = rt.pending.result(timeout=self.timeout_s)
-                    except FutureTimeout:
-                        rt.busy = rt.pending
-                        limit_ms = self.timeout_s * 1000
-                        self._fault(rt, DeviceError(
-                            f'no result within {limit_ms:.0f} ms',
-                            reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
-                    except Exception as exc:  # noqa: BLE001 - any device failure falls back
-                        self._fault(rt, exc, 'error')
-                    else:
-                        wait_s += time.perf_counter() - t_wait
-                        self._apply(rt, scattered)
+                    done, timing, waited = self._collect(rt)
+                    wait_s += waited
+                    if timing is not None:
                         transfer_s += timing['transfer_s']
                         device_s += timing['device_s']
-                        done = True
-                    if not done:
-                        wait_s += time.perf_counter() - t_wait
-                if not done:
-                    eng.propagate(rt.bounds[0], rt.bounds[1], rt.full_syn)
-                    for lo, hi in rt.ranges:
+                for lo, hi in rt.ranges:
+                    if (lo, hi) not in done:
+                        eng.propagate(lo, hi, rt.full_syn)
                         eng.update(lo, hi)
             result = eng.end_burst()
         except BaseException:

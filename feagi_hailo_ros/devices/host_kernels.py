@@ -1,0 +1,75 @@
+"""Numba passes of the host side of a device burst (nogil: they overlap the CPU partition).
+
+`fill_source` writes one source area's value and spike grids from the fired set in one pass,
+clearing only the voxels the previous call set (the grids persist between bursts).
+`scan_target` reads one target area's current (and reach) grid in one pass into sparse
+(neuron, current) pairs and the reached neurons with a zero net current.
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(nogil=True, cache=True)
+def fill_source(fired, fired_v, begin, end, lo, per_voxel, mp_driven, factor, divisor,
+                values, spikes, with_spikes, touched, n_touched):
+    """Refill `values` (and `spikes`) for fired[begin:end]; return the voxels now touched.
+
+    Values are what host_io's numpy form gives: the static factor, or mp_driven_psp's
+    rounded potential (half away from zero, 0..255) over the divisor, in float32; with
+    several neurons per voxel they are summed in float64 in fired order, then rounded to
+    float32 (as np.bincount does). `touched[:n_touched]` are the voxels to clear first.
+    """
+    for i in range(n_touched):
+        values[touched[i]] = 0.0
+        if with_spikes:
+            spikes[touched[i]] = 0.0
+    count = 0
+    current = -1
+    acc = 0.0
+    for i in range(begin, end):
+        local = fired[i] - lo
+        vox = local // per_voxel
+        if mp_driven:
+            v = np.float64(fired_v[i])
+            r = np.floor(abs(v) + 0.5)
+            if v < 0:
+                r = -r
+            r = min(max(r, 0.0), 255.0)
+            value = np.float32(r) / divisor[local]
+        else:
+            value = factor[local]
+        if vox != current:
+            if current >= 0:
+                values[current] = np.float32(acc)
+            current = vox
+            acc = 0.0
+            touched[count] = vox
+            count += 1
+            if with_spikes:
+                spikes[vox] = 1.0
+        acc += np.float64(value)
+    if current >= 0:
+        values[current] = np.float32(acc)
+    return count
+
+
+@numba.njit(nogil=True, cache=True)
+def scan_target(current, reach, with_reach, base, per_voxel, idx, vals, silent):
+    """Nonzero currents -> (idx, vals); reached voxels with zero current -> silent.
+
+    Neuron of voxel v is `base + v * per_voxel`; returns (number of currents, silent).
+    """
+    n = 0
+    m = 0
+    for v in range(current.size):         # branch-free: ~20% of voxels have a current
+        c = current[v]
+        neuron = base + v * per_voxel
+        idx[n] = neuron
+        vals[n] = c
+        hit = np.int64(c != 0)
+        n += hit
+        if with_reach:                    # loop-invariant: hoisted by LLVM
+            silent[m] = neuron
+            m += np.int64(reach[v] > 0.5) & (1 - hit)
+    return n, m
