@@ -282,6 +282,8 @@ class BurstEngine:
             slot = segments[0][2]
             self._fired, self._out[slot] = self._out[slot], self._fired
             self._fired_v, self._out_v[slot] = self._out_v[slot], self._fired_v
+            if len(self.partitions) == 1 and slot == 0:   # written in place: one buffer
+                self._out[0], self._out_v[0] = self._fired, self._fired_v
         else:
             if self._fired.size < total:      # the old list is no longer needed
                 self._fired = np.empty(_grown(self._fired.size, total), self._index_dtype)
@@ -336,6 +338,10 @@ class BurstEngine:
         prm = self.model.params
         s = self.state_arrays
         flags = self._scratch[p]
+        if len(self.partitions) == 1:
+            # One partition propagates all of the previous fired list before its update
+            # writes the new one, so the update can overwrite it: one buffer, not two.
+            self._out[p], self._out_v[p] = self._fired, self._fired_v
         count, stop = kernel.burst_range(
             self._fired, self._fired_v, self._n_fired, row_begin, row_end,
             syn.target, syn.weight, self.model.synapses.indptr, prm.psp, prm.psp_uniform,
@@ -423,8 +429,10 @@ class BurstEngine:
                       'consecutive_fires': s.consecutive_fires.nbytes,
                       'fired': self._fired.nbytes, 'fired_potential': self._fired_v.nbytes},
             'inputs': {'fcl_input': self.fcl_input.nbytes},
-            'scratch': {'out_fired': sum(a.nbytes for a in self._out),
-                        'out_potential': sum(a.nbytes for a in self._out_v),
+            'scratch': {'out_fired': sum(a.nbytes for a in self._out
+                                         if a is not self._fired),
+                        'out_potential': sum(a.nbytes for a in self._out_v
+                                             if a is not self._fired_v),
                         'rows': sum(a.nbytes for a in self._rows),
                         'flags': sum(a.nbytes for a in self._scratch)},
             'partition_synapses': {}}
