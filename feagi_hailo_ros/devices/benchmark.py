@@ -14,6 +14,7 @@ own compute is in its time; on a Hailo-8 that work is on the chip.
 import time
 from typing import Dict, List, Optional, Sequence
 
+from feagi_hailo_ros.devices.host_kernels import refill
 import numpy as np
 
 
@@ -93,12 +94,10 @@ class ReplayDevice:
         self.calls += 1
         out = {}
         for name, (shape, idx, values) in frame.items():
-            grid, last = self._buffers.get(name, (None, None))
+            grid, last = self._buffers.get(name, (None, idx[:0]))
             if grid is None:
                 grid = np.zeros(int(np.prod(shape)), dtype=np.float32)
-            else:
-                grid[last] = 0.0
-            grid[idx] = values
+            refill(grid, last, idx, values)
             self._buffers[name] = (grid, idx)
             out[name] = grid.reshape(shape)
         if self.latency_s > 0:

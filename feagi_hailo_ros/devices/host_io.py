@@ -8,7 +8,7 @@ by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounde
 from typing import Dict, List, Tuple
 
 from feagi_hailo_ros.devices.export import source_factors
-from feagi_hailo_ros.devices.host_kernels import fill_source, scan_target
+from feagi_hailo_ros.devices.host_kernels import fill_sources, scan_target
 import numpy as np
 
 Scattered = Tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
@@ -60,11 +60,7 @@ class PartitionIO:
                 'value': f'in_{a}',
                 'spike': f'spk_{a}' if any(i['name'] == f'spk_{a}'
                                            for i in manifest['inputs']) else None})
-            src = self.sources[-1]
-            src['value_grid'] = np.zeros(area.voxels, dtype=np.float32)
-            src['spike_grid'] = np.zeros(area.voxels if src['spike'] else 0, dtype=np.float32)
-            src['touched'] = np.zeros(area.voxels, dtype=np.int64)
-            src['n_touched'] = 0
+        self._pack()
         self.targets: List[dict] = []
         for spec in manifest['outputs']:
             if spec['kind'] != 'current':
@@ -82,23 +78,44 @@ class PartitionIO:
     def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> Dict[str, np.ndarray]:
         """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set.
 
-        One numba pass per source area; the grids are this object's buffers, valid until
-        the next call (only the voxels set last time are cleared).
+        One numba pass over all source areas; the grids are this object's buffers, valid
+        until the next call (only the voxels set last time are cleared).
         """
         fired = np.ascontiguousarray(fired, dtype=np.int64)
         fired_potential = np.ascontiguousarray(fired_potential, dtype=np.float32)
-        out = {}
-        for s in self.sources:
-            a, b = np.searchsorted(fired, (s['lo'], s['hi']))
-            spikes = s['spike_grid']
-            s['n_touched'] = fill_source(
-                fired, fired_potential, int(a), int(b), s['lo'], s['n'], s['mp_driven'],
-                s['factor'], s['divisor'], s['value_grid'], spikes, spikes.size > 0,
-                s['touched'], s['n_touched'])
-            out[s['value']] = s['value_grid'].reshape(s['dims'])
+        p = self._packed
+        fill_sources(fired, fired_potential, p['lo'], p['hi'], p['n'], p['mp_driven'],
+                     p['neuron_off'], p['voxel_off'], p['with_spikes'], p['factor'],
+                     p['divisor'], p['values'], p['spikes'], p['touched'], p['n_touched'])
+        return dict(self._grids)
+
+    def _pack(self) -> None:
+        """Concatenate the sources' constants and grids for `fill_sources`."""
+        src = self.sources
+        neuron_off = np.zeros(len(src) + 1, np.int64)
+        voxel_off = np.zeros(len(src) + 1, np.int64)
+        neuron_off[1:] = np.cumsum([s['hi'] - s['lo'] for s in src])
+        voxel_off[1:] = np.cumsum([s['voxels'] for s in src])
+        empty32 = np.zeros(0, np.float32)
+        p = {'lo': np.array([s['lo'] for s in src], np.int64),
+             'hi': np.array([s['hi'] for s in src], np.int64),
+             'n': np.array([s['n'] for s in src], np.int64),
+             'mp_driven': np.array([s['mp_driven'] for s in src], np.bool_),
+             'with_spikes': np.array([s['spike'] is not None for s in src], np.bool_),
+             'neuron_off': neuron_off, 'voxel_off': voxel_off,
+             'factor': np.concatenate([s['factor'] for s in src] + [empty32]),
+             'divisor': np.concatenate([s['divisor'] for s in src] + [empty32]),
+             'values': np.zeros(int(voxel_off[-1]), np.float32),
+             'spikes': np.zeros(int(voxel_off[-1]), np.float32),
+             'touched': np.zeros(int(voxel_off[-1]), np.int64),
+             'n_touched': np.zeros(len(src), np.int64)}
+        self._packed = p
+        self._grids: Dict[str, np.ndarray] = {}
+        for k, s in enumerate(src):
+            v0, v1 = int(voxel_off[k]), int(voxel_off[k + 1])
+            self._grids[s['value']] = p['values'][v0:v1].reshape(s['dims'])
             if s['spike'] is not None:
-                out[s['spike']] = spikes.reshape(s['dims'])
-        return out
+                self._grids[s['spike']] = p['spikes'][v0:v1].reshape(s['dims'])
 
     def scatter(self, outputs: Dict[str, np.ndarray]) -> List[Scattered]:
         """Per target area, sparse: (lo, hi, nonzero-current neurons, currents, silent).

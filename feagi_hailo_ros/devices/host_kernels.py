@@ -73,3 +73,31 @@ def scan_target(current, reach, with_reach, base, per_voxel, idx, vals, silent):
             silent[m] = neuron
             m += np.int64(reach[v] > 0.5) & (1 - hit)
     return n, m
+
+
+@numba.njit(nogil=True, cache=True)
+def fill_sources(fired, fired_v, src_lo, src_hi, per_voxel, mp_driven, neuron_off, voxel_off,
+                 with_spikes, factor, divisor, values, spikes, touched, n_touched):
+    """Run `fill_source` for every source area in one call (packed, offset arrays).
+
+    Source s owns neurons [src_lo[s], src_hi[s]), its factors/divisors at neuron_off[s]
+    and its voxels (values, spikes, touched) at voxel_off[s]; n_touched[s] is updated.
+    """
+    for s in range(src_lo.size):
+        begin = np.searchsorted(fired, src_lo[s])
+        end = np.searchsorted(fired, src_hi[s])
+        n0, n1 = neuron_off[s], neuron_off[s + 1]
+        v0, v1 = voxel_off[s], voxel_off[s + 1]
+        n_touched[s] = fill_source(
+            fired, fired_v, begin, end, src_lo[s], per_voxel[s], mp_driven[s],
+            factor[n0:n1], divisor[n0:n1], values[v0:v1], spikes[v0:v1], with_spikes[s],
+            touched[v0:v1], n_touched[s])
+
+
+@numba.njit(nogil=True, cache=True)
+def refill(grid, last, idx, values):
+    """Zero grid[last], then set grid[idx] = values (a recorded frame's sparse outputs)."""
+    for i in range(last.size):
+        grid[last[i]] = 0.0
+    for i in range(idx.size):
+        grid[idx[i]] = values[i]

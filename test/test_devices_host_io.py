@@ -1,0 +1,132 @@
+"""Host side of a device burst: the numba grid fill and output scan against plain numpy.
+
+The grids persist between calls (only the voxels set last time are cleared), so each test
+runs several different fired sets in a row through one PartitionIO.
+"""
+
+from feagi_hailo_ros.brain.connectome import Connectome
+from feagi_hailo_ros.brain.genome import AreaSpec
+from feagi_hailo_ros.devices.emulator import EmulatedHailo
+from feagi_hailo_ros.devices.export import source_factors
+from feagi_hailo_ros.devices.host_io import driven_psp, PartitionIO
+from feagi_hailo_ros.devices.hybrid import HybridEngine
+from feagi_hailo_ros.engine.core import BurstEngine
+import numpy as np
+from test_devices_conftest_helpers import random_vision_injections, run_bursts, small_synthetic
+
+
+def _area(name, dims, per_voxel=1, **kw):
+    return AreaSpec(id=name, name=name, role='custom', unit=None, index_in_unit=0, dims=dims,
+                    neurons_per_voxel=per_voxel, **kw)
+
+
+def _brain():
+    """Three sources (3 neurons/voxel, mp_driven_psp; psp_uniform; plain) and a target."""
+    areas = [_area('a', (4, 3, 2), 3, psp=7.0, mp_driven_psp=True),
+             _area('b', (5, 2, 1), 1, psp=9.0, psp_uniform=True),
+             _area('c', (3, 3, 3), 2, psp=5.0),
+             _area('t', (4, 4, 2), 2)]
+    c_sizes = [a.neurons for a in areas]
+    starts = np.concatenate([[0], np.cumsum(c_sizes)])
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, starts[3], 400)
+    tgt = rng.integers(starts[3], starts[4], 400)
+    weight = rng.integers(-5, 6, 400)
+    return Connectome.from_synapse_list(areas, src, tgt, weight), starts
+
+
+def _manifest(starts, target_voxels):
+    inputs = []
+    for a in range(3):
+        inputs.append({'area_index': a, 'name': f'in_{a}'})
+        if a != 1:
+            inputs.append({'area_index': a, 'name': f'spk_{a}'})
+    outputs = [{'kind': 'current', 'area_index': 3, 'name': 'cur_3', 'neurons_per_voxel': 2,
+                'neuron_range': [int(starts[3]), int(starts[4])], 'reach_from_current': False},
+               {'kind': 'reach', 'area_index': 3, 'name': 'reach_3'}]
+    return {'inputs': inputs, 'outputs': outputs}, target_voxels
+
+
+def _numpy_inputs(c, fired, potential):
+    """What the grids must hold: plain numpy, written independently of host_io."""
+    factors = source_factors(c)
+    degree = c.out_degree().astype(np.float32)
+    out = {}
+    for a in range(3):
+        area = c.areas[a]
+        span = c.area_neurons(a)
+        sel = (fired >= span.start) & (fired < span.stop)
+        local = fired[sel] - span.start
+        vox = local // area.neurons_per_voxel
+        if area.mp_driven_psp:
+            divisor = 1.0 if area.psp_uniform else np.maximum(degree[span][local], 1)
+            value = (driven_psp(potential[sel]) / np.float32(divisor)).astype(np.float32)
+        else:
+            value = factors[span][local]
+        grid = np.bincount(vox, weights=value, minlength=area.voxels).astype(np.float32)
+        out[f'in_{a}'] = grid.reshape(area.dims)
+        if a != 1:
+            spikes = np.zeros(area.voxels, np.float32)
+            spikes[vox] = 1
+            out[f'spk_{a}'] = spikes.reshape(area.dims)
+    return out
+
+
+def test_inputs_match_numpy_over_consecutive_fired_sets():
+    c, starts = _brain()
+    manifest, _ = _manifest(starts, c.areas[3].voxels)
+    io = PartitionIO(c, manifest)
+    rng = np.random.default_rng(1)
+    for density in (0.6, 0.05, 0.3, 0.0, 0.9):
+        fired = np.flatnonzero(rng.random(c.n_neurons) < density).astype(np.int32)
+        potential = rng.uniform(-20, 300, fired.size).astype(np.float32)
+        potential[::7] = np.round(potential[::7]) + 0.5        # ties round away from zero
+        got = io.inputs(fired, potential)
+        want = _numpy_inputs(c, fired.astype(np.int64), potential)
+        assert set(got) == set(want)
+        for name in want:
+            assert got[name].shape == want[name].shape
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert any(np.any(g != 0) for g in io.inputs(np.arange(starts[3]),
+                                                 np.full(starts[3], 3.0, np.float32)).values())
+
+
+def test_scatter_matches_numpy_over_consecutive_outputs():
+    c, starts = _brain()
+    manifest, voxels = _manifest(starts, c.areas[3].voxels)
+    io = PartitionIO(c, manifest)
+    rng = np.random.default_rng(2)
+    dims = c.areas[3].dims
+    for _ in range(4):
+        current = (rng.integers(-3, 4, voxels) * (rng.random(voxels) < 0.5)).astype(np.float32)
+        reach = ((current != 0) | (rng.random(voxels) < 0.3)).astype(np.float32)
+        (lo, hi, idx, values, silent), = io.scatter({'cur_3': current.reshape(dims),
+                                                     'reach_3': reach.reshape(dims)})
+        last = starts[3] + 1 + 2 * np.arange(voxels)          # the last neuron of a voxel
+        assert (lo, hi) == (starts[3], starts[4])
+        np.testing.assert_array_equal(idx, last[current != 0])
+        np.testing.assert_array_equal(values, current[current != 0])
+        np.testing.assert_array_equal(silent, last[(reach > 0.5) & (current == 0)])
+
+
+def test_a_failure_after_some_targets_were_applied_falls_back_for_the_rest_exactly():
+    c = small_synthetic(neurons=6000, hidden=3)
+    inject = random_vision_injections(c, 'iic400')
+    reference = run_bursts(BurstEngine(c), 30, inject_fn=inject)
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
+        rt = hybrid.runtimes[0]
+        assert len(rt.io.targets) >= 2
+        real = rt.io.scatter_target
+        calls = []
+
+        def flaky(outputs, i):
+            calls.append(i)
+            if len(calls) == 20 * len(rt.io.targets) + 2:    # 3rd target of the 21st job
+                raise RuntimeError('scan failed')
+            return real(outputs, i)
+        rt.io.scatter_target = flaky
+        fired = run_bursts(hybrid, 30, inject_fn=inject)
+        faults = list(hybrid.faults)
+    assert [f['what'] for f in faults] == ['error'] and 'scan failed' in faults[0]['reason']
+    assert all(np.array_equal(x, y) for x, y in zip(reference, fired))
+    assert sum(f.size for f in fired) > 100
