@@ -18,3 +18,14 @@ PACKAGE_ROOT = TEST_DIR.parent
 def data_dir() -> Path:
     """Folder of the genome fixtures (copies of FEAGI's, Apache-2.0) and conformance vectors."""
     return DATA_DIR
+
+
+@pytest.fixture(scope='module')
+def ros_context():
+    """rclpy initialised for one test module, shut down after it."""
+    import rclpy
+    rclpy.init()
+    try:
+        yield
+    finally:
+        rclpy.try_shutdown()

@@ -155,15 +155,6 @@ def _stop(process, timeout_s=10.0):
     return process.returncode
 
 
-@pytest.fixture(scope='module')
-def ros_context():
-    rclpy.init()
-    try:
-        yield
-    finally:
-        rclpy.try_shutdown()
-
-
 @pytest.mark.ros
 def test_node_started_as_the_launch_file_starts_it(ros_context, data_dir):
     defaults = launch_defaults()

@@ -20,15 +20,6 @@ from visualization_msgs.msg import MarkerArray
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture(scope='module')
-def ros_context():
-    rclpy.init()
-    try:
-        yield
-    finally:
-        rclpy.try_shutdown()
-
-
 @pytest.fixture
 def genome_path(data_dir):
     return str(data_dir / 'essential_genome.json')

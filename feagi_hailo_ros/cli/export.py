@@ -4,22 +4,17 @@ import argparse
 import json
 import os
 
+from feagi_hailo_ros.cli.run import add_brain_options
 from feagi_hailo_ros.devices.cli_support import add_device_options
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     """Add the options of `export`."""
-    brain = parser.add_mutually_exclusive_group(required=True)
-    brain.add_argument('--genome', metavar='G', help='genome JSON file')
-    brain.add_argument('--synthetic', metavar='N', type=int,
-                       help='use a synthetic vision-pipeline genome of about N neurons')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic genome')
+    add_brain_options(parser)
     parser.add_argument('--out', metavar='DIR', required=True,
                         help='output folder: DIR/<partition>/model.onnx, manifest.json, ...')
     parser.add_argument('--calibration-samples', type=int, default=64, metavar='N',
                         help='inputs in the calibration set (Hailo: 64-1024; default 64)')
-    parser.add_argument('--no-cache', action='store_true',
-                        help='build the connectome without the on-disk cache')
     add_device_options(parser)
 
 

@@ -9,13 +9,20 @@ from typing import Any
 import numpy as np
 
 
-def add_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the options of `run`."""
+def add_brain_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that name the brain (--genome or --synthetic) and its cache."""
     brain = parser.add_mutually_exclusive_group(required=True)
     brain.add_argument('--genome', metavar='G', help='genome JSON file')
     brain.add_argument('--synthetic', metavar='N', type=int,
                        help='use a synthetic vision-pipeline genome of about N neurons')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic genome')
+    parser.add_argument('--no-cache', action='store_true',
+                        help='build the connectome without the on-disk cache')
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `run`."""
+    add_brain_options(parser)
     parser.add_argument('--bursts', metavar='N', type=int, default=100,
                         help='number of bursts to run (default 100)')
     parser.add_argument('--inject', metavar='FILE',
@@ -28,8 +35,6 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help='write an engine checkpoint after the last burst')
     parser.add_argument('--threads', type=int, choices=(1, 2), default=1,
                         help='run the brain as 1 or 2 partitions in threads (default 1)')
-    parser.add_argument('--no-cache', action='store_true',
-                        help='build the connectome without the on-disk cache')
     # devices hook: --device cpu|emulator|hailo, --partition ... (feagi_hailo_ros.devices)
     from feagi_hailo_ros.devices.cli_support import add_device_options
     add_device_options(parser)
