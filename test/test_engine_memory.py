@@ -141,3 +141,22 @@ def test_counters_are_as_small_as_the_genes_allow(refractory, limit, countdown, 
         too_long.refractory_countdown[0] = 256
         with pytest.raises(ValueError, match='refractory_countdown holds 256'):
             engine.state = too_long
+
+
+def test_memory_counts_each_buffer_once_after_manual_and_fused_bursts():
+    """memory() matches the distinct buffers held, whichever path ran the last burst."""
+    model = bench_workload('w100k', seed=4)
+    engine = BurstEngine(model)
+    kernel.add_bench_injections(9, 0, 0, model.n_neurons, engine.fcl_input)
+    engine.fill_seed = 9
+    for step in range(40):
+        if step % 3:
+            engine.burst()
+        else:
+            # one range (the output becomes the fired list) or two (copied into it)
+            manual_burst(engine, [0, model.n_neurons] if step % 2 else
+                         [0, 50_000, model.n_neurons])
+        buffers = {id(a): a.nbytes for a in engine._out + [engine._fired]}
+        held = engine.memory()
+        assert held['scratch']['out_fired'] + held['state']['fired'] == sum(buffers.values())
+        assert engine.fired.size <= engine._fired.size

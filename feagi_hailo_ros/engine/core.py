@@ -429,10 +429,8 @@ class BurstEngine:
                       'consecutive_fires': s.consecutive_fires.nbytes,
                       'fired': self._fired.nbytes, 'fired_potential': self._fired_v.nbytes},
             'inputs': {'fcl_input': self.fcl_input.nbytes},
-            'scratch': {'out_fired': sum(a.nbytes for a in self._out
-                                         if a is not self._fired),
-                        'out_potential': sum(a.nbytes for a in self._out_v
-                                             if a is not self._fired_v),
+            'scratch': {'out_fired': _distinct_nbytes(self._out, self._fired),
+                        'out_potential': _distinct_nbytes(self._out_v, self._fired_v),
                         'rows': sum(a.nbytes for a in self._rows),
                         'flags': sum(a.nbytes for a in self._scratch)},
             'partition_synapses': {}}
@@ -545,3 +543,9 @@ def _compact_state(params) -> NeuronState:
     state.refractory_countdown = np.zeros(n, countdown)
     state.consecutive_fires = np.zeros(n if limited else 0, np.uint16)
     return state
+
+
+def _distinct_nbytes(arrays: List[np.ndarray], held: np.ndarray) -> int:
+    """Return the bytes of the distinct arrays in a list, other than `held`."""
+    unique = {id(a): a for a in arrays if a is not held}
+    return int(sum(a.nbytes for a in unique.values()))
