@@ -22,7 +22,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope='module')
 def ros_context():
-    """rclpy initialised for one test module, shut down after it."""
+    """Initialise rclpy for one test module and shut it down after it."""
     import rclpy
     rclpy.init()
     try:

@@ -13,7 +13,6 @@ from feagi_hailo_ros.ros.launch_args import parameter_overrides, remappings, ros
 from feagi_hailo_ros.ros.node import PUBLISHED
 from feagi_hailo_ros.ros.parameters import PARAMETERS_BY_NAME, validate
 import pytest
-import rclpy
 from ros_harness import make_executor, Probe, rgb_image, spin_until, top_middle_frame
 import yaml
 

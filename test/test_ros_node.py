@@ -9,7 +9,6 @@ from feagi_hailo_ros.ros.brain_viz import cloud_points
 from feagi_hailo_ros.ros.node import FeagiHailoNode
 import numpy as np
 import pytest
-import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
