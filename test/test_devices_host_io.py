@@ -130,3 +130,19 @@ def test_a_failure_after_some_targets_were_applied_falls_back_for_the_rest_exact
     assert [f['what'] for f in faults] == ['error'] and 'scan failed' in faults[0]['reason']
     assert all(np.array_equal(x, y) for x, y in zip(reference, fired))
     assert sum(f.size for f in fired) > 100
+
+
+def test_prefetched_device_jobs_are_dropped_when_the_state_is_set():
+    c = small_synthetic(neurons=6000, hidden=3)
+    inject = random_vision_injections(c, 'iic400')
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
+        assert hybrid.prefetch and hybrid.runtimes
+        run_bursts(hybrid, 15, inject_fn=inject)
+        saved = hybrid.state
+        first = run_bursts(hybrid, 10, inject_fn=inject)
+        assert hybrid.runtimes[0].pending is not None          # next burst's job started
+        hybrid.state = saved
+        again = run_bursts(hybrid, 10, inject_fn=inject)
+        assert hybrid.faults == []
+    assert sum(f.size for f in first) > 100
+    assert all(np.array_equal(x, y) for x, y in zip(first, again))

@@ -31,10 +31,16 @@ def make_injections(connectome, bursts: int, density: float = 0.05, seed: int = 
     return out
 
 
-def timed_run(engine, injections, warmup: int):
-    """Run the bursts; return per-burst seconds after warm-up, fired sets, timing splits."""
+def timed_run(engine, injections, warmup: int, gap_s: float = 0.0):
+    """Run the bursts; return per-burst seconds after warm-up, fired sets, timing splits.
+
+    `gap_s` is slept between bursts: the time a robot's loop spends on I/O (sensors,
+    motors, messages) between bursts, when a prefetched device job can run.
+    """
     times, fired, splits = [], [], []
     for b, (idx, pot) in enumerate(injections):
+        if gap_s > 0 and b:
+            time.sleep(gap_s)
         engine.inject_indices(idx, pot)
         t0 = time.perf_counter()
         result = engine.burst()
@@ -115,10 +121,12 @@ class ReplayDevice:
 
 def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeats: int = 3,
                          latencies_ms: Sequence[float] = (0.0, 1.0), partition='auto',
-                         density: float = 0.05, log=None) -> Dict[str, object]:
+                         density: float = 0.05, log=None,
+                         gap_ms: float = 0.0) -> Dict[str, object]:
     """CPU-only vs hybrid with the emulator at each latency; best p50 of `repeats` runs.
 
-    Each entry also lists every repeat's p50 (`runs_ms_p50`) and their median.
+    Each entry also lists every repeat's p50 (`runs_ms_p50`) and their median. `gap_ms` is
+    slept between bursts (a robot loop's I/O time; 0: bursts back to back).
     """
     from feagi_hailo_ros.devices.emulator import EmulatedHailo
     from feagi_hailo_ros.devices.hybrid import HybridEngine
@@ -148,7 +156,7 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
                                       lambda p, lat=latency, f=factory: f(p, lat),
                                       partition=partition)
             try:
-                times, fired, splits = timed_run(engine, injections, warmup)
+                times, fired, splits = timed_run(engine, injections, warmup, gap_ms / 1000.0)
             finally:
                 if hasattr(engine, 'close'):
                     engine.close()
@@ -181,7 +189,7 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
             if base is not None and base is not entry:
                 entry['vs_0ms_latency_ms'] = entry['ms_p50'] - base['ms_p50']
     return {'neurons': connectome.n_neurons, 'synapses': connectome.n_synapses,
-            'bursts': bursts, 'repeats': repeats, 'results': results}
+            'bursts': bursts, 'repeats': repeats, 'gap_ms': gap_ms, 'results': results}
 
 
 def summary_lines(report: dict) -> List[str]:

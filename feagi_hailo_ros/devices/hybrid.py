@@ -1,14 +1,16 @@
 """HybridEngine: a CPU partition on the fast engine plus device partitions, one per device.
 
-Per burst, each device worker thread turns the previous burst's fired set into input grids
-and runs its device; meanwhile the main thread propagates and updates the CPU partition.
-Then the device partitions' currents and candidates go through the same neuron update on the
-host (the neuron state lives on the host, DESIGN §6). Spikes are exchanged at the burst
-boundary: FEAGI's one-burst delay makes this exact. A device error or timeout is recorded,
-its partition runs on the CPU from that very burst (nothing is lost: the state is on the host),
-and the device is reopened in the background after `retry_bursts`. A device that cannot be
-opened at start (in use by another process, say) starts the same way, on the CPU; a missing
-library, chip or HEF (DeviceUnavailable) is an error at construction.
+A device partition's work for burst b needs only burst b-1's fired set, so its worker thread
+starts it as soon as that set is known (end of burst b-1, `prefetch`): it builds the input
+grids (numba, GIL released), runs the device, then scans the outputs target by target.
+Meanwhile the main thread propagates and updates the CPU partition, then takes each
+target's sparse currents as soon as they are scanned and runs the host neuron update of
+that target (the neuron state lives on the host, DESIGN §6) while the worker scans the next.
+FEAGI's one-burst delay makes this exact. A device error or timeout is recorded, the targets
+not yet applied run on the CPU from that very burst (nothing is lost: the state is on the
+host), and the device is reopened in the background after `retry_bursts`. A device that
+cannot be opened at start (in use by another process, say) starts the same way, on the CPU;
+a missing library, chip or HEF (DeviceUnavailable) is an error at construction.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -76,8 +78,9 @@ class HybridEngine:
                  partition='auto', devices: int = 1, timeout_s: float = 1.0,
                  retry_bursts: int = 50, plan: Optional[Plan] = None,
                  exported: Optional[Dict[str, ExportedPartition]] = None,
-                 log: Optional[Callable[[str], None]] = None):
+                 log: Optional[Callable[[str], None]] = None, prefetch: bool = True):
         self.connectome = connectome
+        self.prefetch = bool(prefetch)
         self.engine = BurstEngine(connectome)
         self.timeout_s = float(timeout_s)
         self.retry_bursts = int(retry_bursts)
@@ -171,6 +174,7 @@ class HybridEngine:
 
     @state.setter
     def state(self, new) -> None:
+        self._drop_prefetched()
         self.engine.state = new
 
     def checkpoint(self, path) -> None:
@@ -179,6 +183,7 @@ class HybridEngine:
 
     def restore(self, path) -> None:
         """Read the state (see BurstEngine.restore)."""
+        self._drop_prefetched()
         self.engine.restore(path)
 
     # ---- one burst ---------------------------------------------------------------------
@@ -284,22 +289,36 @@ class HybridEngine:
             rt.busy = None
             rt.reopening = rt.executor.submit(self._reopen, rt)
 
+    def _launch(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray) -> None:
+        """Submit the device job of the next burst (its input is this fired set only)."""
+        rt.results = queue.SimpleQueue()
+        rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v, rt.results)
+
+    def _drop_prefetched(self) -> None:
+        """Forget device jobs started for a fired set that is no longer the previous one."""
+        for rt in self.runtimes:
+            rt.pending, rt.results = None, None
+
     def burst(self) -> np.ndarray:
-        """Run one burst over all partitions; return the fired indices (ascending view)."""
+        """Run one burst over all partitions; return the fired indices (ascending view).
+
+        With `prefetch`, the device jobs of the next burst start as soon as this burst's
+        fired set is known (they need nothing else), so the device works while the caller
+        does its I/O between bursts; `state = ...` and `restore` drop them.
+        """
         eng = self.engine
         t_start = time.perf_counter()
         eng.begin_burst()
         try:
-            fired, fired_v = eng.previous_fired()
-            fired, fired_v = fired.copy(), fired_v.copy()
+            fired = fired_v = None
             for rt in self.runtimes:
-                rt.pending = None
                 if rt.mode == 'cpu':
+                    rt.pending = None
                     self._maybe_reopen(rt)
-                if rt.mode == 'device':
-                    rt.results = queue.SimpleQueue()
-                    rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v,
-                                                    rt.results)
+                if rt.mode == 'device' and rt.pending is None:
+                    if fired is None:
+                        fired, fired_v = (a.copy() for a in eng.previous_fired())
+                    self._launch(rt, fired, fired_v)
             t0 = time.perf_counter()
             if self.cpu_ranges:
                 eng.propagate(0, eng.n_neurons, self.cpu_syn)
@@ -315,13 +334,22 @@ class HybridEngine:
                     if timing is not None:
                         transfer_s += timing['transfer_s']
                         device_s += timing['device_s']
+                rt.pending = None
                 for lo, hi in rt.ranges:
                     if (lo, hi) not in done:
                         eng.propagate(lo, hi, rt.full_syn)
                         eng.update(lo, hi)
             result = eng.end_burst()
+            if self.prefetch:
+                copies = None
+                for rt in self.runtimes:
+                    if rt.mode == 'device':
+                        if copies is None:
+                            copies = (result.copy(), eng.previous_fired()[1].copy())
+                        self._launch(rt, *copies)
         except BaseException:
             eng._in_burst = False
+            self._drop_prefetched()
             raise
         total = time.perf_counter() - t_start
         self.last_timing = {'total_s': total, 'cpu_partition_s': t_cpu, 'wait_s': wait_s,
