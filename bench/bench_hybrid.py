@@ -41,6 +41,8 @@ def main() -> int:
     parser.add_argument('--gap-ms', type=float, default=0.0,
                         help='sleep between bursts (a robot loop spends it on I/O), while the '
                              'prefetched device job of the next burst runs (default 0)')
+    parser.add_argument('--emulator-threads', type=int, default=1,
+                        help='onnxruntime intra-op threads of the emulator (default 1)')
     args = parser.parse_args()
     t0 = time.perf_counter()
     connectome = load_brain(synthetic_genome(args.neurons, fanout=args.fanout))
@@ -49,7 +51,8 @@ def main() -> int:
     report = run_hybrid_benchmark(
         connectome, args.bursts, args.warmup, args.repeats,
         [float(v) for v in args.latencies.split(',')], args.partition, args.density,
-        log=lambda line: print(line, file=sys.stderr), gap_ms=args.gap_ms)
+        log=lambda line: print(line, file=sys.stderr), gap_ms=args.gap_ms,
+        emulator_threads=args.emulator_threads)
     print(json.dumps(report, indent=1))
     for line in summary_lines(report):
         print(line)

@@ -146,3 +146,63 @@ def test_prefetched_device_jobs_are_dropped_when_the_state_is_set():
         assert hybrid.faults == []
     assert sum(f.size for f in first) > 100
     assert all(np.array_equal(x, y) for x, y in zip(first, again))
+
+
+def test_fused_grouped_conv_gives_the_exported_graphs_outputs():
+    from feagi_hailo_ros.devices.export import export_partition
+    from feagi_hailo_ros.devices.planner import plan_partitions
+    c = small_synthetic(neurons=6000, hidden=3)
+    part = plan_partitions(c, 'auto', 1).partitions[0]
+    exp = export_partition(c, part)
+    assert exp.manifest['exact'] and all(op.form == 'conv' for op in part.operators)
+    fused, plain = EmulatedHailo('f'), EmulatedHailo('p', fuse=False)
+    for dev in (fused, plain):
+        dev.open()
+        dev.upload(exp)
+    assert fused.fused and not plain.fused
+    io = PartitionIO(c, exp.manifest)
+    rng = np.random.default_rng(5)
+    nonzero = 0
+    for density in (0.02, 0.3, 0.8):
+        fired = np.flatnonzero(rng.random(c.n_neurons) < density)
+        grids = io.inputs(fired, rng.uniform(0, 200, fired.size).astype(np.float32))
+        got, want = fused.infer(grids), plain.infer(grids)
+        assert set(got) == set(want)
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+            nonzero += int(np.count_nonzero(want[name]))
+    assert nonzero > 100
+
+
+def _two_convs(pads_b):
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    info = helper.make_tensor_value_info
+    nodes = [helper.make_node('Conv', ['x', 'wa'], ['ya'], kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node('Conv', ['x', 'wb'], ['yb'], kernel_shape=[2, 3], pads=pads_b),
+             helper.make_node('Add', ['ya', 'yb'], ['y'])]
+    rng = np.random.default_rng(6)
+    inits = [numpy_helper.from_array(rng.integers(-3, 4, (1, 1) + k).astype(np.float32), n)
+             for n, k in (('wa', (3, 3)), ('wb', (2, 3)))]
+    graph = helper.make_graph(nodes, 'g', [info('x', TensorProto.FLOAT, [1, 1, 6, 5])],
+                              [info('y', TensorProto.FLOAT, [1, 1, 6, 5])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_grouped_conv_fusion_keeps_outputs_and_refuses_a_conv_that_resizes():
+    import onnxruntime as ort
+    from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
+    model = _two_convs([0, 1, 1, 1])                    # 2x3 kernel, asymmetric pads
+    fused = fuse_convolutions(model)
+    assert fused is not None and [n.op_type for n in fused.graph.node] == \
+        ['Concat', 'Conv', 'Split', 'Add']
+    x = np.random.default_rng(7).integers(0, 5, (1, 1, 6, 5)).astype(np.float32)
+    runs = [ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider'])
+            .run(None, {'x': x})[0] for m in (model, fused)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert np.count_nonzero(runs[0]) > 5
+    assert fuse_convolutions(_two_convs([0, 0, 0, 0])) is None     # output grid shrinks

@@ -122,11 +122,12 @@ class ReplayDevice:
 def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeats: int = 3,
                          latencies_ms: Sequence[float] = (0.0, 1.0), partition='auto',
                          density: float = 0.05, log=None,
-                         gap_ms: float = 0.0) -> Dict[str, object]:
+                         gap_ms: float = 0.0, emulator_threads: int = 1) -> Dict[str, object]:
     """CPU-only vs hybrid with the emulator at each latency; best p50 of `repeats` runs.
 
     Each entry also lists every repeat's p50 (`runs_ms_p50`) and their median. `gap_ms` is
-    slept between bursts (a robot loop's I/O time; 0: bursts back to back).
+    slept between bursts (a robot loop's I/O time; 0: bursts back to back);
+    `emulator_threads` are onnxruntime's intra-op threads.
     """
     from feagi_hailo_ros.devices.emulator import EmulatedHailo
     from feagi_hailo_ros.devices.hybrid import HybridEngine
@@ -137,7 +138,7 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
     recorded: Dict[str, list] = {}
 
     def emulated(part, lat):
-        device = EmulatedHailo(part.name, lat)
+        device = EmulatedHailo(part.name, lat, threads=emulator_threads)
         if repeat == 0 and lat == latencies_ms[0]:
             return _Recording(device, recorded.setdefault(part.name, []))
         return device
@@ -189,7 +190,8 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
             if base is not None and base is not entry:
                 entry['vs_0ms_latency_ms'] = entry['ms_p50'] - base['ms_p50']
     return {'neurons': connectome.n_neurons, 'synapses': connectome.n_synapses,
-            'bursts': bursts, 'repeats': repeats, 'gap_ms': gap_ms, 'results': results}
+            'bursts': bursts, 'repeats': repeats, 'gap_ms': gap_ms,
+            'emulator_threads': emulator_threads, 'results': results}
 
 
 def summary_lines(report: dict) -> List[str]:

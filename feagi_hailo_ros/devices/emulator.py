@@ -6,9 +6,12 @@ scales returns. Tensors the manifest marks exact (integers on a unit grid, withi
 the export's bound) are not re-rounded: there quantisation is the identity.
 `latency_ms` is the modelled device round trip (PCIe transfers, queueing), added to the
 graph's compute: the calling thread sleeps that long after computing, so the latency costs
-no host CPU and the host's other work overlaps it. onnxruntime runs one thread, sequential,
-basic graph optimisation (the NCHWc layout of the full level costs ~2.5x on the one-channel
-convolutions these graphs hold); pass `optimization='all'` for graphs with many channels.
+no host CPU and the host's other work overlaps it. onnxruntime runs sequentially on
+`threads` intra-op threads (default 1, not spinning). An exact graph whose convolutions fit
+is first fused into one grouped Conv (emulator_fuse; full optimisation, where onnxruntime's
+NCHWc depthwise kernel runs it); other graphs run as exported with basic optimisation (the
+NCHWc layout costs ~2.5x on one-channel convolutions run one by one). `optimization`
+overrides the level; `fuse=False` keeps the exported graph.
 Faults can be injected for tests: fail on given inferences, hang, or disconnect until
 reopened. Health values are marked emulated.
 """
@@ -19,6 +22,7 @@ import time
 from typing import Dict, Optional, Set
 
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth, DeviceUnavailable
+from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
 import numpy as np
 
@@ -48,15 +52,18 @@ class EmulatedHailo(Device):
 
     def __init__(self, name: str = 'emulator0', latency_ms: float = 0.0,
                  quantized: bool = True, faults: Optional[FaultPlan] = None,
-                 threads: int = 1, optimization: str = 'basic'):
+                 threads: int = 1, optimization: str = 'auto', fuse: bool = True):
         self.name = name
         self.latency_s = max(0.0, float(latency_ms)) / 1000.0
         self.quantized = quantized
         self.faults = faults or FaultPlan()
         self.threads = threads
-        if optimization not in _LEVELS:
-            raise ValueError(f'optimization {optimization!r}: use one of {sorted(_LEVELS)}')
+        if optimization not in _LEVELS and optimization != 'auto':
+            raise ValueError(f'optimization {optimization!r}: use auto or one of '
+                             f'{sorted(_LEVELS)}')
         self.optimization = optimization
+        self.fuse = fuse
+        self.fused = False
         self._session = None
         self._manifest: Optional[dict] = None
         self._calls = 0
@@ -91,9 +98,21 @@ class EmulatedHailo(Device):
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
-                                                   _LEVELS[self.optimization])
-        self._session = ort.InferenceSession(partition.model, options,
+        # idle pool threads must sleep, not spin: the host's own threads need the cores
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        model = partition.model
+        fused = None
+        if self.fuse and partition.manifest.get('exact'):
+            import onnx
+            fused = fuse_convolutions(onnx.load_from_string(partition.model))
+        if fused is not None:
+            model = fused.SerializeToString()
+        self.fused = fused is not None
+        level = self.optimization
+        if level == 'auto':
+            level = 'all' if self.fused else 'basic'
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _LEVELS[level])
+        self._session = ort.InferenceSession(model, options,
                                              providers=['CPUExecutionProvider'])
         self._manifest = partition.manifest
         self._inputs = {s['name']: s for s in partition.manifest['inputs']}
