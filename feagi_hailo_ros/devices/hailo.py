@@ -316,7 +316,11 @@ class HailoDevice(Device):
         self._status = 'loaded'
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """Run one frame: NHWC float32 grids in, NHWC float32 grids out (dequantised)."""
+        """Run one frame: NHWC float32 grids in, NHWC float32 grids out (dequantised).
+
+        The output grids are the bindings' buffers (no copy: the host scans them before the
+        next inference); copy them to keep them longer.
+        """
         if self._configured is None:
             raise DeviceError(f'{self.name}: no partition loaded')
         try:
@@ -327,7 +331,7 @@ class HailoDevice(Device):
             self._configured.wait_for_async_ready(timeout_ms=self.timeout_ms)
             self._configured.run([self._bindings], self.timeout_ms)
             return {name: np.asarray(self._bindings.output(stream).get_buffer())
-                    .reshape(self._dims[name]).copy()
+                    .reshape(self._dims[name])
                     for name, (stream, _) in self._out_map.items()}
         except Exception as exc:  # noqa: BLE001
             self._status = 'error'
