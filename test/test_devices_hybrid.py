@@ -3,6 +3,8 @@
 Faults fall back to the CPU; the runs are compared with uninterrupted runs.
 """
 
+import time
+
 from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.cli.main import main as cli_main
 from feagi_hailo_ros.devices.emulator import EmulatedHailo, FaultPlan
@@ -107,9 +109,13 @@ def test_failed_reopen_keeps_bursting_on_cpu():
     inject = random_vision_injections(c, 'iic400', seed=7)
     reference = run_bursts(BurstEngine(c), 60, inject_fn=inject)
     faults = FaultPlan(disconnect_on=5, reconnect_after_s=None)     # never comes back
+
+    def paced(engine, burst):                 # the background reopen gets time to fail
+        time.sleep(0.002)
+        inject(engine, burst)
     with HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults), partition='auto',
                       retry_bursts=5) as hybrid:
-        fired = run_bursts(hybrid, 60, inject_fn=inject)
+        fired = run_bursts(hybrid, 60, inject_fn=paced)
         assert hybrid.describe()[0]['mode'] == 'cpu'
     assert _same(reference, fired)
     assert [f['what'] for f in hybrid.faults][:2] == ['error', 'reopen failed']

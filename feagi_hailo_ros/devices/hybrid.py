@@ -296,7 +296,7 @@ class HybridEngine:
 
     def _drop_prefetched(self) -> None:
         """Forget device jobs started for a fired set that is no longer the previous one."""
-        for rt in self.runtimes:
+        for rt in getattr(self, 'runtimes', []):
             rt.pending, rt.results = None, None
 
     def burst(self) -> np.ndarray:
@@ -373,9 +373,13 @@ class HybridEngine:
         return out
 
     def close(self) -> None:
-        """Close the devices and stop the worker threads (a hung job is abandoned)."""
+        """Close the devices and stop the worker threads (a hung job is abandoned).
+
+        A prefetched job not yet started is cancelled; one already running finishes.
+        """
+        self._drop_prefetched()
         for rt in getattr(self, 'runtimes', []):
-            rt.executor.shutdown(wait=False)
+            rt.executor.shutdown(wait=False, cancel_futures=True)
             try:
                 rt.device.close()
             except Exception:  # noqa: BLE001 - closing must not raise
