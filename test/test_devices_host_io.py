@@ -206,3 +206,18 @@ def test_grouped_conv_fusion_keeps_outputs_and_refuses_a_conv_that_resizes():
     np.testing.assert_array_equal(runs[0], runs[1])
     assert np.count_nonzero(runs[0]) > 5
     assert fuse_convolutions(_two_convs([0, 0, 0, 0])) is None     # output grid shrinks
+
+
+def test_emulated_latency_is_waited_out_without_host_cpu():
+    import time
+    c = small_synthetic(neurons=3000, hidden=1)
+    inject = random_vision_injections(c, 'iic400')
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name, latency_ms=20.0),
+                      partition='auto') as hybrid:
+        run_bursts(hybrid, 2, inject_fn=inject)               # compile, warm up
+        wall, cpu = time.perf_counter(), time.process_time()
+        run_bursts(hybrid, 10, inject_fn=inject, start=2)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        device_s = hybrid.last_timing['device_s']
+    assert wall >= 9 * 0.020 and device_s >= 0.020
+    assert cpu < 0.5 * wall                                    # the worker sleeps
