@@ -43,6 +43,9 @@ def main() -> int:
                              'prefetched device job of the next burst runs (default 0)')
     parser.add_argument('--emulator-threads', type=int, default=1,
                         help='onnxruntime intra-op threads of the emulator (default 1)')
+    parser.add_argument('--replay-dense', action='store_true',
+                        help='build the replay device frames up front (zero-cost device; '
+                             'memory: bursts x output grids, ~0.8 GB for 120 bursts of 1M)')
     args = parser.parse_args()
     t0 = time.perf_counter()
     connectome = load_brain(synthetic_genome(args.neurons, fanout=args.fanout))
@@ -52,7 +55,7 @@ def main() -> int:
         connectome, args.bursts, args.warmup, args.repeats,
         [float(v) for v in args.latencies.split(',')], args.partition, args.density,
         log=lambda line: print(line, file=sys.stderr), gap_ms=args.gap_ms,
-        emulator_threads=args.emulator_threads)
+        emulator_threads=args.emulator_threads, replay_dense=args.replay_dense)
     print(json.dumps(report, indent=1))
     for line in summary_lines(report):
         print(line)
