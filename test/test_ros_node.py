@@ -428,7 +428,8 @@ def test_device_fault_falls_back_and_diagnostics_warn(ros_context):
     def factory(settings, logger):
         runtime = build_runtime(settings, logger)
         for partition in runtime.engine.runtimes:
-            partition.device.faults = FaultPlan(fail_on={3})
+            # well after the configure-time warm-up bursts (and their prefetched inference)
+            partition.device.faults = FaultPlan(fail_on={10})
         return runtime
 
     node = FeagiHailoNode(runtime_factory=factory, parameter_overrides=[
