@@ -10,8 +10,8 @@ import os
 import time
 from typing import Callable, Dict, List, Optional, Union
 
-from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path, Connectome,  # noqa
-                                              MappingInfo)
+from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path,  # noqa
+                                              compact_indptr, Connectome, MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, Genome, load_genome, MappingRule
 from feagi_hailo_ros.brain.morphologies import (MorphologyError, part_counts_grid, part_pairs,
@@ -129,7 +129,7 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
             'build_seconds': round(time.perf_counter() - started, 4),
             'title': genome.title}
     used = {r.rule.morphology_id for r in rules}
-    return Connectome(areas, _compact(indptr), syn_target, syn_weight, mappings,
+    return Connectome(areas, compact_indptr(indptr), syn_target, syn_weight, mappings,
                       genome_hash=genome.content_hash, warnings=warnings,
                       source=genome.source, meta=meta,
                       morphologies={k: genome.morphologies[k] for k in sorted(used)})
@@ -171,12 +171,6 @@ def _voxel_degrees(areas: List[AreaSpec], rules: List[_Rule]) -> List[np.ndarray
             index, grid = part_counts_grid(part)
             degree[r.src][np.ix_(*index)] += grid
     return [d.reshape(-1) for d in degree]
-
-
-def _compact(indptr: np.ndarray) -> np.ndarray:
-    if int(indptr[-1]) < 2 ** 32:
-        return indptr.astype(np.uint32)
-    return indptr
 
 
 def load_brain(path_or_genome: Union[Genome, str, os.PathLike, dict], cache: bool = True,

@@ -87,7 +87,7 @@ class Connectome:
             raise ValueError(f'syn_target holds neuron indices outside 0..{n - 1}')
         if weight.size and (weight.min() < -255 or weight.max() > 255):
             raise ValueError('syn_weight must lie in -255..255 (signed u8 weights)')
-        return cls(areas, _compact_indptr(indptr), np.ascontiguousarray(target, np.uint32),
+        return cls(areas, compact_indptr(indptr), np.ascontiguousarray(target, np.uint32),
                    np.ascontiguousarray(weight, np.int16), mappings, **kwargs)
 
     @classmethod
@@ -360,11 +360,11 @@ def _aligned(size: int) -> int:
     return (size + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def _compact_indptr(indptr: np.ndarray) -> np.ndarray:
+def compact_indptr(indptr: np.ndarray) -> np.ndarray:
     """Return indptr as uint32 when the synapse count fits (4 B/neuron), else int64."""
     if indptr.size and int(indptr[-1]) < 2 ** 32:
         return indptr.astype(np.uint32)
-    return indptr.astype(np.int64)
+    return indptr.astype(np.int64, copy=False)
 
 
 def _area_to_json(area: AreaSpec) -> dict:
