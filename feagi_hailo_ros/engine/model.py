@@ -190,9 +190,5 @@ class EngineModel:
             neurons_per_voxel=[max(1, int(a.neurons_per_voxel)) for a in areas],
             neuron_area=connectome.neuron_area)
 
-    def neuron_coords(self, indices: np.ndarray):
-        """Return (area index, x, y, z) arrays of neuron indices."""
-        return self.layout.coords(indices)
-
 
 __all__ = ['AreaLayout', 'Synapses', 'EngineModel', 'area_coords']
