@@ -134,7 +134,7 @@ class BurstEngine:
         if self._threads:
             self._run_threaded()
         else:
-            for p, (lo, hi) in enumerate(self.partitions):
+            for p in range(len(self.partitions)):
                 self._run_partition(p)
         return self.end_burst()
 
@@ -162,13 +162,8 @@ class BurstEngine:
         then synapses in order), -0.0 for neurons that are not candidates (see
         `candidates`).
         """
-        syn = synapses or self._synapses
-        p = self.model.params
         rows = self._rows[len(self.partitions) if scratch is None else scratch]
-        kernel.propagate_range(
-            self._fired, self._fired_v, self._n_fired, syn.indptr[:-1], syn.indptr[1:],
-            syn.target, syn.weight, p.area_start, self.model.synapses.indptr, p.psp,
-            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input, rows)
+        self._propagate_into(lo, hi, synapses or self._synapses, self.fcl_input, rows)
 
     def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
         """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
@@ -177,14 +172,19 @@ class BurstEngine:
         power), summed in the engine's order. Allocates; for checks and fallbacks.
         """
         buffer = np.full(self.n_neurons, kernel.NOT_CANDIDATE, dtype=np.float32)
-        syn, p = self._synapses, self.model.params
+        self._propagate_into(lo, hi, self._synapses, buffer,
+                             np.zeros((2, kernel.BLOCK), np.int64))
+        candidates = kernel.candidate_mask(buffer[lo:hi])
+        return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
+
+    def _propagate_into(self, lo: int, hi: int, syn: Synapses, fcl_input: np.ndarray,
+                        rows: np.ndarray) -> None:
+        """Add the previous burst's spikes over `syn` to targets in [lo, hi) of fcl_input."""
+        p = self.model.params
         kernel.propagate_range(
             self._fired, self._fired_v, self._n_fired, syn.indptr[:-1], syn.indptr[1:],
             syn.target, syn.weight, p.area_start, self.model.synapses.indptr, p.psp,
-            p.psp_uniform, p.mp_driven_psp, lo, hi, buffer,
-            np.zeros((2, kernel.BLOCK), np.int64))
-        candidates = kernel.candidate_mask(buffer[lo:hi])
-        return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
+            p.psp_uniform, p.mp_driven_psp, lo, hi, fcl_input, rows)
 
     def mark_candidates(self, lo: int, hi: int) -> None:
         """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
