@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from feagi_hailo_ros.devices.verify import verify_partition
     connectome = load_connectome(args)
     plan = plan_partitions(connectome, args.partition, max(1, args.devices), prefix='hailo')
-    for line in plan.report(connectome):
+    report = plan.report(connectome)
+    for line in report:
         print(line)
     if not plan.partitions:
         print('nothing to export: no area can be integrated by a device with --partition '
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             print(f'  {command}')
     with open(os.path.join(args.out, 'plan.json'), 'w', encoding='utf-8') as handle:
         json.dump({'partition': args.partition, **plan.summary(connectome),
-                   'report': plan.report(connectome)}, handle, indent=1)
+                   'report': report}, handle, indent=1)
     print(f'\nthen: feagi-hailo run --genome ... --device hailo --partition {args.partition} '
           f'--hef-dir {args.out}')
     return 0
