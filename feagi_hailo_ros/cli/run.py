@@ -1,7 +1,6 @@
 """`feagi-hailo run`: headless bursts of a genome, with optional injections and a record."""
 
 import argparse
-import resource
 import sys
 import time
 from typing import Any
@@ -69,6 +68,7 @@ def make_engine(connectome: Any, args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Run the bursts; print bursts/s and fired per burst; return an exit code."""
+    from feagi_hailo_ros.engine.bench import peak_rss_mb
     from feagi_hailo_ros.engine.replay import FiredRecorder, read_injections
     if args.bursts < 0:
         raise ValueError(f'--bursts must be >= 0, got {args.bursts}')
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     steady = f', {(args.bursts - 1) / rest:.1f} after the first' \
         if args.bursts > 1 and rest > 0 else ''
     mean = float(fired_counts.mean()) if args.bursts else 0.0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss_mb = peak_rss_mb()
     print(f'{args.bursts} bursts of {engine.model.n_neurons} neurons / '
           f'{engine.model.synapses.n_synapses} synapses in {elapsed:.3f} s: '
           f'{rate:.1f} bursts/s{steady}, {mean:.1f} fired per burst '
