@@ -93,10 +93,8 @@ def projector_relation(size_s: int, size_d: int) -> AxisRelation:
 
 def pattern_relation(src_token, dst_token, size_s: int, size_d: int) -> AxisRelation:
     """One axis of a pattern pair: int, `*`, and in the destination `?` (same) / `!` (not)."""
-    if isinstance(src_token, str):
-        sources = np.arange(size_s, dtype=np.int64)
-    else:
-        sources = np.arange(size_s, dtype=np.int64)
+    sources = np.arange(size_s, dtype=np.int64)
+    if not isinstance(src_token, str):
         sources = sources[sources == src_token]
     pairs = sources.size * size_d
     if isinstance(dst_token, str) and dst_token in '*!' and pairs > MAX_AXIS_PAIRS:
