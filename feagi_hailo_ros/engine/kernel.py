@@ -36,6 +36,7 @@ Benchmark injections (`fill_seed` > 0) use a 32-bit counter hash (Wellons' lowbi
 
 import math
 
+from feagi_hailo_ros.engine.params import EXCITABILITY_ALWAYS
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
@@ -65,7 +66,7 @@ _HASH_BURST = np.uint64(1597334677)
 _S28 = np.uint64(28)
 _S4 = np.uint64(4)
 _S22 = np.uint64(22)
-_ALWAYS = np.float32(0.999)
+_ALWAYS = EXCITABILITY_ALWAYS     # from this value up a neuron always passes (DESIGN §4)
 _TWO32 = np.float32(2.0 ** 32)
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
