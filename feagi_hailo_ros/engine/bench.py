@@ -26,7 +26,7 @@ def run_benchmark(workload: str = 'w1m', bursts: int = 200, threads: int = 1,
     for about 100 bursts before it settles near 2.15% per burst; the default warmup skips
     that transient so the timings are of the steady state. Every neuron gets an injection
     0.8 + 2*U(0,1) every burst. Burst b's injections are
-    drawn by the neuron-update pass of burst b-1 (one fused pass, SplitMix64 counter hash,
+    drawn by the neuron-update pass of burst b-1 (one fused pass, lowbias32 counter hash,
     see engine.kernel); only burst 0's are drawn before the loop.
     """
     if bursts < 1:
