@@ -58,7 +58,6 @@ class _Runtime:
     device: Device
     io: PartitionIO
     ranges: List[Tuple[int, int]]
-    bounds: Tuple[int, int]
     full_syn: Synapses
     residual_syn: Optional[Synapses]
     executor: ThreadPoolExecutor
@@ -127,8 +126,8 @@ class HybridEngine:
             residual = restrict_synapses(syn, keep)
         ranges = part.ranges(c)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'hybrid-{part.name}')
-        rt = _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges,
-                      (ranges[0][0], ranges[-1][1]), full, residual, executor)
+        rt = _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges, full, residual,
+                      executor)
         try:
             device.open()
             device.upload(exp)
