@@ -43,14 +43,20 @@ _COLOUR_CODES = {'bgr': cv2.COLOR_BGR2RGB, 'rgba': cv2.COLOR_RGBA2RGB,
 _DEFAULT_RANGES = {'u16': (0.0, 65535.0), 'f32': (0.0, 1.0)}
 
 
+def _byte_view(data: Buffer) -> np.ndarray:
+    """View a message buffer (bytes, array('B'), ndarray...) as flat uint8, without a copy."""
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1).view(np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
 def _rows(data: Buffer, width: int, height: int, bpp: int, step: int,
           encoding: str) -> np.ndarray:
     """View the buffer as height rows of width*bpp bytes, honouring the row step."""
     if width <= 0 or height <= 0:
         raise ValueError(f'image ({encoding}): size {width}x{height} is empty; '
                          f'width and height must be >= 1')
-    buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) \
-        else data.reshape(-1).view(np.uint8)
+    buf = _byte_view(data)
     row_bytes = width * bpp
     if step < row_bytes:
         raise ValueError(f'image ({encoding}, {width}x{height}): step {step} is smaller than '
@@ -121,8 +127,7 @@ def compressed_to_rgb(data: Buffer, fmt: str = '') -> np.ndarray:
     if 'compresseddepth' in fmt.lower().replace(' ', ''):
         raise ValueError(f'compressed image ({described}): compressedDepth is not supported; '
                          f'subscribe to the raw depth image instead')
-    buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) \
-        else data.reshape(-1).view(np.uint8)
+    buf = _byte_view(data)
     if buf.size == 0:
         raise ValueError(f'compressed image ({described}): no data')
     try:
