@@ -214,12 +214,12 @@ class BrainRuntime:
         return len(injections)
 
     def encode_image(self, encoding: str, width: int, height: int, step: int,
-                     is_bigendian: bool, data: bytes) -> int:
+                     is_bigendian: bool, data: io_image.Buffer) -> int:
         """Convert a raw ROS image's fields to RGB and encode it (ValueError if malformed)."""
         rgb = io_image.image_to_rgb(data, width, height, encoding, step, is_bigendian)
         return self.encode_frame(rgb)
 
-    def encode_compressed(self, fmt: str, data: bytes) -> int:
+    def encode_compressed(self, fmt: str, data: io_image.Buffer) -> int:
         """Decode a compressed ROS image (jpeg/png) and encode it."""
         return self.encode_frame(io_image.compressed_to_rgb(data, fmt))
 

@@ -58,7 +58,7 @@ class SensorInbox:
                 if kind == 'raw':
                     runtime.encode_image(**sensor_values.image_fields(msg))
                 else:
-                    runtime.encode_compressed(msg.format, bytes(msg.data))
+                    runtime.encode_compressed(msg.format, msg.data)
             except ValueError as exc:
                 topic = 'image_raw' if kind == 'raw' else 'image_raw/compressed'
                 self._warn(topic, f'{topic} frame ignored: {exc}')

@@ -11,11 +11,14 @@ import numpy as np
 
 
 def image_fields(msg) -> Dict[str, object]:
-    """Return the fields of a sensor_msgs/Image that the io image converter needs."""
+    """Return the fields of a sensor_msgs/Image that the io image converter needs.
+
+    `data` is the message's own buffer (array('B')), not a copy: the converter only reads it.
+    """
     return {
         'encoding': msg.encoding, 'width': int(msg.width), 'height': int(msg.height),
         'step': int(msg.step), 'is_bigendian': bool(msg.is_bigendian),
-        'data': bytes(msg.data),
+        'data': msg.data,
     }
 
 
