@@ -7,7 +7,6 @@
 import argparse
 import os
 import sys
-from typing import Optional
 
 DEVICE_KINDS = ('cpu', 'emulator', 'hailo')
 
@@ -126,11 +125,3 @@ def run_device_bench(args: argparse.Namespace) -> int:
         for line in summary_lines(report):
             print(line)
     return 0
-
-
-def describe_plan(connectome, spec: str, devices: int = 1,
-                  prefix: str = 'hailo') -> Optional[str]:
-    """The plan's report as text (for export and diagnostics)."""
-    from feagi_hailo_ros.devices.planner import plan_partitions
-    plan = plan_partitions(connectome, spec, devices, prefix=prefix)
-    return '\n'.join(plan.report(connectome))
