@@ -51,6 +51,7 @@ def make_device_engine(connectome, args: argparse.Namespace):
     if not plan.partitions:
         _log('no area can be integrated by a device with this --partition: running on '
              'the CPU only')
+    timeout_ms = float(getattr(args, 'device_timeout_ms', 1000.0))
     exported = None
     if kind == 'emulator':
         from feagi_hailo_ros.devices.emulator import EmulatedHailo
@@ -75,7 +76,6 @@ def make_device_engine(connectome, args: argparse.Namespace):
                                  f'{exp.manifest.get("targets")}, this plan needs {want}: '
                                  'export and compile again with the same --partition')
             exported[part.name] = exp
-        timeout_ms = float(getattr(args, 'device_timeout_ms', 1000.0))
         shared = bool(getattr(args, 'shared_device', False))
         from feagi_hailo_ros.devices.hailo import scan
         ids = [d['id'] for d in scan()['devices']]
@@ -86,7 +86,7 @@ def make_device_engine(connectome, args: argparse.Namespace):
             return HailoDevice(device_id, exported[part.name].hef_path, int(timeout_ms),
                                shared=shared, name=part.name)
     engine = HybridEngine(connectome, factory, plan=plan, exported=exported,
-                          timeout_s=float(getattr(args, 'device_timeout_ms', 1000.0)) / 1000,
+                          timeout_s=timeout_ms / 1000,
                           log=_log)
     for line in plan.report(connectome):
         _log(line)
