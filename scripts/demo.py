@@ -83,10 +83,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         nodes.append(camera)
         listener = rclpy.create_node('feagi_demo_listener', namespace=DEMO_NAMESPACE)
         nodes.append(listener)
-        received = Received(['cmd_vel', 'motor_commands', 'fired_neurons', '/diagnostics'])
-        for topic, msg_type in (('cmd_vel', Twist), ('motor_commands', Float64MultiArray),
-                                ('fired_neurons', PointCloud2),
-                                ('/diagnostics', DiagnosticArray)):
+        listened = {'cmd_vel': Twist, 'motor_commands': Float64MultiArray,
+                    'fired_neurons': PointCloud2, '/diagnostics': DiagnosticArray}
+        received = Received(list(listened))
+        for topic, msg_type in listened.items():
             listener.create_subscription(
                 msg_type, topic, lambda msg, t=topic: received.add(t, msg), 10)
         if not brain.autostart():
