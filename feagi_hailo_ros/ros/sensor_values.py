@@ -7,6 +7,7 @@ that the node can warn and carry on; none of them touches the brain.
 import math
 from typing import Dict, Sequence
 
+from feagi_hailo_ros.io.scalars import normalize_unsigned
 import numpy as np
 
 
@@ -39,10 +40,6 @@ def imu_values(msg, accel_range: float, gyro_range: float) -> np.ndarray:
     return np.clip(_finite(values, 'imu'), -1.0, 1.0)
 
 
-def _normalise_distance(distance_m: np.ndarray, min_m: float, max_m: float) -> np.ndarray:
-    return np.clip((distance_m - min_m) / (max_m - min_m), 0.0, 1.0)
-
-
 def scan_values(msg, sectors: int, min_m: float, max_m: float) -> np.ndarray:
     """Return the nearest distance in each of `sectors` equal slices of a LaserScan, in 0..1.
 
@@ -65,7 +62,7 @@ def scan_values(msg, sectors: int, min_m: float, max_m: float) -> np.ndarray:
         chunk = ranges[edges[sector]:edges[sector + 1]]
         if chunk.size:
             nearest[sector] = chunk.min()
-    return _normalise_distance(nearest, min_m, max_m)
+    return normalize_unsigned(nearest, (min_m, max_m), 'scan')
 
 
 def range_values(msg, min_m: float, max_m: float) -> np.ndarray:
@@ -75,7 +72,7 @@ def range_values(msg, min_m: float, max_m: float) -> np.ndarray:
         raise ValueError('range: NaN reading; message ignored')
     if distance == -math.inf:
         distance = min_m
-    return _normalise_distance(np.array([min(distance, max_m)]), min_m, max_m)
+    return normalize_unsigned([min(distance, max_m)], (min_m, max_m), 'range')
 
 
 def joint_values(msg, names: Sequence[str], low: float, high: float) -> np.ndarray:
@@ -96,4 +93,4 @@ def joint_values(msg, names: Sequence[str], low: float, high: float) -> np.ndarr
     else:
         picked = positions
     _finite(picked, 'joint_states')
-    return np.clip((picked - low) / (high - low), 0.0, 1.0)
+    return normalize_unsigned(picked, (low, high), 'joint_states')
