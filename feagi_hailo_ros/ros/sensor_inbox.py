@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from feagi_hailo_ros.ros import sensor_values
+from feagi_hailo_ros.ros.parameters import clean_string_list
 
 
 class SensorInbox:
@@ -80,10 +81,9 @@ class SensorInbox:
                         msg, settings['proximity_min_m'], settings['proximity_max_m'])
                     runtime.encode_scalars('proximity', values, signed=False)
                 elif kind == 'joints':
-                    names = [name for name in settings['joint_names'] if name]
                     values = sensor_values.joint_values(
-                        msg, names, settings['joint_position_min'],
-                        settings['joint_position_max'])
+                        msg, clean_string_list(settings['joint_names']),
+                        settings['joint_position_min'], settings['joint_position_max'])
                     runtime.encode_scalars('joints', values, signed=False)
             except ValueError as exc:
                 self._warn(kind, f'{kind} reading ignored: {exc}')
