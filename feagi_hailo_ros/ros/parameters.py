@@ -141,6 +141,12 @@ def defaults() -> Dict[str, Any]:
     return {spec.name: spec.default for spec in PARAMETERS}
 
 
+# (low parameter, high parameter, their defaults when absent, whether low may equal high)
+_ORDERED_PAIRS = (('vision_change_min', 'vision_change_max', 1, 255, True),
+                  ('proximity_min_m', 'proximity_max_m', 0.0, 1.0, False),
+                  ('joint_position_min', 'joint_position_max', -1.0, 1.0, False))
+
+
 def validate(name: str, value: Any, current: Optional[Dict[str, Any]] = None) -> Optional[str]:
     """Return why `value` is refused for parameter `name`, or None when it is acceptable.
 
@@ -159,18 +165,14 @@ def validate(name: str, value: Any, current: Optional[Dict[str, Any]] = None) ->
         return f"{name} = '{value}' is not one of {', '.join(spec.choices)}"
     merged = dict(current or {})
     merged[name] = value
-    low = merged.get('vision_change_min', 1)
-    high = merged.get('vision_change_max', 255)
-    if name in ('vision_change_min', 'vision_change_max') and low > high:
-        return f'vision_change_min ({low}) must not exceed vision_change_max ({high})'
-    low = merged.get('proximity_min_m', 0.0)
-    high = merged.get('proximity_max_m', 1.0)
-    if name in ('proximity_min_m', 'proximity_max_m') and low >= high:
-        return f'proximity_min_m ({low}) must be below proximity_max_m ({high})'
-    low = merged.get('joint_position_min', -1.0)
-    high = merged.get('joint_position_max', 1.0)
-    if name in ('joint_position_min', 'joint_position_max') and low >= high:
-        return f'joint_position_min ({low}) must be below joint_position_max ({high})'
+    for low_name, high_name, low_default, high_default, may_equal in _ORDERED_PAIRS:
+        if name not in (low_name, high_name):
+            continue
+        low = merged.get(low_name, low_default)
+        high = merged.get(high_name, high_default)
+        if low > high or (low == high and not may_equal):
+            relation = 'must not exceed' if may_equal else 'must be below'
+            return f'{low_name} ({low}) {relation} {high_name} ({high})'
     return None
 
 
