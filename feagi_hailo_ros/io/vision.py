@@ -233,7 +233,7 @@ class SegmentedVisionEncoder:
         for group in self._groups:
             new = flat_new[group.pixel_index]
             diff = np.abs(new.astype(np.int16) - flat_old[group.pixel_index])
-            kept = np.where((diff >= lo) & (diff <= hi), new, 0).astype(np.uint8)
+            kept = np.where((diff >= lo) & (diff <= hi), new, np.uint8(0))
             if group.depth == 1:
                 channels = kept.astype(_F32)
                 luminance = (channels[:, 0] * _F32(0.299) + channels[:, 1] * _F32(0.587)) \
