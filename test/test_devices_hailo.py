@@ -63,10 +63,10 @@ def test_scan_open_load_burst_health_close(fake_hailo, tmp_path):
     bac = c.area_index('c__bac')
     assert float(outputs[f'cur_{bac}'].sum()) == 30 * 5.0          # psp 5, weight 1, n = 1
     assert f'reach_{bac}' not in outputs          # sign-definite: reach = current != 0
-    spans = {lo: (idx, values, silent) for lo, _, idx, values, silent in io.scatter(outputs)}
-    idx, values, silent = spans[int(c.area_start[bac])]
-    assert idx.tolist() == [int(c.area_start[bac])] and values.tolist() == [150.0]
-    assert silent.size == 0
+    grids = {t['lo']: io.target_grid(outputs, t) for t in io.targets}
+    base, stride, current, reach = grids[int(c.area_start[bac])]
+    assert (base, stride, reach) == (int(c.area_start[bac]), 1, None)
+    assert np.flatnonzero(current).tolist() == [0] and current[0] == 150.0
     health = device.describe()
     assert health.temperature_c == pytest.approx(47.5) and health.power_w == pytest.approx(1.9)
     assert health.architecture == 'HAILO8' and health.emulated is False

@@ -12,6 +12,7 @@ from feagi_hailo_ros.devices.host_io import driven_psp, PartitionIO
 from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.engine.core import BurstEngine
 import numpy as np
+import pytest
 from test_devices_conftest_helpers import random_vision_injections, run_bursts, small_synthetic
 
 
@@ -91,40 +92,74 @@ def test_inputs_match_numpy_over_consecutive_fired_sets():
                                                  np.full(starts[3], 3.0, np.float32)).values())
 
 
-def test_scatter_matches_numpy_over_consecutive_outputs():
+def test_target_grids_go_into_the_engine_as_numpy_says_over_consecutive_outputs():
+    """add_current_grid: voxel v's current goes to its last neuron; zero-current reached
+    voxels become candidates; other neurons keep their queued input (or non-candidacy)."""
     c, starts = _brain()
     manifest, voxels = _manifest(starts, c.areas[3].voxels)
     io = PartitionIO(c, manifest)
+    (target,) = io.targets
     rng = np.random.default_rng(2)
     dims = c.areas[3].dims
+    engine = BurstEngine(c)
+    last = starts[3] + 1 + 2 * np.arange(voxels)          # the last neuron of a voxel
     for _ in range(4):
         current = (rng.integers(-3, 4, voxels) * (rng.random(voxels) < 0.5)).astype(np.float32)
         reach = ((current != 0) | (rng.random(voxels) < 0.3)).astype(np.float32)
-        (lo, hi, idx, values, silent), = io.scatter({'cur_3': current.reshape(dims),
-                                                     'reach_3': reach.reshape(dims)})
-        last = starts[3] + 1 + 2 * np.arange(voxels)          # the last neuron of a voxel
-        assert (lo, hi) == (starts[3], starts[4])
-        np.testing.assert_array_equal(idx, last[current != 0])
-        np.testing.assert_array_equal(values, current[current != 0])
-        np.testing.assert_array_equal(silent, last[(reach > 0.5) & (current == 0)])
+        queued = np.flatnonzero(rng.random(c.n_neurons) < 0.2)
+        engine.inject_indices(queued, np.full(queued.size, 0.25, np.float32))
+        engine.begin_burst()
+        before = engine.fcl_input.copy()
+        base, stride, cur, rch = io.target_grid({'cur_3': current.reshape(dims),
+                                                 'reach_3': reach.reshape(dims)}, target)
+        assert (base, stride) == (last[0], 2)
+        engine.add_current_grid(base, stride, cur, rch)
+        want = before.copy()
+        hit = (current != 0) | (reach > 0.5)
+        want[last[hit]] = (before[last[hit]] + current[hit]) + np.float32(0.0)
+        np.testing.assert_array_equal(engine.fcl_input, want)
+        np.testing.assert_array_equal(np.signbit(engine.fcl_input), np.signbit(want))
+        assert engine.candidates()[last[hit]].all()
+        engine.update(0, c.n_neurons)
+        engine.end_burst()
 
 
-def test_a_failure_after_some_targets_were_applied_falls_back_for_the_rest_exactly():
+def test_malformed_device_grids_are_refused_with_the_output_name():
+    c, starts = _brain()
+    manifest, voxels = _manifest(starts, c.areas[3].voxels)
+    io = PartitionIO(c, manifest)
+    (target,) = io.targets
+    good = np.zeros(voxels, np.float32)
+    with pytest.raises(ValueError, match="'reach_3' is missing"):
+        io.target_grid({'cur_3': good}, target)
+    with pytest.raises(ValueError, match="'cur_3' has 5 values; the area has 32 voxels"):
+        io.target_grid({'cur_3': good[:5], 'reach_3': good}, target)
+    engine = BurstEngine(c)
+    with pytest.raises(RuntimeError, match='outside a burst'):
+        engine.add_current_grid(0, 1, good)
+    engine.begin_burst()
+    with pytest.raises(ValueError, match='outside 0'):
+        engine.add_current_grid(c.n_neurons - 3, 1, good)
+    with pytest.raises(ValueError, match='32 currents but 5 reach'):
+        engine.add_current_grid(0, 1, good, good[:5])
+
+
+def test_a_malformed_output_mid_run_falls_back_for_the_whole_partition_exactly():
     c = small_synthetic(neurons=6000, hidden=3)
     inject = random_vision_injections(c, 'iic400')
     reference = run_bursts(BurstEngine(c), 30, inject_fn=inject)
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
         rt = hybrid.runtimes[0]
         assert len(rt.io.targets) >= 2
-        real = rt.io.scatter_target
+        real = rt.io.target_grid
         calls = []
 
-        def flaky(outputs, i):
-            calls.append(i)
+        def flaky(outputs, target):
+            calls.append(target)
             if len(calls) == 20 * len(rt.io.targets) + 2:    # 3rd target of the 21st job
                 raise RuntimeError('scan failed')
-            return real(outputs, i)
-        rt.io.scatter_target = flaky
+            return real(outputs, target)
+        rt.io.target_grid = flaky
         fired = run_bursts(hybrid, 30, inject_fn=inject)
         faults = list(hybrid.faults)
     assert [f['what'] for f in faults] == ['error'] and 'scan failed' in faults[0]['reason']

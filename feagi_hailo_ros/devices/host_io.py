@@ -1,17 +1,17 @@
-"""Host side of a device burst: fired set -> input grids, output grids -> sparse currents.
+"""Host side of a device burst: fired set -> input grids; output grids checked for the engine.
 
 Grids are in the host's natural order (X, Y, Z) (= the HEF's NHWC); `voxel = (x*Y + y)*Z + z`.
 The value of a fired source is what DESIGN §4 step 4 multiplies the weight by: psp divided
 by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounded potential.
 """
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.devices.export import source_factors
-from feagi_hailo_ros.devices.host_kernels import fill_sources, scan_target
+from feagi_hailo_ros.devices.host_kernels import fill_sources
 import numpy as np
 
-Scattered = Tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
+Grid = Tuple[int, int, np.ndarray, Optional[np.ndarray]]
 
 
 def driven_psp(potential: np.ndarray) -> np.ndarray:
@@ -33,7 +33,7 @@ def quantize(array: np.ndarray, bits: int, scale: float, signed: bool) -> np.nda
 
 
 class PartitionIO:
-    """Builds one partition's device inputs and scatters its outputs (vectorised)."""
+    """Builds one partition's device inputs and hands its output grids to the engine."""
 
     def __init__(self, connectome, manifest: dict):
         self.manifest = manifest
@@ -71,9 +71,7 @@ class PartitionIO:
             self.targets.append({'area_index': spec['area_index'], 'lo': lo, 'hi': hi,
                                  'n': spec['neurons_per_voxel'], 'current': spec['name'],
                                  'reach': None if derived else f'reach_{spec["area_index"]}',
-                                 'buffers': (np.zeros(voxels, np.int64),
-                                             np.zeros(voxels, np.float32),
-                                             np.zeros(voxels, np.int64))})
+                                 'voxels': voxels})
 
     def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> Dict[str, np.ndarray]:
         """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set.
@@ -117,28 +115,29 @@ class PartitionIO:
             if s['spike'] is not None:
                 self._grids[s['spike']] = p['spikes'][v0:v1].reshape(s['dims'])
 
-    def scatter(self, outputs: Dict[str, np.ndarray]) -> List[Scattered]:
-        """Per target area, sparse: (lo, hi, nonzero-current neurons, currents, silent).
+    def target_grid(self, outputs: Dict[str, np.ndarray], target: dict) -> Grid:
+        """Return (base, stride, current, reach) of one target for `add_current_grid`.
 
-        `silent` are the neurons reached with a zero net current (still candidates); neuron
-        indices are global int64. One numba pass per target; the arrays are this object's
-        buffers, valid until the next call.
+        Voxel v's neuron is `base + v * stride` (the last neuron of the voxel, as the CPU
+        engine's synapses address it); `current` and `reach` (None when the export derives
+        reach from the current) are flat float32 views in the host order. A grid whose size
+        is not the area's voxel count is refused (ValueError naming the output).
         """
-        return [self.scatter_target(outputs, i) for i in range(len(self.targets))]
+        current = self._flat(outputs, target['current'], target['voxels'])
+        reach = None
+        if target['reach'] is not None:
+            reach = self._flat(outputs, target['reach'], target['voxels'])
+        return target['lo'] + target['n'] - 1, target['n'], current, reach
 
-    def scatter_target(self, outputs: Dict[str, np.ndarray], i: int) -> Scattered:
-        """Return the sparse result of target `i` (see `scatter`)."""
-        t = self.targets[i]
-        current = np.ascontiguousarray(outputs[t['current']], dtype=np.float32).reshape(-1)
-        if t['reach'] is None:
-            reach, with_reach = current, False
-        else:
-            reach = np.ascontiguousarray(outputs[t['reach']], dtype=np.float32).reshape(-1)
-            with_reach = True
-        idx, vals, silent = t['buffers']
-        n, m = scan_target(current, reach, with_reach, t['lo'] + t['n'] - 1, t['n'],
-                           idx, vals, silent)
-        return t['lo'], t['hi'], idx[:n], vals[:n], silent[:m]
+    @staticmethod
+    def _flat(outputs: Dict[str, np.ndarray], name: str, voxels: int) -> np.ndarray:
+        if name not in outputs:
+            raise ValueError(f'device output {name!r} is missing (got {sorted(outputs)})')
+        grid = np.ascontiguousarray(outputs[name], dtype=np.float32).reshape(-1)
+        if grid.size != voxels:
+            raise ValueError(f'device output {name!r} has {grid.size} values; the area has '
+                             f'{voxels} voxels')
+        return grid
 
 
 def to_onnx_layout(grid: np.ndarray) -> np.ndarray:

@@ -2,8 +2,7 @@
 
 `fill_source` writes one source area's value and spike grids from the fired set in one pass,
 clearing only the voxels the previous call set (the grids persist between bursts).
-`scan_target` reads one target area's current (and reach) grid in one pass into sparse
-(neuron, current) pairs and the reached neurons with a zero net current.
+`refill` rebuilds a recorded output grid (the benchmark's replay device).
 """
 
 import numba
@@ -27,9 +26,10 @@ def fill_source(fired, fired_v, begin, end, lo, per_voxel, mp_driven, factor, di
     count = 0
     current = -1
     acc = 0.0
+    one = per_voxel == 1                  # the common case: no integer division per spike
     for i in range(begin, end):
         local = fired[i] - lo
-        vox = local // per_voxel
+        vox = local if one else local // per_voxel
         if mp_driven:
             v = np.float64(fired_v[i])
             r = np.floor(abs(v) + 0.5)
@@ -52,27 +52,6 @@ def fill_source(fired, fired_v, begin, end, lo, per_voxel, mp_driven, factor, di
     if current >= 0:
         values[current] = np.float32(acc)
     return count
-
-
-@numba.njit(nogil=True, cache=True)
-def scan_target(current, reach, with_reach, base, per_voxel, idx, vals, silent):
-    """Nonzero currents -> (idx, vals); reached voxels with zero current -> silent.
-
-    Neuron of voxel v is `base + v * per_voxel`; returns (number of currents, silent).
-    """
-    n = 0
-    m = 0
-    for v in range(current.size):         # branch-free: ~20% of voxels have a current
-        c = current[v]
-        neuron = base + v * per_voxel
-        idx[n] = neuron
-        vals[n] = c
-        hit = np.int64(c != 0)
-        n += hit
-        if with_reach:                    # loop-invariant: hoisted by LLVM
-            silent[m] = neuron
-            m += np.int64(reach[v] > 0.5) & (1 - hit)
-    return n, m
 
 
 @numba.njit(nogil=True, cache=True)

@@ -2,11 +2,11 @@
 
 A device partition's work for burst b needs only burst b-1's fired set, so its worker thread
 starts it as soon as that set is known (end of burst b-1, `prefetch`): it builds the input
-grids (numba, GIL released), runs the device, then scans the outputs target by target.
-Meanwhile the main thread propagates and updates the CPU partition, then takes each
-target's sparse currents as soon as they are scanned and runs the host neuron update of
-that target (the neuron state lives on the host, DESIGN §6) while the worker scans the next.
-FEAGI's one-burst delay makes this exact. A device error or timeout is recorded, the targets
+grids (numba, GIL released) and runs the device. Meanwhile the main thread propagates and
+updates the CPU partition; then it adds each target's dense output grid to the neuron
+inputs in one vectorised pass (`BurstEngine.add_current_grid`: no scan into sparse lists)
+and runs the host neuron update of that target (the neuron state lives on the host, DESIGN
+§6). FEAGI's one-burst delay makes this exact. A device error or timeout is recorded, the targets
 not yet applied run on the CPU from that very burst (nothing is lost: the state is on the
 host), and the device is reopened in the background after `retry_bursts`. A device that
 cannot be opened at start (in use by another process, say) starts the same way, on the CPU;
@@ -14,8 +14,8 @@ a missing library, chip or HEF (DeviceUnavailable) is an error at construction.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-import queue
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -35,6 +35,14 @@ def restrict_synapses(syn: Synapses, keep: np.ndarray) -> Synapses:
     np.cumsum(keep, out=csum[1:])
     indptr = csum[np.asarray(syn.indptr, dtype=np.int64)]
     return Synapses(indptr, syn.target[keep], syn.weight[keep], syn.neuron_area)
+
+
+def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:
+    """The neuron ranges of the areas that have at least one synapse in `syn` (merged)."""
+    starts = np.asarray(connectome.area_start, dtype=np.int64)
+    per_area = np.diff(np.asarray(syn.indptr, dtype=np.int64)[starts])
+    return _merge_ranges([(int(starts[a]), int(starts[a + 1]))
+                          for a in np.flatnonzero(per_area)])
 
 
 def _merge_ranges(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
@@ -60,10 +68,11 @@ class _Runtime:
     ranges: List[Tuple[int, int]]
     full_syn: Synapses
     residual_syn: Optional[Synapses]
+    full_sources: List[Tuple[int, int]]        # areas with synapses in full_syn
+    residual_sources: List[Tuple[int, int]]
     executor: ThreadPoolExecutor
     mode: str = 'device'
     pending: Optional[Future] = None
-    results: Optional['queue.SimpleQueue'] = None   # the pending job's targets, in order
     busy: Optional[Future] = None          # a job that timed out and may still run
     reopening: Optional[Future] = None
     retry_at: int = 0
@@ -107,6 +116,7 @@ class HybridEngine:
              for b in self.plan.cpu_targets])
         self.cpu_syn = (restrict_synapses(syn, ~on_device[target_area])
                         if self.runtimes else syn)
+        self.cpu_sources = source_ranges(connectome, self.cpu_syn)
 
     def _start(self, part: DevicePartition, exp: ExportedPartition, device: Device,
                target_area: np.ndarray) -> _Runtime:
@@ -127,7 +137,8 @@ class HybridEngine:
         ranges = part.ranges(c)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'hybrid-{part.name}')
         rt = _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges, full, residual,
-                      executor)
+                      source_ranges(c, full),
+                      source_ranges(c, residual) if residual is not None else [], executor)
         try:
             device.open()
             device.upload(exp)
@@ -186,74 +197,54 @@ class HybridEngine:
         self.engine.restore(path)
 
     # ---- one burst ---------------------------------------------------------------------
-    def _device_job(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray,
-                    results: 'queue.SimpleQueue') -> None:
-        """Worker: grids, inference, then each target's sparse result as soon as scanned.
+    def _device_job(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray) -> tuple:
+        """Worker: input grids of a fired set, inference, each target's checked output grid.
 
-        Puts one (lo, hi, idx, values, silent) per target, then the timing dict; an
-        exception instead when the device fails (the main thread falls back).
+        Returns (one `PartitionIO.target_grid` per target, timing); a device error or a
+        malformed output raises here and becomes a fault in the main thread.
         """
-        try:
-            t0 = time.perf_counter()
-            inputs = rt.io.inputs(fired, fired_v)
-            t1 = time.perf_counter()
-            outputs = rt.device.infer(inputs)
-            t2 = time.perf_counter()
-            for i in range(len(rt.io.targets)):
-                results.put(rt.io.scatter_target(outputs, i))
-            t3 = time.perf_counter()
-        except BaseException as exc:
-            results.put(exc)
-            raise
-        results.put({'transfer_s': (t1 - t0) + (t3 - t2), 'device_s': t2 - t1})
+        t0 = time.perf_counter()
+        inputs = rt.io.inputs(fired, fired_v)
+        t1 = time.perf_counter()
+        outputs = rt.device.infer(inputs)
+        t2 = time.perf_counter()
+        grids = [rt.io.target_grid(outputs, target) for target in rt.io.targets]
+        return grids, {'transfer_s': t1 - t0, 'device_s': t2 - t1}
 
-    def _apply(self, rt: _Runtime, piece) -> None:
-        """Add one target's device currents and update it (host neuron rules).
+    def _apply(self, rt: _Runtime, grids: list) -> None:
+        """Add each target's device currents (dense grids) and update it (host rules).
 
-        Nonzero currents go in through `add_currents` (after this burst's injections, each
-        neuron made a candidate); reached neurons whose net current is exactly 0 are made
-        candidates with `mark_candidates_indices`. Synapses of the partition's pairs that
-        stay on the CPU (residual) are propagated into the range first.
+        Synapses of the partition's pairs that stay on the CPU (residual) are propagated
+        into the range first; the grid then goes in with `add_current_grid` (after this
+        burst's injections; reached voxels with a zero net current become candidates).
         """
         eng = self.engine
-        lo, hi, idx, values, silent = piece
-        if rt.residual_syn is not None:
-            eng.propagate(lo, hi, rt.residual_syn)
-        if idx.size:
-            eng.add_currents(idx, values)
-        if silent.size:
-            eng.mark_candidates_indices(silent)
-        eng.update(lo, hi)
+        for target, grid in zip(rt.io.targets, grids):
+            lo, hi = target['lo'], target['hi']
+            if rt.residual_syn is not None:
+                eng.propagate(lo, hi, rt.residual_syn, sources=rt.residual_sources)
+            eng.add_current_grid(*grid)
+            eng.update(lo, hi)
 
-    def _collect(self, rt: _Runtime) -> Tuple[set, Optional[dict], float]:
-        """Apply the targets the device job delivers, in order, until done or a fault.
+    def _collect(self, rt: _Runtime) -> Tuple[Optional[list], Optional[dict], float]:
+        """Wait for the pending job; return (target grids, timing, seconds waited).
 
-        Returns the target ranges applied, the job's timing (None on a fault) and the
-        seconds the main thread waited.
+        (None, None, waited) on a device error or a timeout, recorded as a fault.
         """
-        done, waited = set(), 0.0
-        deadline = time.perf_counter() + self.timeout_s
-        while True:
-            t_wait = time.perf_counter()
-            try:
-                item = rt.results.get(timeout=max(0.0, deadline - t_wait))
-            except queue.Empty:
-                item = None
-            waited += time.perf_counter() - t_wait
-            if isinstance(item, dict):
-                return done, item, waited
-            if item is None:
-                rt.busy = rt.pending
-                limit_ms = self.timeout_s * 1000
-                self._fault(rt, DeviceError(
-                    f'no result within {limit_ms:.0f} ms',
-                    reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
-                return done, None, waited
-            if isinstance(item, BaseException):
-                self._fault(rt, item, 'error')
-                return done, None, waited
-            self._apply(rt, item)
-            done.add((item[0], item[1]))
+        t_wait = time.perf_counter()
+        try:
+            grids, timing = rt.pending.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            rt.busy = rt.pending
+            limit_ms = self.timeout_s * 1000
+            self._fault(rt, DeviceError(
+                f'no result within {limit_ms:.0f} ms',
+                reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
+            return None, None, time.perf_counter() - t_wait
+        except Exception as exc:  # noqa: BLE001 - any device failure moves it to the CPU
+            self._fault(rt, exc, 'error')
+            return None, None, time.perf_counter() - t_wait
+        return grids, timing, time.perf_counter() - t_wait
 
     def _reopen(self, rt: _Runtime) -> None:
         rt.device.close()
@@ -290,13 +281,12 @@ class HybridEngine:
 
     def _launch(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray) -> None:
         """Submit the device job of the next burst (its input is this fired set only)."""
-        rt.results = queue.SimpleQueue()
-        rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v, rt.results)
+        rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v)
 
     def _drop_prefetched(self) -> None:
         """Forget device jobs started for a fired set that is no longer the previous one."""
         for rt in getattr(self, 'runtimes', []):
-            rt.pending, rt.results = None, None
+            rt.pending = None
 
     def burst(self) -> np.ndarray:
         """Run one burst over all partitions; return the fired indices (ascending view).
@@ -320,23 +310,27 @@ class HybridEngine:
                     self._launch(rt, fired, fired_v)
             t0 = time.perf_counter()
             if self.cpu_ranges:
-                eng.propagate(0, eng.n_neurons, self.cpu_syn)
+                eng.propagate(0, eng.n_neurons, self.cpu_syn, sources=self.cpu_sources)
                 for lo, hi in self.cpu_ranges:
                     eng.update(lo, hi)
             t_cpu = time.perf_counter() - t0
             wait_s, transfer_s, device_s = 0.0, 0.0, 0.0
             for rt in self.runtimes:
-                done: set = set()
+                outputs = None
                 if rt.pending is not None:
-                    done, timing, waited = self._collect(rt)
+                    outputs, timing, waited = self._collect(rt)
                     wait_s += waited
                     if timing is not None:
                         transfer_s += timing['transfer_s']
                         device_s += timing['device_s']
                 rt.pending = None
-                for lo, hi in rt.ranges:
-                    if (lo, hi) not in done:
-                        eng.propagate(lo, hi, rt.full_syn)
+                if outputs is not None:
+                    t_apply = time.perf_counter()
+                    self._apply(rt, outputs)
+                    transfer_s += time.perf_counter() - t_apply
+                else:
+                    for lo, hi in rt.ranges:
+                        eng.propagate(lo, hi, rt.full_syn, sources=rt.full_sources)
                         eng.update(lo, hi)
             result = eng.end_burst()
             if self.prefetch:
@@ -347,7 +341,7 @@ class HybridEngine:
                             copies = (result.copy(), eng.previous_fired()[1].copy())
                         self._launch(rt, *copies)
         except BaseException:
-            eng._in_burst = False
+            eng.abort_burst()
             self._drop_prefetched()
             raise
         total = time.perf_counter() - t_start

@@ -15,7 +15,9 @@ A hybrid engine can run a partition's synaptic integration elsewhere (a device):
 
 or, with a device's sparse result (neuron indices and their currents),
 `engine.add_currents(idx, values)` (and `engine.mark_candidates_indices(idx)` for targets
-reached without a current) before `engine.update(lo, hi)`.
+reached without a current) before `engine.update(lo, hi)`; with its dense per-voxel grid,
+`engine.add_current_grid(base, stride, current, reach)`. `abort_burst()` gives up a burst
+that failed half-way.
 
 `synaptic_currents(lo, hi)` computes on the CPU what the device should return (to check
 it or to fall back). With `partitions=2, threads=True` the partitions of one burst run
@@ -155,15 +157,26 @@ class BurstEngine:
         return self._fired[:self._n_fired], self._fired_v[:self._n_fired]
 
     def propagate(self, lo: int, hi: int, synapses: Optional[Synapses] = None,
-                  scratch: Optional[int] = None) -> None:
+                  scratch: Optional[int] = None,
+                  sources: Optional[Sequence[Tuple[int, int]]] = None) -> None:
         """Add the previous burst's spikes to targets in [lo, hi) and mark them candidates.
 
         After this, `fcl_input[lo:hi]` holds each target's float32 input (injections, power,
         then synapses in order), -0.0 for neurons that are not candidates (see
-        `candidates`).
+        `candidates`). `sources` (ascending, disjoint neuron ranges) limits the spikes read
+        to those ranges: the caller's promise that `synapses` has no other source with a
+        target in [lo, hi) (a restricted CSR), so that the other fired rows are not visited.
         """
         rows = self._rows[len(self.partitions) if scratch is None else scratch]
-        self._propagate_into(lo, hi, synapses or self._synapses, self.fcl_input, rows)
+        syn = synapses or self._synapses
+        if sources is None:
+            self._propagate_into(lo, hi, syn, self.fcl_input, rows)
+            return
+        fired = self._fired[:self._n_fired]
+        for s_lo, s_hi in sources:
+            a, b = (int(i) for i in np.searchsorted(fired, (s_lo, s_hi)))
+            if b > a:
+                self._propagate_into(lo, hi, syn, self.fcl_input, rows, a, b)
 
     def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
         """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
@@ -178,13 +191,15 @@ class BurstEngine:
         return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
 
     def _propagate_into(self, lo: int, hi: int, syn: Synapses, fcl_input: np.ndarray,
-                        rows: np.ndarray) -> None:
-        """Add the previous burst's spikes over `syn` to targets in [lo, hi) of fcl_input."""
+                        rows: np.ndarray, first: int = 0, last: Optional[int] = None) -> None:
+        """Add spikes fired[first:last] (default all) over `syn` to targets in [lo, hi)."""
         p = self.model.params
+        last = self._n_fired if last is None else last
         kernel.propagate_range(
-            self._fired, self._fired_v, self._n_fired, syn.indptr[:-1], syn.indptr[1:],
-            syn.target, syn.weight, p.area_start, self.model.synapses.indptr, p.psp,
-            p.psp_uniform, p.mp_driven_psp, lo, hi, fcl_input, rows)
+            self._fired[first:last], self._fired_v[first:last], last - first,
+            syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
+            self.model.synapses.indptr, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
+            fcl_input, rows)
 
     def mark_candidates(self, lo: int, hi: int) -> None:
         """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
@@ -208,6 +223,31 @@ class BurstEngine:
             raise ValueError(f'add_currents: {idx.size} indices but values of shape '
                              f'{val.shape}; pass one float32 value per index')
         kernel.add_currents_at(idx, val, self.fcl_input)
+
+    def add_current_grid(self, base: int, stride: int, current: np.ndarray,
+                         reach: Optional[np.ndarray] = None) -> None:
+        """Add a device's dense currents: neuron `base + v * stride` gets `current[v]`.
+
+        The dense form of `add_currents` for a device's output grid (flattened in the host
+        order): voxel v's neuron becomes a candidate when its current is nonzero or, with
+        `reach`, when reach[v] > 0.5 (reached, zero net current); other neurons are left
+        alone. Same validity as `add_currents`; one vectorised pass, releases the GIL.
+        """
+        if not self._in_burst:
+            raise RuntimeError('add_current_grid outside a burst: call begin_burst first')
+        cur = np.ascontiguousarray(current, dtype=np.float32).reshape(-1)
+        with_reach = reach is not None
+        rch = cur if reach is None else \
+            np.ascontiguousarray(reach, dtype=np.float32).reshape(-1)
+        if rch.size != cur.size:
+            raise ValueError(f'add_current_grid: {cur.size} currents but {rch.size} reach '
+                             'values')
+        base, stride = int(base), int(stride)
+        last = base + (cur.size - 1) * stride
+        if cur.size and (base < 0 or stride < 1 or last >= self.n_neurons):
+            raise ValueError(f'add_current_grid: neurons {base}..{last} (stride {stride}) '
+                             f'are outside 0..{self.n_neurons - 1}')
+        kernel.add_current_grid(cur, rch, with_reach, base, stride, self.fcl_input)
 
     def mark_candidates_indices(self, indices) -> None:
         """Make neurons fire candidates with no input (sparse; cf. `mark_candidates`).
@@ -261,6 +301,14 @@ class BurstEngine:
         self._manual_used = start + count
         self._segments.append((lo, hi, slot, start, count))
         return self._out[slot][start:start + count]
+
+    def abort_burst(self) -> None:
+        """Give up the burst in progress (after an error): the next begin_burst may start.
+
+        Neurons already updated in it keep their new state; the fired set stays the
+        previous burst's and the burst count does not advance.
+        """
+        self._in_burst = False
 
     def end_burst(self) -> np.ndarray:
         """Finish a burst: gather the partitions' fired sets; return them (ascending view)."""

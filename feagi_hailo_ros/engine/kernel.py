@@ -70,6 +70,7 @@ _ALWAYS = EXCITABILITY_ALWAYS     # from this value up a neuron always passes (D
 _TWO32 = np.float32(2.0 ** 32)
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
+_HALF = np.float32(0.5)
 _INV24 = np.float32(1.0 / (1 << 24))
 _INJ_BASE = np.float32(0.8)
 _INJ_SPAN = np.float32(2.0)
@@ -244,6 +245,32 @@ def add_currents_at(indices, values, fcl_input):
     for j in range(indices.size):
         i = indices[j]
         fcl_input[i] = (fcl_input[i] + np.float32(values[j])) + _ZERO
+
+
+@njit(nogil=True, cache=True)
+def add_current_grid(current, reach, with_reach, base, stride, fcl_input):
+    """Add dense per-voxel currents: neuron base + v*stride gets current[v] (dense form).
+
+    Voxel v's neuron becomes a candidate when current[v] != 0 or, `with_reach`, reach[v]
+    > 0.5 (reached with a zero net current); then `(x + c) + 0.0` as in `add_currents_at`.
+    Other neurons are left as they are. One branch-free pass (selects), so LLVM vectorises
+    it; indices must be in range (the caller checks the span).
+    """
+    first = np.uint64(base)
+    step = np.uint64(stride)
+    n = np.uint64(current.size)
+    if stride == 1 and not with_reach:      # the common case, as a contiguous loop
+        for v in range(n):
+            c = current[v]
+            x = fcl_input[first + v]
+            fcl_input[first + v] = ((x + c) + _ZERO) if c != _ZERO else x
+        return
+    for v in range(n):
+        c = current[v]
+        hit = (c != _ZERO) | (with_reach & (reach[v] > _HALF))
+        i = first + v * step
+        x = fcl_input[i]
+        fcl_input[i] = ((x + c) + _ZERO) if hit else x
 
 
 @njit(nogil=True, cache=True)
