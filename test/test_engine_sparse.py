@@ -29,12 +29,14 @@ def device_result(engine: BurstEngine, lo: int, hi: int):
 
 
 @pytest.mark.parametrize('seed', [3, 11, 21])
-@pytest.mark.parametrize('zeros_as_marks', [False, True])
-def test_sparse_currents_fire_exactly_as_propagation(seed, zeros_as_marks):
-    """Host partition propagated + device partition via add_currents == one plain engine.
+@pytest.mark.parametrize('form', ['sparse', 'zeros_as_marks', 'grid', 'grid_reach'])
+def test_device_currents_fire_exactly_as_propagation(seed, form):
+    """Host partition propagated + device partition's currents == one plain engine.
 
-    With `zeros_as_marks` the targets whose current is 0 go through
-    mark_candidates_indices instead (the device reports them without a current).
+    `sparse`: add_currents; `zeros_as_marks`: targets whose current is 0 go through
+    mark_candidates_indices (the device reports them without a current); `grid`: the dense
+    grid of the whole range (add_current_grid, candidates = current != 0: zero-current
+    targets are missed unless none occur); `grid_reach`: with the reach grid as well.
     """
     model, injections = integer_brain(seed)
     n = model.n_neurons
@@ -49,21 +51,59 @@ def test_sparse_currents_fire_exactly_as_propagation(seed, zeros_as_marks):
         hybrid.begin_burst()
         hybrid.propagate(0, lo)
         hybrid.update(0, lo)
-        if zeros_as_marks:
+        grid = np.zeros(hi - lo, np.float32)
+        grid[dev_idx - lo] = dev_val
+        reach = np.zeros(hi - lo, np.float32)
+        reach[dev_idx - lo] = 1
+        if form == 'zeros_as_marks':
             zero = dev_val == 0
             hybrid.mark_candidates_indices(dev_idx[zero])
             hybrid.add_currents(dev_idx[~zero], dev_val[~zero])
-        else:
+        elif form == 'sparse':
             hybrid.add_currents(dev_idx, dev_val)
+        else:
+            hybrid.add_current_grid(lo, 1, grid, reach if form == 'grid_reach' else None)
         hybrid.update(lo, hi)
         got = hybrid.end_burst()
+        missed = form == 'grid' and bool(np.any(dev_val == 0))
+        if missed:      # a zero-current target without reach: a candidate lost, by design
+            zero_current += int(np.count_nonzero(dev_val == 0))
+            break
         assert np.array_equal(got, expected), f'burst {hybrid.burst_count - 1} differs'
         assert np.array_equal(hybrid.state_arrays.potential, plain.state_arrays.potential)
         reached += dev_idx.size
         zero_current += int(np.count_nonzero(dev_val == 0))
     assert reached > 0, 'no spike reached the device partition: the test proves nothing'
-    if seed == 3:
+    if seed == 3 and form != 'grid':
         assert zero_current > 0, 'no zero-current candidate: the marks are not exercised'
+
+
+@pytest.mark.parametrize('seed', [4, 9])
+def test_propagate_over_source_ranges_equals_all_spikes_on_a_source_restricted_csr(seed):
+    """`sources=` skips fired rows outside the ranges; on a CSR whose other rows are empty
+    (restricted to those sources) that is the same input as reading every spike."""
+    from feagi_hailo_ros.devices.hybrid import restrict_synapses
+    model, injections = integer_brain(seed)
+    n = model.n_neurons
+    cut = n // 3
+    syn = model.synapses
+    source = np.repeat(np.arange(n), np.diff(np.asarray(syn.indptr, np.int64)))
+    kept = restrict_synapses(syn, (source >= cut) & (source < 2 * cut))
+    a, b = BurstEngine(model), BurstEngine(model)
+    compared = 0
+    for idx, pot in injections:
+        for engine in (a, b):
+            engine.inject_indices(idx, pot)
+            engine.begin_burst()
+        a.propagate(0, n, kept)
+        b.propagate(0, n, kept, sources=[(cut, 2 * cut)])
+        np.testing.assert_array_equal(a.fcl_input, b.fcl_input)
+        assert np.array_equal(np.signbit(a.fcl_input), np.signbit(b.fcl_input))
+        compared += int(np.count_nonzero(a.candidates()))
+        for engine in (a, b):
+            engine.update(0, n)
+            engine.end_burst()
+    assert compared > 0
 
 
 def one_leaky_neuron_engine():
