@@ -15,7 +15,7 @@ a missing library, chip or HEF (DeviceUnavailable) is an error at construction.
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -76,7 +76,6 @@ class _Runtime:
     busy: Optional[Future] = None          # a job that timed out and may still run
     reopening: Optional[Future] = None
     retry_at: int = 0
-    timing: Dict[str, float] = field(default_factory=dict)
 
 
 class HybridEngine:
@@ -314,20 +313,20 @@ class HybridEngine:
                 for lo, hi in self.cpu_ranges:
                     eng.update(lo, hi)
             t_cpu = time.perf_counter() - t0
-            wait_s, transfer_s, device_s = 0.0, 0.0, 0.0
+            wait_s, transfer_s, device_s, targets_s = 0.0, 0.0, 0.0, 0.0
             for rt in self.runtimes:
-                outputs = None
+                grids = None
                 if rt.pending is not None:
-                    outputs, timing, waited = self._collect(rt)
+                    grids, timing, waited = self._collect(rt)
                     wait_s += waited
                     if timing is not None:
                         transfer_s += timing['transfer_s']
                         device_s += timing['device_s']
                 rt.pending = None
-                if outputs is not None:
+                if grids is not None:
                     t_apply = time.perf_counter()
-                    self._apply(rt, outputs)
-                    transfer_s += time.perf_counter() - t_apply
+                    self._apply(rt, grids)
+                    targets_s += time.perf_counter() - t_apply
                 else:
                     for lo, hi in rt.ranges:
                         eng.propagate(lo, hi, rt.full_syn, sources=rt.full_sources)
@@ -347,7 +346,7 @@ class HybridEngine:
         total = time.perf_counter() - t_start
         self.last_timing = {'total_s': total, 'cpu_partition_s': t_cpu, 'wait_s': wait_s,
                             'transfer_s': transfer_s, 'device_s': device_s,
-                            'host_s': total - wait_s}
+                            'device_targets_s': targets_s, 'host_s': total - wait_s}
         return result
 
     # ---- health ------------------------------------------------------------------------
