@@ -1,4 +1,12 @@
-"""Emulated Hailo: the exported ONNX graph on onnxruntime, quantised as the manifest says.
+"""Emulated Hailo: the exported ONNX graph run on the host, quantised as the manifest says.
+
+Two backends. `sparse` (default) compiles the graph into sparse matrices (emulator_sparse)
+and does work only for the nonzero inputs (event-driven: spikes are sparse); a graph it
+cannot compile runs on onnxruntime instead (`backend_used`, describe() notes say so). At
+upload it checks itself against onnxruntime on a seeded random probe (`check`; skipped,
+with a note, when onnxruntime is missing). With the sparse backend the returned grids are
+the device's buffers, valid until the next inference (as a driver's output buffers are).
+`onnxruntime` runs the graph with onnxruntime, as follows.
 
 Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (weights are
 integers and stay exact), so the emulator returns what a HEF compiled with the manifest's
@@ -19,10 +27,11 @@ reopened. Health values are marked emulated.
 from dataclasses import dataclass, field
 import threading
 import time
-from typing import Dict, Optional, Set
+from typing import Dict, List, Optional, Set
 
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth, DeviceUnavailable
 from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
+from feagi_hailo_ros.devices.emulator_sparse import SparseGraph
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
 import numpy as np
 
@@ -43,16 +52,52 @@ class FaultPlan:
 
 _LEVELS = {'disable': 'ORT_DISABLE_ALL', 'basic': 'ORT_ENABLE_BASIC',
            'extended': 'ORT_ENABLE_EXTENDED', 'all': 'ORT_ENABLE_ALL'}
+BACKENDS = ('sparse', 'onnxruntime')
+CHECK_DENSITY = 0.1             # share of nonzero input elements in the upload self-check
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise DeviceUnavailable('the emulator needs onnxruntime: pip install onnxruntime',
+                                reason='onnxruntime missing') from None
+    return onnxruntime
+
+
+def probe_inputs(graph, manifest: dict, seed: int = 0,
+                 density: float = CHECK_DENSITY) -> Dict[str, np.ndarray]:
+    """Seeded random sparse input grids (X, Y, Z) for a SparseGraph.
+
+    Spike inputs are 1; value inputs integers 1..max where the manifest marks them exact,
+    else uniform in (0, max].
+    """
+    rng = np.random.default_rng(seed)
+    specs = {s['name']: s for s in manifest.get('inputs', [])}
+    out = {}
+    for name, dims in zip(graph.input_names, graph.input_dims):
+        spec = specs.get(name, {})
+        fire = rng.random(dims) < density
+        top = float(spec.get('max', 5.0)) or 1.0
+        if spec.get('kind') == 'spike':
+            value = np.ones(dims)
+        elif spec.get('exact', True):
+            value = rng.integers(1, max(1, int(top)) + 1, dims)
+        else:
+            value = top * (1.0 - rng.random(dims))
+        out[name] = np.where(fire, value, 0).astype(np.float32)
+    return out
 
 
 class EmulatedHailo(Device):
-    """A Hailo-8 stand-in running the partition graph with onnxruntime."""
+    """A Hailo-8 stand-in running the partition graph event-driven or with onnxruntime."""
 
     kind = 'emulator'
 
     def __init__(self, name: str = 'emulator0', latency_ms: float = 0.0,
                  quantized: bool = True, faults: Optional[FaultPlan] = None,
-                 threads: int = 1, optimization: str = 'auto', fuse: bool = True):
+                 threads: int = 1, optimization: str = 'auto', fuse: bool = True,
+                 backend: str = 'sparse', check: bool = True):
         self.name = name
         self.latency_s = max(0.0, float(latency_ms)) / 1000.0
         self.quantized = quantized
@@ -62,9 +107,17 @@ class EmulatedHailo(Device):
             raise ValueError(f'optimization {optimization!r}: use auto or one of '
                              f'{sorted(_LEVELS)}')
         self.optimization = optimization
+        if backend not in BACKENDS:
+            raise ValueError(f'backend {backend!r}: use one of {list(BACKENDS)}')
+        self.backend = backend
+        self.check = check
+        self.backend_used: Optional[str] = None
+        self._backend_notes: List[str] = []
         self.fuse = fuse
         self.fused = False
         self._session = None
+        self._graph: Optional[SparseGraph] = None
+        self._compiled: Optional[tuple] = None     # (model bytes, SparseGraph, notes)
         self._manifest: Optional[dict] = None
         self._calls = 0
         self._open = False
@@ -74,7 +127,10 @@ class EmulatedHailo(Device):
         self._lock = threading.Lock()
 
     def open(self) -> None:  # noqa: A003
-        """Check onnxruntime is present and (after an injected disconnect) reconnect."""
+        """Check the libraries are present and (after an injected disconnect) reconnect.
+
+        onnx is always needed (the graph is parsed); onnxruntime by the onnxruntime backend.
+        """
         if self._disconnected_at is not None:
             wait = self.faults.reconnect_after_s
             if wait is None or time.monotonic() - self._disconnected_at < wait:
@@ -83,17 +139,88 @@ class EmulatedHailo(Device):
             self._disconnected_at = None
             self.faults.disconnect_on = None
         try:
-            import onnxruntime  # noqa: F401
+            import onnx  # noqa: F401
         except ImportError:
-            raise DeviceUnavailable('the emulator needs onnxruntime: pip install onnxruntime',
-                                    reason='onnxruntime missing') from None
+            raise DeviceUnavailable('the emulator needs onnx: pip install onnx',
+                                    reason='onnx missing') from None
+        if self.backend == 'onnxruntime':
+            _import_onnxruntime()
         self._open = True
 
     def upload(self, partition) -> None:
-        """Create the onnxruntime session of an ExportedPartition."""
+        """Load an ExportedPartition: compile it (sparse) or create its onnxruntime session.
+
+        A graph the sparse backend cannot compile runs on onnxruntime (noted); a sparse
+        graph that disagrees with onnxruntime on the self-check probe raises DeviceError.
+        The compiled graph is kept across close/open: uploading the same model again (a
+        reopen after a fault) reuses it.
+        """
         if not self._open:
             raise DeviceError(f'{self.name}: upload before open')
-        import onnxruntime as ort
+        self._session, self._graph, self.fused = None, None, False
+        self._backend_notes = []
+        self._manifest = partition.manifest
+        self._inputs = {s['name']: s for s in partition.manifest['inputs']}
+        self._outputs = list(partition.manifest['outputs'])
+        self._output_names = [spec['name'] for spec in self._outputs]
+        if self.backend == 'sparse':
+            if self._compiled is not None and self._compiled[0] == partition.model:
+                self._graph, self._backend_notes = self._compiled[1], self._compiled[2]
+                self.backend_used = 'sparse'            # a reopen: same graph, compiled
+                return
+            try:
+                graph = SparseGraph.compile(partition.model, partition.manifest)
+            except ValueError as exc:
+                self._backend_notes.append(f'sparse backend cannot run this graph ({exc}): '
+                                           'onnxruntime runs it')
+            else:
+                if self.check:
+                    self._self_check(graph, partition)
+                self._graph = graph
+                self._compiled = (partition.model, graph, list(self._backend_notes))
+                self.backend_used = 'sparse'
+                return
+        self._create_session(partition)
+        self.backend_used = 'onnxruntime'
+
+    def _self_check(self, graph: SparseGraph, partition) -> None:
+        """Run a seeded random probe through the sparse graph and onnxruntime; compare.
+
+        Exact outputs must be equal; others equal within float32 rounding (before
+        quantisation).
+        """
+        try:
+            ort = _import_onnxruntime()
+        except DeviceUnavailable:
+            self._backend_notes.append('upload self-check skipped: onnxruntime missing')
+            return
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        session = ort.InferenceSession(partition.model, options,
+                                       providers=['CPUExecutionProvider'])
+        probe = probe_inputs(graph, partition.manifest)
+        want = session.run(graph.output_names,
+                           {n: to_onnx_layout(g) for n, g in probe.items()})
+        got = graph.run(probe)
+        specs = {s['name']: s for s in partition.manifest['outputs']}
+        for name, value in zip(graph.output_names, want):
+            value = from_onnx_layout(value)
+            exact = specs.get(name, {}).get('exact', False)
+            top = float(np.max(np.abs(value))) if value.size else 0.0
+            error = float(np.max(np.abs(got[name] - value))) if value.size else 0.0
+            if (exact and error > 0) or error > 1e-5 * max(top, 1e-30):
+                raise DeviceError(
+                    f'{self.name}: sparse backend self-check failed: output {name!r} differs '
+                    f'from onnxruntime by up to {error:g} (largest value {top:g}'
+                    f'{", exact graph" if exact else ""}); use backend=\'onnxruntime\'',
+                    reason='sparse backend self-check failed')
+        self._backend_notes.append('upload self-check: sparse = onnxruntime on a random probe')
+
+    def _create_session(self, partition) -> None:
+        """Create the onnxruntime session (fused convolutions where the graph allows)."""
+        ort = _import_onnxruntime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -114,14 +241,13 @@ class EmulatedHailo(Device):
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _LEVELS[level])
         self._session = ort.InferenceSession(model, options,
                                              providers=['CPUExecutionProvider'])
-        self._manifest = partition.manifest
-        self._inputs = {s['name']: s for s in partition.manifest['inputs']}
-        self._outputs = list(partition.manifest['outputs'])
-        self._output_names = [spec['name'] for spec in self._outputs]
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """Quantise inputs, run the graph, quantise outputs; grids in (X, Y, Z) order."""
-        if self._session is None or not self._open:
+        """Quantise inputs, run the graph, quantise outputs; grids in (X, Y, Z) order.
+
+        With the sparse backend the grids returned are valid until the next call.
+        """
+        if (self._session is None and self._graph is None) or not self._open:
             raise DeviceError(f'{self.name}: no partition loaded (open and upload first)')
         start = time.monotonic()
         with self._lock:
@@ -140,6 +266,16 @@ class EmulatedHailo(Device):
                               reason='injected failure (emulated)')
         if call in f.hang_on:
             time.sleep(f.hang_s)
+        if self._graph is not None:
+            out = self._graph.run(inputs, quantized=self.quantized)
+        else:
+            out = self._run_session(inputs)
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
+        self._busy_s += time.monotonic() - start
+        return out
+
+    def _run_session(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         feed = {}
         for name, grid in inputs.items():
             spec = self._inputs[name]
@@ -154,9 +290,6 @@ class EmulatedHailo(Device):
                 grid = quantize(grid, spec['bits'], spec['scale'],
                                 signed=spec['kind'] == 'current')
             out[spec['name']] = grid
-        if self.latency_s > 0:
-            time.sleep(self.latency_s)
-        self._busy_s += time.monotonic() - start
         return out
 
     def describe(self) -> DeviceHealth:
@@ -165,7 +298,12 @@ class EmulatedHailo(Device):
         span = max(1e-9, now - self._since)
         utilization = min(1.0, self._busy_s / span)
         self._busy_s, self._since = 0.0, now
-        notes = ['emulated: onnxruntime on the host CPU, no temperature or power sensor']
+        if (self.backend_used or self.backend) == 'sparse':
+            runs = 'event-driven execution of the exported graph on the host CPU (sparse)'
+        else:
+            runs = 'onnxruntime on the host CPU' + (' (fused convolutions)' if self.fused
+                                                    else '')
+        notes = [f'emulated: {runs}, no temperature or power sensor'] + self._backend_notes
         if self._manifest is not None:
             notes.append(f'precision {self._manifest["precision_mode"]}, '
                          f'exact={self._manifest["exact"]}')
@@ -179,6 +317,7 @@ class EmulatedHailo(Device):
             status=status, notes=notes)
 
     def close(self) -> None:
-        """Drop the session."""
+        """Drop the session or compiled graph."""
         self._session = None
+        self._graph = None
         self._open = False
