@@ -384,25 +384,27 @@ def _collect(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values):
     for s in range(len(inputs)):
         x = inputs[s]
         offset = in_offset[s]
-        quantize = in_quant[s]
-        for o in range(0, x.size, 64):
+        start = n
+        whole = x.size - x.size % 64
+        for o in range(0, whole, 64):
             mask = np.uint64(0)
-            if o + 64 <= x.size:
-                for t in range(64):
-                    mask |= np.uint64(x[o + t] != 0) << np.uint64(t)
-            else:
-                for t in range(x.size - o):
-                    mask |= np.uint64(x[o + t] != 0) << np.uint64(t)
+            for t in range(64):
+                mask |= np.uint64(x[o + t] != 0) << np.uint64(t)
             while mask != 0:
                 low = mask & (~mask + np.uint64(1))
                 mask ^= low
                 i = o + ((np.float64(low).view(np.int64) >> 52) - 1023)   # log2(low)
-                v = x[i]
-                if quantize:
-                    v = _quantize1(v, in_lo[s], in_hi[s], in_scale[s])
                 rows[n] = offset + i
-                values[n] = v
+                values[n] = x[i]
                 n += 1
+        for i in range(whole, x.size):
+            if x[i] != 0:
+                rows[n] = offset + i
+                values[n] = x[i]
+                n += 1
+        if in_quant[s]:
+            for t in range(start, n):
+                values[t] = _quantize1(values[t], in_lo[s], in_hi[s], in_scale[s])
     return n
 
 
