@@ -374,37 +374,30 @@ def _quantize1(v, lo, hi, scale):
 
 
 @numba.njit(nogil=True, cache=True)
-def _collect(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values):
-    """Write the nonzero input elements (global row, value, quantised) to rows/values.
+def _collect(x, offset, rows, values):
+    """Write the nonzero elements of one input (global row, value) to rows/values.
 
     Scans 64 elements at a time: a bit mask of the nonzero ones, then its set bits, so the
     zeros cost no branch each. Returns how many were written.
     """
     n = 0
-    for s in range(len(inputs)):
-        x = inputs[s]
-        offset = in_offset[s]
-        start = n
-        whole = x.size - x.size % 64
-        for o in range(0, whole, 64):
-            mask = np.uint64(0)
-            for t in range(64):
-                mask |= np.uint64(x[o + t] != 0) << np.uint64(t)
-            while mask != 0:
-                low = mask & (~mask + np.uint64(1))
-                mask ^= low
-                i = o + ((np.float64(low).view(np.int64) >> 52) - 1023)   # log2(low)
-                rows[n] = offset + i
-                values[n] = x[i]
-                n += 1
-        for i in range(whole, x.size):
-            if x[i] != 0:
-                rows[n] = offset + i
-                values[n] = x[i]
-                n += 1
-        if in_quant[s]:
-            for t in range(start, n):
-                values[t] = _quantize1(values[t], in_lo[s], in_hi[s], in_scale[s])
+    whole = x.size - x.size % 64
+    for o in range(0, whole, 64):
+        mask = np.uint64(0)
+        for t in range(64):
+            mask |= np.uint64(x[o + t] != 0) << np.uint64(t)
+        while mask != 0:
+            low = mask & (~mask + np.uint64(1))
+            mask ^= low
+            i = o + ((np.float64(low).view(np.int64) >> 52) - 1023)   # log2(low)
+            rows[n] = offset + i
+            values[n] = x[i]
+            n += 1
+    for i in range(whole, x.size):
+        if x[i] != 0:
+            rows[n] = offset + i
+            values[n] = x[i]
+            n += 1
     return n
 
 
@@ -450,42 +443,74 @@ def _scatter(n, rows, values, row_pattern, row_base, pattern_ptr, pattern_cols, 
 
 
 @numba.njit(nogil=True, cache=True)
-def _run(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values, row_pattern,
-         row_base, pattern_ptr, pattern_cols, pattern_vals, pattern_span, out, intervals,
-         dirty, cleared, n_cleared, chunk_owner, clip, clip_lo, clip_hi, out_quant, out_lo,
-         out_hi, out_scale):
-    """Clear last run's chunks, scatter the nonzero inputs, then clip and quantise.
-
-    The chunks written are clipped, quantised and listed in `cleared[:n_cleared[0]]`, the
-    chunks the next run zeroes first (all of them if the runs overflowed `intervals`).
-    """
+def _finish(out, c0, c1, dirty, written, clip, lo, hi, quantize, q_lo, q_hi, q_scale):
+    """Clip and quantise the chunks [c0, c1) of one output that this run wrote."""
     size = 1 << _CHUNK_SHIFT
-    for i in range(n_cleared[0]):
-        o = cleared[i] * size
-        out[o:o + size] = 0.0
-    n = _collect(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values)
-    n_runs = _scatter(n, rows, values, row_pattern, row_base, pattern_ptr, pattern_cols,
-                      pattern_vals, pattern_span, out, intervals)
-    if n_runs < 0:
-        dirty[:] = True
-    for i in range(n_runs):
-        dirty[intervals[i, 0]:min(intervals[i, 1] + 1, dirty.size)] = True
-    n = 0
-    for c in range(dirty.size):
+    for c in range(c0, c1):
         if not dirty[c]:
             continue
         dirty[c] = False
-        cleared[n] = c
-        n += 1
-        g = chunk_owner[c]
-        if clip[g]:
-            lo, hi = clip_lo[g], clip_hi[g]
+        written[c] = True
+        if clip:
             for k in range(c * size, (c + 1) * size):
-                out[k] = min(max(out[k], lo), hi)
-        if out_quant[g]:
+                value = out[k]                  # selects, not min/max: vectorised
+                value = lo if value < lo else value
+                out[k] = hi if value > hi else value
+        if quantize:
             for k in range(c * size, (c + 1) * size):
-                out[k] = _quantize1(out[k], out_lo[g], out_hi[g], out_scale[g])
-    n_cleared[0] = n
+                out[k] = _quantize1(out[k], q_lo, q_hi, q_scale)
+
+
+@numba.njit(nogil=True, cache=True)
+def _run(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values, row_pattern,
+         row_base, pattern_ptr, pattern_cols, pattern_vals, pattern_span, out, intervals,
+         dirty, written, out_chunks, first_input, last_input, clip, clip_lo, clip_hi,
+         out_quant, out_lo, out_hi, out_scale):
+    """Run the graph input by input; each output is cleared, written and finished in turn.
+
+    An output's chunks written last run are zeroed just before its first input is
+    scattered and it is clipped and quantised right after its last one, so its part of
+    `out` stays in cache. Only chunks flagged `written` (last run) and `dirty` (this run)
+    are touched; an overflow of `intervals` counts every chunk as written.
+    """
+    size = 1 << _CHUNK_SHIFT
+    for s in range(len(inputs)):
+        for g in range(first_input.size):
+            if first_input[g] == s:
+                for c in range(out_chunks[g], out_chunks[g + 1]):
+                    if written[c]:
+                        written[c] = False
+                        out[c * size:(c + 1) * size] = 0.0
+        n = _collect(inputs[s], in_offset[s], rows, values)
+        if in_quant[s]:
+            for t in range(n):
+                values[t] = _quantize1(values[t], in_lo[s], in_hi[s], in_scale[s])
+        n_runs = _scatter(n, rows, values, row_pattern, row_base, pattern_ptr, pattern_cols,
+                          pattern_vals, pattern_span, out, intervals)
+        if n_runs < 0:
+            dirty[:] = True
+        for i in range(n_runs):
+            dirty[intervals[i, 0]:min(intervals[i, 1] + 1, dirty.size)] = True
+        for g in range(last_input.size):
+            if last_input[g] == s:
+                _finish(out, out_chunks[g], out_chunks[g + 1], dirty, written, clip[g],
+                        clip_lo[g], clip_hi[g], out_quant[g], out_lo[g], out_hi[g],
+                        out_scale[g])
+
+
+@numba.njit(nogil=True, cache=True)
+def _feeds(indptr, cols, input_offset, output_chunks):
+    """bool[inputs, outputs]: which output each input's matrix rows reach."""
+    n_in, n_out = input_offset.size - 1, output_chunks.size - 1
+    owner = np.zeros(output_chunks[-1], np.int64)
+    for g in range(n_out):
+        owner[output_chunks[g]:output_chunks[g + 1]] = g
+    feeds = np.zeros((n_in, n_out), np.bool_)
+    for s in range(n_in):
+        for r in range(input_offset[s], input_offset[s + 1]):
+            for j in range(indptr[r], indptr[r + 1]):
+                feeds[s, owner[cols[j] >> _CHUNK_SHIFT]] = True
+    return feeds
 
 
 def _quant_params(specs: List[Optional[dict]], signed_kind: str):
@@ -533,16 +558,20 @@ class SparseGraph:
         n_chunks = int(self.output_offset[-1]) // size
         self._out = np.zeros(n_chunks * size, np.float32)
         self._dirty = np.zeros(n_chunks, np.bool_)
+        self._written = np.zeros(n_chunks, np.bool_)
         self._intervals = np.zeros((n_chunks + 64, 2), np.int64)
-        self._rows = np.zeros(int(self.input_offset[-1]), np.int64)
-        self._values = np.zeros(int(self.input_offset[-1]), np.float32)
-        self._cleared = np.zeros(n_chunks, np.int64)
-        self._n_cleared = np.zeros(1, np.int64)
-        self._chunk_owner = np.zeros(n_chunks, np.int32)
+        self._rows = np.zeros(max((int(np.prod(d)) for d in self.input_dims), default=0),
+                              np.int64)
+        self._values = np.zeros(self._rows.size, np.float32)
+        self._out_chunks = self.output_offset // size
+        feeds = _feeds(csr[0], csr[1].astype(np.int64), self.input_offset, self._out_chunks)
+        fed = feeds.any(axis=0)
+        self._first_input = np.where(fed, np.argmax(feeds, axis=0), -1).astype(np.int64)
+        self._last_input = np.where(fed, feeds.shape[0] - 1 - np.argmax(feeds[::-1], axis=0),
+                                    -1).astype(np.int64)
         self._views: Dict[str, np.ndarray] = {}
         for k, (name, dims) in enumerate(zip(self.output_names, self.output_dims)):
             o0 = int(self.output_offset[k])
-            self._chunk_owner[o0 // size:int(self.output_offset[k + 1]) // size] = k
             self._views[name] = self._out[o0:o0 + int(np.prod(dims))].reshape(dims)
         self._clip = np.array([n in self.clips for n in self.output_names], np.bool_)
         self._clip_lo = np.array([self.clips.get(n, (0.0, 0.0))[0] for n in output_names],
@@ -632,7 +661,7 @@ class SparseGraph:
         out_q = self._out_q if quantized else self._no_out_q
         _run(tuple(arrays), self.input_offset, *in_q, self._rows, self._values,
              self._row_pattern, self._row_base, self._pattern_ptr, self._pattern_cols,
-             self._pattern_vals, self._pattern_span,
-             self._out, self._intervals, self._dirty, self._cleared, self._n_cleared,
-             self._chunk_owner, self._clip, self._clip_lo, self._clip_hi, *out_q)
+             self._pattern_vals, self._pattern_span, self._out, self._intervals, self._dirty,
+             self._written, self._out_chunks, self._first_input, self._last_input,
+             self._clip, self._clip_lo, self._clip_hi, *out_q)
         return dict(self._views)
