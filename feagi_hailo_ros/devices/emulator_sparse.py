@@ -2,12 +2,16 @@
 
 The graph is linear in its inputs (Slice, Conv, Reshape, MatMul with constant weights,
 Transpose, Add; a final Clip on reach outputs), so `SparseGraph.compile` composes it, node by
-node, into one sparse matrix per output: rows are the concatenated input elements, columns
-the output's elements, both in the host order (X, Y, Z) (`voxel = (x*Y + y)*Z + z`). The
-outputs' matrices are stored packed as one CSR by input row whose columns index the
-concatenated output buffers (`matrix(name)` gives one output's own CSR). `run` scans the
-inputs for nonzero elements and scatters value x weight into the outputs (numba), so a burst
-costs its spikes times the fan-out instead of the whole dense graph.
+node (COO arrays, numpy), into one sparse matrix per output: rows are the concatenated input
+elements, columns the output's elements, both in the host order (X, Y, Z)
+(`voxel = (x*Y + y)*Z + z`); `matrix(name)` gives that CSR. For running, the rows of all
+outputs' matrices (columns index the concatenated, 1024-aligned output buffers) are stored
+as (pattern, base): rows equal up to a shift of their columns share one pattern, so a
+convolution is a few hundred cached patterns instead of a matrix larger than the caches.
+`run` scans each input for nonzero elements (64 at a time) and scatters value x weight
+(numba), so a burst costs its spikes times the fan-out instead of the whole dense graph;
+outputs are cleared (only the chunks the last run wrote), written, clipped and quantised
+one after the other while they are in cache.
 
 Sums are accumulated in float32 in the order of the nonzero inputs (input by input, element
 by element). Integer graphs (manifest `exact`) are exact in any order: every partial sum is
