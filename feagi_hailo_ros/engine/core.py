@@ -63,7 +63,7 @@ class BurstEngine:
     first_output_size = kernel.BLOCK
 
     def __init__(self, brain, partitions: Union[int, Sequence[Tuple[int, int]]] = 1,
-                 threads: bool = False):
+                 threads: bool = False, update_slots: int = 1):
         self.model = brain if isinstance(brain, EngineModel) else \
             EngineModel.from_connectome(brain)
         model = self.model
@@ -85,13 +85,16 @@ class BurstEngine:
         self.partitions = (split_range(n, partitions) if isinstance(partitions, int)
                            else [(int(lo), int(hi)) for lo, hi in partitions])
         self._check_partitions(self.partitions)
-        slots = len(self.partitions) + 1       # one per partition, one for update()
+        if update_slots < 1:
+            raise ValueError(f'update_slots must be >= 1, got {update_slots}')
+        # one per partition, then one per concurrent caller of update()
+        slots = len(self.partitions) + update_slots
         self._rows = [np.zeros((2, kernel.BLOCK), np.int64) for _ in range(slots)]
         self._scratch = [np.zeros(kernel.BLOCK, np.uint8) for _ in range(slots)]
         first = min(n, self.first_output_size)
         self._out = [np.zeros(first, self._index_dtype) for _ in range(slots)]
         self._out_v = [np.zeros(first, np.float32) for _ in range(slots)]
-        self._manual_used = 0                  # entries of the update() slot this burst
+        self._used = [0] * update_slots        # entries of each update() slot this burst
         if len(self.partitions) == 1:
             self._synapses = model.synapses
             rows = (model.synapses.indptr[:-1], model.synapses.indptr[1:])
@@ -146,7 +149,7 @@ class BurstEngine:
             raise RuntimeError('begin_burst called twice without end_burst')
         self._in_burst = True
         self._segments = []
-        self._manual_used = 0
+        self._used = [0] * len(self._used)
         power = self.model.params.power_neurons
         if power.size:
             kernel.accumulate(power, np.full(power.size, POWER_AMOUNT, np.float32),
@@ -157,7 +160,7 @@ class BurstEngine:
         return self._fired[:self._n_fired], self._fired_v[:self._n_fired]
 
     def propagate(self, lo: int, hi: int, synapses: Optional[Synapses] = None,
-                  scratch: Optional[int] = None,
+                  slot: int = 0,
                   sources: Optional[Sequence[Tuple[int, int]]] = None) -> None:
         """Add the previous burst's spikes to targets in [lo, hi) and mark them candidates.
 
@@ -166,8 +169,9 @@ class BurstEngine:
         `candidates`). `sources` (ascending, disjoint neuron ranges) limits the spikes read
         to those ranges: the caller's promise that `synapses` has no other source with a
         target in [lo, hi) (a restricted CSR), so that the other fired rows are not visited.
+        Concurrent callers (disjoint target ranges) pass different `slot`s, as for `update`.
         """
-        rows = self._rows[len(self.partitions) if scratch is None else scratch]
+        rows = self._rows[len(self.partitions) + slot]
         syn = synapses or self._synapses
         if sources is None:
             self._propagate_into(lo, hi, syn, self.fcl_input, rows)
@@ -280,13 +284,18 @@ class BurstEngine:
         return kernel.candidate_mask(self.fcl_input[lo:hi])
 
     def update(self, lo: int, hi: int, currents: Optional[np.ndarray] = None,
-               candidates: Optional[np.ndarray] = None) -> np.ndarray:
+               candidates: Optional[np.ndarray] = None, slot: int = 0) -> np.ndarray:
         """Apply the neuron rules to [lo, hi); return the indices that fired (a view).
 
         `currents` (float32[hi-lo]) are synaptic inputs computed elsewhere: they are added
         to the queued injections of the candidates; `candidates` (bool[hi-lo]) marks more
-        candidates (targets of spikes with zero net input are candidates too).
+        candidates (targets of spikes with zero net input are candidates too). Threads may
+        update disjoint ranges at once, each with its own `slot` (0 .. update_slots - 1 of
+        the constructor; scratch and output buffers are per slot).
         """
+        if not 0 <= slot < len(self._used):
+            raise ValueError(f'update slot {slot}: this engine has {len(self._used)} '
+                             '(update_slots)')
         if not self._in_burst:
             raise RuntimeError('update outside a burst: call begin_burst first')
         view = self.fcl_input[lo:hi]
@@ -295,12 +304,12 @@ class BurstEngine:
         if currents is not None:
             np.add(view, np.asarray(currents, dtype=np.float32), out=view,
                    where=kernel.candidate_mask(view))
-        slot = len(self.partitions)
-        start = self._manual_used
-        count = self._update_resumable(lo, hi, slot, start, lo)
-        self._manual_used = start + count
-        self._segments.append((lo, hi, slot, start, count))
-        return self._out[slot][start:start + count]
+        start = self._used[slot]
+        buffer = len(self.partitions) + slot
+        count = self._update_resumable(lo, hi, buffer, start, lo)
+        self._used[slot] = start + count
+        self._segments.append((lo, hi, buffer, start, count))
+        return self._out[buffer][start:start + count]
 
     def abort_burst(self) -> None:
         """Give up the burst in progress (after an error): the next begin_burst may start.
