@@ -190,7 +190,8 @@ def test_fused_grouped_conv_gives_the_exported_graphs_outputs():
     part = plan_partitions(c, 'auto', 1).partitions[0]
     exp = export_partition(c, part)
     assert exp.manifest['exact'] and all(op.form == 'conv' for op in part.operators)
-    fused, plain = EmulatedHailo('f'), EmulatedHailo('p', fuse=False)
+    fused = EmulatedHailo('f', backend='onnxruntime')
+    plain = EmulatedHailo('p', fuse=False, backend='onnxruntime')
     for dev in (fused, plain):
         dev.open()
         dev.upload(exp)

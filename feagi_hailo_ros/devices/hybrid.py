@@ -16,6 +16,8 @@ a missing library, chip or HEF (DeviceUnavailable) is an error at construction.
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+import os
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -45,6 +47,25 @@ def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:
                           for a in np.flatnonzero(per_area)])
 
 
+def _second_half(targets: List[dict]) -> Tuple[int, ...]:
+    """Indices of the last targets, holding about half of the neurons (the worker's share)."""
+    if len(targets) < 2:
+        return ()
+    sizes = np.array([t['hi'] - t['lo'] for t in targets], dtype=np.int64)
+    before = np.cumsum(sizes) - sizes
+    split = 1 + int(np.argmin(np.abs(before[1:] - sizes.sum() / 2)))
+    return tuple(range(split, len(targets)))
+
+
+def _finish(job: '_Job', timeout_s: float) -> None:
+    """Wait for a job's worker share of the updates (host CPU work); re-raise its error."""
+    try:
+        job.future.result(timeout=max(10.0, 10 * timeout_s))
+    except FutureTimeout:
+        raise RuntimeError('a device worker did not finish its share of the neuron '
+                           'updates') from None
+
+
 def _merge_ranges(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
     out: List[List[int]] = []
     for lo, hi in sorted(ranges):
@@ -55,6 +76,34 @@ def _merge_ranges(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
         else:
             out.append([lo, hi])
     return [(lo, hi) for lo, hi in out]
+
+
+class _Job:
+    """One device job: a fired set's inference, then the worker's share of the updates.
+
+    `ready` is set when `grids` (or `error`) are there. The worker's share waits for
+    `begun` (set once the burst this job belongs to has begun) and runs only if it can move
+    `state` from 'running' to 'applying' under `lock`; the main thread moves it to
+    'abandoned' on a timeout or when the job is dropped, so a late job never writes.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state = 'running'
+        self.ready = threading.Event()
+        self.begun = threading.Event()
+        self.grids: Optional[list] = None
+        self.error: Optional[BaseException] = None
+        self.timing: Dict[str, float] = {}
+        self.future: Optional[Future] = None
+
+    def abandon(self) -> bool:
+        """Stop the worker's share unless it has started; return True if it never will."""
+        with self.lock:
+            if self.state == 'running':
+                self.state = 'abandoned'
+        self.begun.set()
+        return self.state == 'abandoned'
 
 
 @dataclass
@@ -71,8 +120,10 @@ class _Runtime:
     full_sources: List[Tuple[int, int]]        # areas with synapses in full_syn
     residual_sources: List[Tuple[int, int]]
     executor: ThreadPoolExecutor
+    slot: int = 1                          # the engine update slot of this worker
+    worker_share: Tuple[int, ...] = ()     # targets the worker updates itself
     mode: str = 'device'
-    pending: Optional[Future] = None
+    pending: Optional[_Job] = None
     busy: Optional[Future] = None          # a job that timed out and may still run
     reopening: Optional[Future] = None
     retry_at: int = 0
@@ -85,14 +136,19 @@ class HybridEngine:
                  partition='auto', devices: int = 1, timeout_s: float = 1.0,
                  retry_bursts: int = 50, plan: Optional[Plan] = None,
                  exported: Optional[Dict[str, ExportedPartition]] = None,
-                 log: Optional[Callable[[str], None]] = None, prefetch: bool = True):
+                 log: Optional[Callable[[str], None]] = None, prefetch: bool = True,
+                 share_updates: Optional[bool] = None):
         self.connectome = connectome
         self.prefetch = bool(prefetch)
-        self.engine = BurstEngine(connectome)
+        self.plan = plan or plan_partitions(connectome, partition, devices)
+        if share_updates is None:
+            share_updates = (os.cpu_count() or 1) > 1
+        self.share_updates = bool(share_updates)
+        # slot 0: the main thread; slot 1 + k: device k's worker (its share of the updates)
+        self.engine = BurstEngine(connectome, update_slots=1 + len(self.plan.partitions))
         self.timeout_s = float(timeout_s)
         self.retry_bursts = int(retry_bursts)
         self.log = log or (lambda message: None)
-        self.plan = plan or plan_partitions(connectome, partition, devices)
         self.faults: List[dict] = []
         self.last_timing: Dict[str, float] = {}
         syn = self.engine.model.synapses
@@ -135,9 +191,11 @@ class HybridEngine:
             residual = restrict_synapses(syn, keep)
         ranges = part.ranges(c)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'hybrid-{part.name}')
-        rt = _Runtime(part, exp, device, PartitionIO(c, exp.manifest), ranges, full, residual,
-                      source_ranges(c, full),
-                      source_ranges(c, residual) if residual is not None else [], executor)
+        io = PartitionIO(c, exp.manifest)
+        rt = _Runtime(part, exp, device, io, ranges, full, residual, source_ranges(c, full),
+                      source_ranges(c, residual) if residual is not None else [], executor,
+                      slot=1 + len(self.runtimes),
+                      worker_share=_second_half(io.targets) if self.share_updates else ())
         try:
             device.open()
             device.upload(exp)
@@ -196,54 +254,73 @@ class HybridEngine:
         self.engine.restore(path)
 
     # ---- one burst ---------------------------------------------------------------------
-    def _device_job(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray) -> tuple:
-        """Worker: input grids of a fired set, inference, each target's checked output grid.
+    def _device_job(self, rt: _Runtime, job: _Job, fired: np.ndarray,
+                    fired_v: np.ndarray) -> None:
+        """Worker: input grids, inference, checked output grids; then its share of updates.
 
-        Returns (one `PartitionIO.target_grid` per target, timing); a device error or a
-        malformed output raises here and becomes a fault in the main thread.
+        A device error or a malformed output goes to `job.error` (a fault in the main
+        thread). The share (`rt.worker_share`) waits until the burst has begun.
         """
-        t0 = time.perf_counter()
-        inputs = rt.io.inputs(fired, fired_v)
-        t1 = time.perf_counter()
-        outputs = rt.device.infer(inputs)
-        t2 = time.perf_counter()
-        grids = [rt.io.target_grid(outputs, target) for target in rt.io.targets]
-        return grids, {'transfer_s': t1 - t0, 'device_s': t2 - t1}
+        try:
+            t0 = time.perf_counter()
+            inputs = rt.io.inputs(fired, fired_v)
+            t1 = time.perf_counter()
+            outputs = rt.device.infer(inputs)
+            t2 = time.perf_counter()
+            job.grids = [rt.io.target_grid(outputs, target) for target in rt.io.targets]
+            job.timing = {'transfer_s': t1 - t0, 'device_s': t2 - t1}
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            job.error = exc
+        finally:
+            job.ready.set()
+        if job.error is not None or not rt.worker_share:
+            return
+        job.begun.wait()
+        with job.lock:
+            if job.state != 'running':
+                return
+            job.state = 'applying'
+        t3 = time.perf_counter()
+        self._apply(rt, job.grids, rt.worker_share, rt.slot)
+        job.timing['worker_targets_s'] = time.perf_counter() - t3
 
-    def _apply(self, rt: _Runtime, grids: list) -> None:
-        """Add each target's device currents (dense grids) and update it (host rules).
+    def _apply(self, rt: _Runtime, grids: list, which, slot: int = 0) -> None:
+        """Add targets' device currents (dense grids) and update them (host rules).
 
-        Synapses of the partition's pairs that stay on the CPU (residual) are propagated
-        into the range first; the grid then goes in with `add_current_grid` (after this
-        burst's injections; reached voxels with a zero net current become candidates).
+        `which` are indices into the partition's targets. Synapses of the partition's
+        pairs that stay on the CPU (residual) are propagated into the range first; the
+        grid then goes in with `add_current_grid` (after this burst's injections; reached
+        voxels with a zero net current become candidates).
         """
         eng = self.engine
-        for target, grid in zip(rt.io.targets, grids):
-            lo, hi = target['lo'], target['hi']
+        for k in which:
+            lo, hi = rt.io.targets[k]['lo'], rt.io.targets[k]['hi']
             if rt.residual_syn is not None:
-                eng.propagate(lo, hi, rt.residual_syn, sources=rt.residual_sources)
-            eng.add_current_grid(*grid)
-            eng.update(lo, hi)
+                eng.propagate(lo, hi, rt.residual_syn, slot=slot, sources=rt.residual_sources)
+            eng.add_current_grid(*grids[k])
+            eng.update(lo, hi, slot=slot)
 
-    def _collect(self, rt: _Runtime) -> Tuple[Optional[list], Optional[dict], float]:
-        """Wait for the pending job; return (target grids, timing, seconds waited).
+    def _collect(self, rt: _Runtime) -> Tuple[Optional[list], float]:
+        """Wait for the pending job's grids; return (grids, seconds waited).
 
-        (None, None, waited) on a device error or a timeout, recorded as a fault.
+        (None, waited) on a device error or a timeout, recorded as a fault; the job is
+        then abandoned (its worker share never runs).
         """
+        job = rt.pending
         t_wait = time.perf_counter()
-        try:
-            grids, timing = rt.pending.result(timeout=self.timeout_s)
-        except FutureTimeout:
-            rt.busy = rt.pending
+        if not job.ready.wait(self.timeout_s) and job.abandon():
+            rt.busy = job.future
             limit_ms = self.timeout_s * 1000
             self._fault(rt, DeviceError(
                 f'no result within {limit_ms:.0f} ms',
                 reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
-            return None, None, time.perf_counter() - t_wait
-        except Exception as exc:  # noqa: BLE001 - any device failure moves it to the CPU
-            self._fault(rt, exc, 'error')
-            return None, None, time.perf_counter() - t_wait
-        return grids, timing, time.perf_counter() - t_wait
+            return None, time.perf_counter() - t_wait
+        job.ready.wait()              # not abandoned: the worker is past the inference
+        if job.error is not None:
+            job.abandon()
+            self._fault(rt, job.error, 'error')
+            return None, time.perf_counter() - t_wait
+        return job.grids, time.perf_counter() - t_wait
 
     def _reopen(self, rt: _Runtime) -> None:
         rt.device.close()
@@ -280,12 +357,23 @@ class HybridEngine:
 
     def _launch(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray) -> None:
         """Submit the device job of the next burst (its input is this fired set only)."""
-        rt.pending = rt.executor.submit(self._device_job, rt, fired, fired_v)
+        job = _Job()
+        job.future = rt.executor.submit(self._device_job, rt, job, fired, fired_v)
+        rt.pending = job
 
     def _drop_prefetched(self) -> None:
-        """Forget device jobs started for a fired set that is no longer the previous one."""
+        """Forget device jobs started for a fired set that is no longer the previous one.
+
+        A worker share already applying (a burst that raised) is waited for, so that no
+        thread writes into the engine after this returns.
+        """
         for rt in getattr(self, 'runtimes', []):
-            rt.pending = None
+            job, rt.pending = rt.pending, None
+            if job is not None and not job.abandon():
+                try:
+                    _finish(job, self.timeout_s)
+                except Exception:  # noqa: BLE001 - the burst that started it has failed
+                    pass
 
     def burst(self) -> np.ndarray:
         """Run one burst over all partitions; return the fired indices (ascending view).
@@ -307,30 +395,39 @@ class HybridEngine:
                     if fired is None:
                         fired, fired_v = (a.copy() for a in eng.previous_fired())
                     self._launch(rt, fired, fired_v)
+                if rt.pending is not None:
+                    rt.pending.begun.set()          # its worker share may start
             t0 = time.perf_counter()
             if self.cpu_ranges:
                 eng.propagate(0, eng.n_neurons, self.cpu_syn, sources=self.cpu_sources)
                 for lo, hi in self.cpu_ranges:
                     eng.update(lo, hi)
             t_cpu = time.perf_counter() - t0
-            wait_s, transfer_s, device_s, targets_s = 0.0, 0.0, 0.0, 0.0
+            wait_s = targets_s = 0.0
+            sharing: List[_Job] = []
+            done_jobs: List[_Job] = []
             for rt in self.runtimes:
                 grids = None
                 if rt.pending is not None:
-                    grids, timing, waited = self._collect(rt)
+                    grids, waited = self._collect(rt)
                     wait_s += waited
-                    if timing is not None:
-                        transfer_s += timing['transfer_s']
-                        device_s += timing['device_s']
-                rt.pending = None
+                    done_jobs.append(rt.pending)
+                job, rt.pending = rt.pending, None
                 if grids is not None:
                     t_apply = time.perf_counter()
-                    self._apply(rt, grids)
+                    mine = [k for k in range(len(grids)) if k not in rt.worker_share]
+                    self._apply(rt, grids, mine)
                     targets_s += time.perf_counter() - t_apply
+                    if rt.worker_share:
+                        sharing.append(job)
                 else:
                     for lo, hi in rt.ranges:
                         eng.propagate(lo, hi, rt.full_syn, sources=rt.full_sources)
                         eng.update(lo, hi)
+            t_join = time.perf_counter()
+            for job in sharing:
+                _finish(job, self.timeout_s)
+            wait_s += time.perf_counter() - t_join
             result = eng.end_burst()
             if self.prefetch:
                 copies = None
@@ -344,9 +441,13 @@ class HybridEngine:
             self._drop_prefetched()
             raise
         total = time.perf_counter() - t_start
-        self.last_timing = {'total_s': total, 'cpu_partition_s': t_cpu, 'wait_s': wait_s,
-                            'transfer_s': transfer_s, 'device_s': device_s,
-                            'device_targets_s': targets_s, 'host_s': total - wait_s}
+        timing = {'total_s': total, 'cpu_partition_s': t_cpu, 'wait_s': wait_s,
+                  'transfer_s': 0.0, 'device_s': 0.0, 'device_targets_s': targets_s,
+                  'worker_targets_s': 0.0, 'host_s': total - wait_s}
+        for job in done_jobs:
+            for key, value in job.timing.items():
+                timing[key] += value
+        self.last_timing = timing
         return result
 
     # ---- health ------------------------------------------------------------------------
