@@ -80,6 +80,6 @@ def test_bench_device_emulator_reports_the_time_split(capsys):
     report = json.loads(capsys.readouterr().out)
     hybrid = report['results']['emulator_2ms']
     assert hybrid['identical_fired_sets'] is True
-    assert hybrid['device_ms'] >= 1.9                 # the latency is added to each inference
+    assert hybrid['device_ms'] >= 1.9                 # each inference lasts the latency
     assert {'host_ms', 'transfer_ms', 'wait_ms'} <= set(hybrid)
     assert report['results']['cpu']['ms_p50'] > 0

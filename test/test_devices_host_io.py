@@ -244,6 +244,34 @@ def test_grouped_conv_fusion_keeps_outputs_and_refuses_a_conv_that_resizes():
     assert fuse_convolutions(_two_convs([0, 0, 0, 0])) is None     # output grid shrinks
 
 
+def test_emulated_latency_is_the_round_trip_with_the_compute_inside_it():
+    """An inference lasts the modelled latency, not latency + compute; a slower one (here
+    an injected 60 ms hang against 20 ms) lasts as long as it takes and is counted."""
+    import time
+    from feagi_hailo_ros.devices.emulator import FaultPlan
+    from feagi_hailo_ros.devices.export import export_partition
+    from feagi_hailo_ros.devices.planner import plan_partitions
+    c = small_synthetic(neurons=3000, hidden=1)
+    exp = export_partition(c, plan_partitions(c, 'auto', 1).partitions[0])
+    device = EmulatedHailo('e', latency_ms=20.0, faults=FaultPlan(hang_on={3}, hang_s=0.06))
+    device.open()
+    device.upload(exp)
+    io = PartitionIO(c, exp.manifest)
+    fired = np.arange(0, 3000, 7, dtype=np.int64)
+    inputs = io.inputs(fired, np.full(fired.size, 5.0, np.float32))
+    took = []
+    for _ in range(4):
+        t0 = time.perf_counter()
+        device.infer(inputs)
+        took.append(time.perf_counter() - t0)
+    assert all(t >= 0.020 for t in took)
+    assert 0.060 <= took[2] < 0.075                  # the hang, with no 20 ms added
+    assert min(took[1], took[3]) < 0.035             # compute hidden inside the latency
+    notes = ' '.join(device.describe().notes)
+    assert 'modelled latency 20 ms' in notes and '1 of 4 inferences took longer' in notes
+    device.close()
+
+
 def test_emulated_latency_is_waited_out_without_host_cpu():
     import time
     c = small_synthetic(neurons=3000, hidden=1)

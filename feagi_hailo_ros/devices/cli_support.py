@@ -23,7 +23,8 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--devices', type=int, default=1, metavar='N',
                        help='number of accelerators to split the device share over')
     group.add_argument('--latency-ms', type=float, default=0.0,
-                       help='emulator: per-inference latency in ms (default 0)')
+                       help='emulator: modelled inference latency in ms, compute included '
+                            '(default 0)')
     group.add_argument('--hef-dir', metavar='DIR',
                        help='hailo: folder written by `feagi-hailo export` holding '
                             '<partition>/model.hef')
@@ -104,7 +105,8 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--partition', default='auto', metavar='SPEC',
                        help='with --device emulator: areas on the device (default auto)')
     group.add_argument('--latency-ms', type=float, default=0.0,
-                       help='with --device emulator: emulated latency in ms (default 0)')
+                       help='with --device emulator: modelled inference latency in ms, '
+                            'compute included (default 0)')
     group.add_argument('--repeats', type=int, default=3,
                        help='with --device emulator: runs of each engine, best kept')
 

@@ -12,14 +12,17 @@ Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (wei
 integers and stay exact), so the emulator returns what a HEF compiled with the manifest's
 scales returns. Tensors the manifest marks exact (integers on a unit grid, within range by
 the export's bound) are not re-rounded: there quantisation is the identity.
-`latency_ms` is the modelled device round trip (PCIe transfers, queueing), added to the
-graph's compute: the calling thread sleeps that long after computing, so the latency costs
-no host CPU and the host's other work overlaps it. onnxruntime runs sequentially on
-`threads` intra-op threads (default 1, not spinning). An exact graph whose convolutions fit
-is first fused into one grouped Conv (emulator_fuse; full optimisation, where onnxruntime's
-NCHWc depthwise kernel runs it); other graphs run as exported with basic optimisation (the
-NCHWc layout costs ~2.5x on one-channel convolutions run one by one). `optimization`
-overrides the level; `fuse=False` keeps the exported graph.
+`latency_ms` is the modelled device's inference latency, round trip (transfers, queueing
+and the chip's compute, as `hailortcli run --measure-latency` reports it): an inference
+returns no sooner than that after it was called. The emulation's own host compute stands
+in for the chip's and runs inside that window; the calling thread sleeps the rest (no host
+CPU), so the host's other work overlaps it. When the emulation takes longer than the
+latency, the inference takes that long, and describe() counts how often.
+onnxruntime runs sequentially on `threads` intra-op threads (default 1, not spinning). An
+exact graph whose convolutions fit is first fused into one grouped Conv (emulator_fuse;
+full optimisation, where onnxruntime's NCHWc depthwise kernel runs it); other graphs run as
+exported with basic optimisation (the NCHWc layout costs ~2.5x on one-channel convolutions
+run one by one). `optimization` overrides the level; `fuse=False` keeps the exported graph.
 Faults can be injected for tests: fail on given inferences, hang, or disconnect until
 reopened. Health values are marked emulated.
 """
@@ -123,6 +126,7 @@ class EmulatedHailo(Device):
         self._open = False
         self._disconnected_at: Optional[float] = None
         self._busy_s = 0.0
+        self._over_latency = 0
         self._since = time.monotonic()
         self._lock = threading.Lock()
 
@@ -271,7 +275,11 @@ class EmulatedHailo(Device):
         else:
             out = self._run_session(inputs)
         if self.latency_s > 0:
-            time.sleep(self.latency_s)
+            remaining = self.latency_s - (time.monotonic() - start)
+            if remaining > 0:
+                time.sleep(remaining)
+            else:
+                self._over_latency += 1
         self._busy_s += time.monotonic() - start
         return out
 
@@ -307,6 +315,10 @@ class EmulatedHailo(Device):
         if self._manifest is not None:
             notes.append(f'precision {self._manifest["precision_mode"]}, '
                          f'exact={self._manifest["exact"]}')
+        if self.latency_s > 0:
+            notes.append(f'modelled latency {self.latency_s * 1000:g} ms per inference '
+                         f'(compute included); {self._over_latency} of {self._calls} '
+                         'inferences took longer (the emulation was slower)')
         if self._open:
             status = 'open'
         else:

@@ -71,8 +71,9 @@ PARAMETERS: List[ParamSpec] = [
               (1.0, 60000.0)),
     ParamSpec('shared_device', False,
               'device hailo: share the chip with other processes (hailort.service)', _RO),
-    ParamSpec('emulator_latency_ms', 0.0, 'per-inference latency the emulated Hailo adds', _RO,
-              (0.0, 1000.0)),
+    ParamSpec('emulator_latency_ms', 0.0,
+              'modelled inference latency of the emulated Hailo (round trip, compute included)',
+              _RO, (0.0, 1000.0)),
     # burst loop (changeable at run time)
     ParamSpec('burst_rate_hz', 30.0, 'bursts per second; changeable at run time', False,
               (0.1, 1000.0)),
