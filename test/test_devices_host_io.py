@@ -92,6 +92,37 @@ def test_inputs_match_numpy_over_consecutive_fired_sets():
                                                  np.full(starts[3], 3.0, np.float32)).values())
 
 
+def test_nonzero_lists_cover_every_nonzero_input_and_the_emulator_gives_the_same_with_them():
+    c = small_synthetic(neurons=6000, hidden=3)
+    from feagi_hailo_ros.devices.export import export_partition
+    from feagi_hailo_ros.devices.planner import plan_partitions
+    exp = export_partition(c, plan_partitions(c, 'auto', 1).partitions[0])
+    io = PartitionIO(c, exp.manifest)
+    device = EmulatedHailo('e')
+    device.open()
+    device.upload(exp)
+    assert device.backend_used == 'sparse'
+    rng = np.random.default_rng(4)
+    listed = 0
+    for density in (0.3, 0.02, 0.0, 0.5):
+        fired = np.flatnonzero(rng.random(c.n_neurons) < density).astype(np.int32)
+        inputs = io.inputs(fired, rng.uniform(1, 9, fired.size).astype(np.float32))
+        assert set(inputs.nonzero) == set(inputs)
+        for name, grid in inputs.items():
+            idx = inputs.nonzero[name]
+            assert np.all(np.diff(idx) > 0)
+            outside = np.ones(grid.size, bool)
+            outside[idx] = False
+            assert not np.any(grid.reshape(-1)[outside]), name
+            listed += idx.size
+        with_lists = {k: v.copy() for k, v in device.infer(inputs).items()}
+        without = device.infer(dict(inputs))
+        for name in without:
+            np.testing.assert_array_equal(with_lists[name], without[name], err_msg=name)
+    assert listed > 1000
+    device.close()
+
+
 def test_target_grids_go_into_the_engine_as_numpy_says_over_consecutive_outputs():
     """add_current_grid: voxel v's current goes to its last neuron; zero-current reached
     voxels become candidates; other neurons keep their queued input (or non-candidacy)."""

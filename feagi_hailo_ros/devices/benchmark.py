@@ -8,11 +8,11 @@ latency included), wait (main thread idle until the device's outputs arrived). T
 device run in the worker thread, overlapping the CPU partition, so they do not add up to
 the burst time.
 
-`replay_*` runs measure the hybrid engine itself with a device that computes nothing: the
-first emulator run records every inference's outputs (sparse), a ReplayDevice refills its
-output grids from them in order (that refill, ~0.7 ms on the 1M brain, is its only cost),
-then sleeps the given latency. The emulator runs the graph on this host's CPU, so its own
-compute is in its time; on a Hailo-8 that work is on the chip.
+`replay_*` runs measure the hybrid engine itself with a device that computes nothing: an
+untimed emulator run records every inference's outputs (sparse), a ReplayDevice refills its
+output grids from them in order (that refill, ~0.7 ms on the 1M brain, is its only cost)
+within the given latency (round trip, as the emulator's). The emulator runs the graph on
+this host's CPU, so its own compute is in its time; on a Hailo-8 that work is on the chip.
 """
 
 import time
@@ -79,7 +79,7 @@ class _Recording:
 
 
 class ReplayDevice:
-    """A device returning recorded outputs in order: zero compute, plus the given latency."""
+    """A device returning recorded outputs in order: no compute but a refill, given latency."""
 
     kind = 'replay'
 
@@ -106,27 +106,30 @@ class ReplayDevice:
         """Nothing to load."""
 
     def infer(self, inputs):
-        """Return the next recorded frame (dense grids), then wait out the latency.
+        """Return the next recorded frame (dense grids) `latency` after the call.
 
-        The grids are this device's buffers (valid until the next call, as a driver's
-        output buffers are): only the entries the previous frame set are cleared.
+        As the emulator's, the latency is the round trip with the refill inside it. The
+        grids are this device's buffers (valid until the next call, as a driver's output
+        buffers are): only the entries the previous frame set are cleared. Frames are
+        replayed in a cycle (a prefetched inference after the last burst gets the first).
         """
-        frame = self.frames[self.calls]
+        start = time.perf_counter()
+        k = self.calls % len(self.frames)
         self.calls += 1
         if self._dense is not None:
-            if self.latency_s > 0:
-                time.sleep(self.latency_s)
-            return self._dense[self.calls - 1]
-        out = {}
-        for name, (shape, idx, values) in frame.items():
-            grid, last = self._buffers.get(name, (None, idx[:0]))
-            if grid is None:
-                grid = np.zeros(int(np.prod(shape)), dtype=np.float32)
-            refill(grid, last, idx, values)
-            self._buffers[name] = (grid, idx)
-            out[name] = grid.reshape(shape)
-        if self.latency_s > 0:
-            time.sleep(self.latency_s)
+            out = self._dense[k]
+        else:
+            out = {}
+            for name, (shape, idx, values) in self.frames[k].items():
+                grid, last = self._buffers.get(name, (None, idx[:0]))
+                if grid is None:
+                    grid = np.zeros(int(np.prod(shape)), dtype=np.float32)
+                refill(grid, last, idx, values)
+                self._buffers[name] = (grid, idx)
+                out[name] = grid.reshape(shape)
+        remaining = self.latency_s - (time.perf_counter() - start)
+        if remaining > 0:
+            time.sleep(remaining)
         return out
 
     def describe(self):
@@ -159,11 +162,13 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
     recorded: Dict[str, list] = {}
 
     def emulated(part, lat):
-        device = EmulatedHailo(part.name, lat, threads=emulator_threads)
-        if repeat == 0 and lat == latencies_ms[0]:
-            return _Recording(device, recorded.setdefault(part.name, []))
-        return device
+        return EmulatedHailo(part.name, lat, threads=emulator_threads)
 
+    # an untimed run records the device outputs the replay runs give back
+    with HybridEngine(connectome, lambda p: _Recording(
+            emulated(p, 0.0), recorded.setdefault(p.name, [])), partition=partition,
+            prefetch=False) as recorder:
+        timed_run(recorder, injections, len(injections))
     for repeat in range(repeats):
         runs = [('cpu', None, None)]
         runs += [(f'emulator_{lat:g}ms', float(lat), emulated) for lat in latencies_ms]

@@ -271,7 +271,8 @@ class EmulatedHailo(Device):
         if call in f.hang_on:
             time.sleep(f.hang_s)
         if self._graph is not None:
-            out = self._graph.run(inputs, quantized=self.quantized)
+            out = self._graph.run(inputs, quantized=self.quantized,
+                                  nonzero=getattr(inputs, 'nonzero', None))
         else:
             out = self._run_session(inputs)
         if self.latency_s > 0:

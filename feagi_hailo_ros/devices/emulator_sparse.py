@@ -406,6 +406,19 @@ def _collect(x, offset, rows, values):
 
 
 @numba.njit(nogil=True, cache=True)
+def _collect_listed(x, listed, offset, rows, values):
+    """`_collect` of the elements at `listed` only (ascending; the others are zero)."""
+    n = 0
+    for i in listed:
+        v = x[i]
+        if v != 0:
+            rows[n] = offset + i
+            values[n] = v
+            n += 1
+    return n
+
+
+@numba.njit(nogil=True, cache=True)
 def _scatter(n, rows, values, row_pattern, row_base, pattern_ptr, pattern_cols, pattern_vals,
              pattern_span, out, intervals):
     """Add value x weight of each listed row to `out` (float32, in row order).
@@ -466,7 +479,8 @@ def _finish(out, c0, c1, dirty, written, clip, lo, hi, quantize, q_lo, q_hi, q_s
 
 
 @numba.njit(nogil=True, cache=True)
-def _run(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values, row_pattern,
+def _run(inputs, listed, use_listed, in_offset, in_quant, in_lo, in_hi, in_scale, rows,
+         values, row_pattern,
          row_base, pattern_ptr, pattern_cols, pattern_vals, pattern_span, out, intervals,
          dirty, written, out_chunks, first_input, last_input, clip, clip_lo, clip_hi,
          out_quant, out_lo, out_hi, out_scale):
@@ -485,7 +499,10 @@ def _run(inputs, in_offset, in_quant, in_lo, in_hi, in_scale, rows, values, row_
                     if written[c]:
                         written[c] = False
                         out[c * size:(c + 1) * size] = 0.0
-        n = _collect(inputs[s], in_offset[s], rows, values)
+        if use_listed:
+            n = _collect_listed(inputs[s], listed[s], in_offset[s], rows, values)
+        else:
+            n = _collect(inputs[s], in_offset[s], rows, values)
         if in_quant[s]:
             for t in range(n):
                 values[t] = _quantize1(values[t], in_lo[s], in_hi[s], in_scale[s])
@@ -567,6 +584,7 @@ class SparseGraph:
         self._rows = np.zeros(max((int(np.prod(d)) for d in self.input_dims), default=0),
                               np.int64)
         self._values = np.zeros(self._rows.size, np.float32)
+        self._no_lists = tuple(np.zeros(0, np.int64) for _ in self.input_names)
         self._out_chunks = self.output_offset // size
         feeds = _feeds(csr[0], csr[1].astype(np.int64), self.input_offset, self._out_chunks)
         fed = feeds.any(axis=0)
@@ -642,13 +660,15 @@ class SparseGraph:
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return indptr, (cols[keep] - o0).astype(np.int32), self._pattern_vals[entry[keep]]
 
-    def run(self, inputs: Dict[str, np.ndarray], quantized: bool = False
-            ) -> Dict[str, np.ndarray]:
+    def run(self, inputs: Dict[str, np.ndarray], quantized: bool = False,
+            nonzero: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
         """Outputs (X, Y, Z) float32 of input grids (X, Y, Z); only nonzero inputs cost.
 
         The returned grids are views of this object's buffers, valid until the next `run`
         (only the chunks the previous run wrote are cleared). `quantized` applies the
-        manifest's quantisation to the inputs and outputs not marked exact.
+        manifest's quantisation to the inputs and outputs not marked exact. `nonzero`
+        (every input name -> ascending flat indices outside which its grid is zero, as
+        `PartitionIO.inputs` knows them) replaces the scan for nonzero elements.
         """
         if len(inputs) != len(self.input_names) or any(n not in inputs
                                                        for n in self.input_names):
@@ -663,7 +683,17 @@ class SparseGraph:
             arrays.append(np.ascontiguousarray(grid, dtype=np.float32).reshape(-1))
         in_q = self._in_q if quantized else self._no_in_q
         out_q = self._out_q if quantized else self._no_out_q
-        _run(tuple(arrays), self.input_offset, *in_q, self._rows, self._values,
+        use_listed = nonzero is not None
+        if use_listed:
+            missing = [n for n in self.input_names if n not in nonzero]
+            if missing:
+                raise ValueError(f'sparse graph: no nonzero list for inputs {missing}')
+            listed = tuple(np.ascontiguousarray(nonzero[n], dtype=np.int64).reshape(-1)
+                           for n in self.input_names)
+        else:
+            listed = self._no_lists
+        _run(tuple(arrays), listed, use_listed, self.input_offset, *in_q, self._rows,
+             self._values,
              self._row_pattern, self._row_base, self._pattern_ptr, self._pattern_cols,
              self._pattern_vals, self._pattern_span, self._out, self._intervals, self._dirty,
              self._written, self._out_chunks, self._first_input, self._last_input,

@@ -32,6 +32,14 @@ def quantize(array: np.ndarray, bits: int, scale: float, signed: bool) -> np.nda
     return (q * scale).astype(np.float32, copy=False)
 
 
+class InputGrids(dict):
+    """Input grids by name, with `nonzero`: per name, the ascending flat indices (host
+    order) outside which that grid is zero. A device may use it to skip the zeros (the
+    emulator does); a Hailo reads the dense grids and ignores it."""
+
+    nonzero: Dict[str, np.ndarray]
+
+
 class PartitionIO:
     """Builds one partition's device inputs and hands its output grids to the engine."""
 
@@ -73,11 +81,12 @@ class PartitionIO:
                                  'reach': None if derived else f'reach_{spec["area_index"]}',
                                  'voxels': voxels})
 
-    def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> Dict[str, np.ndarray]:
+    def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> InputGrids:
         """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set.
 
         One numba pass over all source areas; the grids are this object's buffers, valid
-        until the next call (only the voxels set last time are cleared).
+        until the next call (only the voxels set last time are cleared). `nonzero` lists
+        each grid's voxels set by this call (views, valid as long).
         """
         fired = np.ascontiguousarray(fired, dtype=np.int64)
         fired_potential = np.ascontiguousarray(fired_potential, dtype=np.float32)
@@ -85,7 +94,15 @@ class PartitionIO:
         fill_sources(fired, fired_potential, p['lo'], p['hi'], p['n'], p['mp_driven'],
                      p['neuron_off'], p['voxel_off'], p['with_spikes'], p['factor'],
                      p['divisor'], p['values'], p['spikes'], p['touched'], p['n_touched'])
-        return dict(self._grids)
+        grids = InputGrids(self._grids)
+        grids.nonzero = {}
+        for k, s in enumerate(self.sources):
+            v0 = int(p['voxel_off'][k])
+            voxels = p['touched'][v0:v0 + int(p['n_touched'][k])]
+            grids.nonzero[s['value']] = voxels
+            if s['spike'] is not None:
+                grids.nonzero[s['spike']] = voxels
+        return grids
 
     def _pack(self) -> None:
         """Concatenate the sources' constants and grids for `fill_sources`."""
