@@ -92,6 +92,29 @@ def test_inputs_match_numpy_over_consecutive_fired_sets():
                                                  np.full(starts[3], 3.0, np.float32)).values())
 
 
+def test_inputs_filled_area_by_area_equal_one_full_fill_over_consecutive_fired_sets():
+    c, starts = _brain()
+    manifest, _ = _manifest(starts, c.areas[3].voxels)
+    io = PartitionIO(c, manifest, buffers=2)
+    rng = np.random.default_rng(6)
+    pieces = [(0, int(starts[1])), (int(starts[1]), int(starts[3])),     # one, then two
+              (int(starts[3]), c.n_neurons)]                            # no source: 0
+    for density in (0.5, 0.1, 0.0, 0.7):
+        fired = np.flatnonzero(rng.random(c.n_neurons) < density).astype(np.int32)
+        potential = rng.uniform(-20, 300, fired.size).astype(np.float32)
+        full = io.inputs(fired, potential, buffer=0)
+        counts = []
+        for lo, hi in reversed(pieces):                  # any order, e.g. two threads
+            inside = (fired >= lo) & (fired < hi)
+            counts.append(io.fill_range(1, lo, hi, fired[inside], potential[inside]))
+        assert counts == [0, 2, 1]
+        part = io.grids(1)
+        for name in full:
+            np.testing.assert_array_equal(part[name], full[name], err_msg=name)
+            np.testing.assert_array_equal(part.nonzero[name], full.nonzero[name])
+    assert io.fill_range(1, 1, c.n_neurons, fired, potential) == 2   # source 0 cut: skipped
+
+
 def test_nonzero_lists_cover_every_nonzero_input_and_the_emulator_gives_the_same_with_them():
     c = small_synthetic(neurons=6000, hidden=3)
     from feagi_hailo_ros.devices.export import export_partition

@@ -43,7 +43,7 @@ class InputGrids(dict):
 class PartitionIO:
     """Builds one partition's device inputs and hands its output grids to the engine."""
 
-    def __init__(self, connectome, manifest: dict):
+    def __init__(self, connectome, manifest: dict, buffers: int = 1):
         self.manifest = manifest
         self.n_neurons = connectome.n_neurons
         factors = source_factors(connectome)
@@ -68,7 +68,7 @@ class PartitionIO:
                 'value': f'in_{a}',
                 'spike': f'spk_{a}' if any(i['name'] == f'spk_{a}'
                                            for i in manifest['inputs']) else None})
-        self._pack()
+        self._pack(buffers)
         self.targets: List[dict] = []
         for spec in manifest['outputs']:
             if spec['kind'] != 'current':
@@ -81,56 +81,81 @@ class PartitionIO:
                                  'reach': None if derived else f'reach_{spec["area_index"]}',
                                  'voxels': voxels})
 
-    def inputs(self, fired: np.ndarray, fired_potential: np.ndarray) -> InputGrids:
+    def inputs(self, fired: np.ndarray, fired_potential: np.ndarray,
+               buffer: int = 0) -> InputGrids:
         """Grids (X, Y, Z) float32 of values and spikes for the previous burst's fired set.
 
-        One numba pass over all source areas; the grids are this object's buffers, valid
-        until the next call (only the voxels set last time are cleared). `nonzero` lists
-        each grid's voxels set by this call (views, valid as long).
+        One numba pass over all source areas into grid set `buffer` (of the constructor's
+        `buffers`); the grids are this object's, valid until that set is filled again (only
+        the voxels set last time are cleared). `nonzero` lists each grid's voxels set.
         """
-        fired = np.ascontiguousarray(fired, dtype=np.int64)
-        fired_potential = np.ascontiguousarray(fired_potential, dtype=np.float32)
+        self.fill_range(buffer, 0, self.n_neurons, fired, fired_potential)
+        return self.grids(buffer)
+
+    def fill_range(self, buffer: int, lo: int, hi: int, fired: np.ndarray,
+                   fired_potential: np.ndarray) -> int:
+        """Fill set `buffer`'s grids of the sources lying in neurons [lo, hi); return how many.
+
+        `fired` (ascending) and `fired_potential` hold at least the fired neurons of those
+        sources, e.g. what one `BurstEngine.update(lo, hi)` fired: a hybrid fills the next
+        burst's inputs area by area as the areas are updated. Calls for disjoint ranges may
+        run in different threads at once.
+        """
         p = self._packed
-        fill_sources(fired, fired_potential, p['lo'], p['hi'], p['n'], p['mp_driven'],
-                     p['neuron_off'], p['voxel_off'], p['with_spikes'], p['factor'],
-                     p['divisor'], p['values'], p['spikes'], p['touched'], p['n_touched'])
-        grids = InputGrids(self._grids)
+        first = int(np.searchsorted(p['lo'], lo, 'left'))
+        last = int(np.searchsorted(p['hi'], hi, 'right'))
+        if last <= first:
+            return 0
+        g = self._sets[buffer]
+        fill_sources(np.ascontiguousarray(fired, dtype=np.int64),
+                     np.ascontiguousarray(fired_potential, dtype=np.float32), first, last,
+                     p['lo'], p['hi'], p['n'], p['mp_driven'], p['neuron_off'],
+                     p['voxel_off'], p['with_spikes'], p['factor'], p['divisor'],
+                     g['values'], g['spikes'], g['touched'], g['n_touched'])
+        return last - first
+
+    def grids(self, buffer: int = 0) -> InputGrids:
+        """Grid set `buffer` as filled so far, with `nonzero` (views into this object)."""
+        g, p = self._sets[buffer], self._packed
+        grids = InputGrids(g['grids'])
         grids.nonzero = {}
         for k, s in enumerate(self.sources):
             v0 = int(p['voxel_off'][k])
-            voxels = p['touched'][v0:v0 + int(p['n_touched'][k])]
+            voxels = g['touched'][v0:v0 + int(g['n_touched'][k])]
             grids.nonzero[s['value']] = voxels
             if s['spike'] is not None:
                 grids.nonzero[s['spike']] = voxels
         return grids
 
-    def _pack(self) -> None:
-        """Concatenate the sources' constants and grids for `fill_sources`."""
+    def _pack(self, buffers: int) -> None:
+        """Concatenate the sources' constants for `fill_sources`; allocate the grid sets."""
         src = self.sources
         neuron_off = np.zeros(len(src) + 1, np.int64)
         voxel_off = np.zeros(len(src) + 1, np.int64)
         neuron_off[1:] = np.cumsum([s['hi'] - s['lo'] for s in src])
         voxel_off[1:] = np.cumsum([s['voxels'] for s in src])
         empty32 = np.zeros(0, np.float32)
-        p = {'lo': np.array([s['lo'] for s in src], np.int64),
-             'hi': np.array([s['hi'] for s in src], np.int64),
-             'n': np.array([s['n'] for s in src], np.int64),
-             'mp_driven': np.array([s['mp_driven'] for s in src], np.bool_),
-             'with_spikes': np.array([s['spike'] is not None for s in src], np.bool_),
-             'neuron_off': neuron_off, 'voxel_off': voxel_off,
-             'factor': np.concatenate([s['factor'] for s in src] + [empty32]),
-             'divisor': np.concatenate([s['divisor'] for s in src] + [empty32]),
-             'values': np.zeros(int(voxel_off[-1]), np.float32),
-             'spikes': np.zeros(int(voxel_off[-1]), np.float32),
-             'touched': np.zeros(int(voxel_off[-1]), np.int64),
-             'n_touched': np.zeros(len(src), np.int64)}
-        self._packed = p
-        self._grids: Dict[str, np.ndarray] = {}
-        for k, s in enumerate(src):
-            v0, v1 = int(voxel_off[k]), int(voxel_off[k + 1])
-            self._grids[s['value']] = p['values'][v0:v1].reshape(s['dims'])
-            if s['spike'] is not None:
-                self._grids[s['spike']] = p['spikes'][v0:v1].reshape(s['dims'])
+        self._packed = {
+            'lo': np.array([s['lo'] for s in src], np.int64),
+            'hi': np.array([s['hi'] for s in src], np.int64),
+            'n': np.array([s['n'] for s in src], np.int64),
+            'mp_driven': np.array([s['mp_driven'] for s in src], np.bool_),
+            'with_spikes': np.array([s['spike'] is not None for s in src], np.bool_),
+            'neuron_off': neuron_off, 'voxel_off': voxel_off,
+            'factor': np.concatenate([s['factor'] for s in src] + [empty32]),
+            'divisor': np.concatenate([s['divisor'] for s in src] + [empty32])}
+        self._sets: List[dict] = []
+        total = int(voxel_off[-1])
+        for _ in range(buffers):
+            g = {'values': np.zeros(total, np.float32), 'spikes': np.zeros(total, np.float32),
+                 'touched': np.zeros(total, np.int64),
+                 'n_touched': np.zeros(len(src), np.int64), 'grids': {}}
+            for k, s in enumerate(src):
+                v0, v1 = int(voxel_off[k]), int(voxel_off[k + 1])
+                g['grids'][s['value']] = g['values'][v0:v1].reshape(s['dims'])
+                if s['spike'] is not None:
+                    g['grids'][s['spike']] = g['spikes'][v0:v1].reshape(s['dims'])
+            self._sets.append(g)
 
     def target_grid(self, outputs: Dict[str, np.ndarray], target: dict) -> Grid:
         """Return (base, stride, current, reach) of one target for `add_current_grid`.

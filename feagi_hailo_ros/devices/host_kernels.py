@@ -55,14 +55,16 @@ def fill_source(fired, fired_v, begin, end, lo, per_voxel, mp_driven, factor, di
 
 
 @numba.njit(nogil=True, cache=True)
-def fill_sources(fired, fired_v, src_lo, src_hi, per_voxel, mp_driven, neuron_off, voxel_off,
-                 with_spikes, factor, divisor, values, spikes, touched, n_touched):
-    """Run `fill_source` for every source area in one call (packed, offset arrays).
+def fill_sources(fired, fired_v, first, last, src_lo, src_hi, per_voxel, mp_driven,
+                 neuron_off, voxel_off, with_spikes, factor, divisor, values, spikes, touched,
+                 n_touched):
+    """Run `fill_source` for sources first..last-1 in one call (packed, offset arrays).
 
     Source s owns neurons [src_lo[s], src_hi[s]), its factors/divisors at neuron_off[s]
     and its voxels (values, spikes, touched) at voxel_off[s]; n_touched[s] is updated.
+    Calls for disjoint source ranges may run at once (they write disjoint entries).
     """
-    for s in range(src_lo.size):
+    for s in range(first, last):
         begin = np.searchsorted(fired, src_lo[s])
         end = np.searchsorted(fired, src_hi[s])
         n0, n1 = neuron_off[s], neuron_off[s + 1]

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceUnavailable
 from feagi_hailo_ros.devices.export import export_partition, ExportedPartition
-from feagi_hailo_ros.devices.host_io import PartitionIO
+from feagi_hailo_ros.devices.host_io import InputGrids, PartitionIO
 from feagi_hailo_ros.devices.operators import pair_synapses
 from feagi_hailo_ros.devices.planner import DevicePartition, Plan, plan_partitions
 from feagi_hailo_ros.engine.core import BurstEngine
@@ -122,6 +122,10 @@ class _Runtime:
     executor: ThreadPoolExecutor
     slot: int = 1                          # the engine update slot of this worker
     worker_share: Tuple[int, ...] = ()     # targets the worker updates itself
+    fill_buffer: int = 0                   # input grid set filled during this burst
+    valid_buffer: Optional[int] = 1        # grid set complete for the previous fired set
+    filling: bool = False                  # this burst fills `fill_buffer`
+    filled: Optional[list] = None          # sources filled this burst (per call)
     mode: str = 'device'
     pending: Optional[_Job] = None
     busy: Optional[Future] = None          # a job that timed out and may still run
@@ -191,7 +195,7 @@ class HybridEngine:
             residual = restrict_synapses(syn, keep)
         ranges = part.ranges(c)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f'hybrid-{part.name}')
-        io = PartitionIO(c, exp.manifest)
+        io = PartitionIO(c, exp.manifest, buffers=2)
         rt = _Runtime(part, exp, device, io, ranges, full, residual, source_ranges(c, full),
                       source_ranges(c, residual) if residual is not None else [], executor,
                       slot=1 + len(self.runtimes),
@@ -254,18 +258,21 @@ class HybridEngine:
         self.engine.restore(path)
 
     # ---- one burst ---------------------------------------------------------------------
-    def _device_job(self, rt: _Runtime, job: _Job, fired: np.ndarray,
-                    fired_v: np.ndarray) -> None:
-        """Worker: input grids, inference, checked output grids; then its share of updates.
+    def _device_job(self, rt: _Runtime, job: _Job, grids: Optional[InputGrids],
+                    full: Optional[tuple]) -> None:
+        """Worker: inference on the input grids, checked output grids; then its share.
 
-        A device error or a malformed output goes to `job.error` (a fault in the main
-        thread). The share (`rt.worker_share`) waits until the burst has begun.
+        `grids` were filled during the previous burst; otherwise `full` = (fired,
+        potentials, buffer) and the worker fills that grid set first. A device error or a
+        malformed output goes to `job.error` (a fault in the main thread). The share of
+        the updates (`rt.worker_share`) waits until the burst has begun.
         """
         try:
             t0 = time.perf_counter()
-            inputs = rt.io.inputs(fired, fired_v)
+            if grids is None:
+                grids = rt.io.inputs(*full)
             t1 = time.perf_counter()
-            outputs = rt.device.infer(inputs)
+            outputs = rt.device.infer(grids)
             t2 = time.perf_counter()
             job.grids = [rt.io.target_grid(outputs, target) for target in rt.io.targets]
             job.timing = {'transfer_s': t1 - t0, 'device_s': t2 - t1}
@@ -284,6 +291,18 @@ class HybridEngine:
         self._apply(rt, job.grids, rt.worker_share, rt.slot)
         job.timing['worker_targets_s'] = time.perf_counter() - t3
 
+    def _update(self, lo: int, hi: int, slot: int = 0) -> None:
+        """Update [lo, hi) and fill its fired sources into the next burst's device inputs.
+
+        The device partitions' input grids for the next burst are built area by area as
+        the areas are updated (in whichever thread), so they are complete when the burst
+        ends and the next inference starts at once.
+        """
+        fired, potentials = self.engine.update(lo, hi, slot=slot, with_potentials=True)
+        for rt in self.runtimes:
+            if rt.filling:
+                rt.filled.append(rt.io.fill_range(rt.fill_buffer, lo, hi, fired, potentials))
+
     def _apply(self, rt: _Runtime, grids: list, which, slot: int = 0) -> None:
         """Add targets' device currents (dense grids) and update them (host rules).
 
@@ -298,7 +317,7 @@ class HybridEngine:
             if rt.residual_syn is not None:
                 eng.propagate(lo, hi, rt.residual_syn, slot=slot, sources=rt.residual_sources)
             eng.add_current_grid(*grids[k])
-            eng.update(lo, hi, slot=slot)
+            self._update(lo, hi, slot)
 
     def _collect(self, rt: _Runtime) -> Tuple[Optional[list], float]:
         """Wait for the pending job's grids; return (grids, seconds waited).
@@ -355,10 +374,19 @@ class HybridEngine:
             rt.busy = None
             rt.reopening = rt.executor.submit(self._reopen, rt)
 
-    def _launch(self, rt: _Runtime, fired: np.ndarray, fired_v: np.ndarray) -> None:
-        """Submit the device job of the next burst (its input is this fired set only)."""
+    def _launch(self, rt: _Runtime) -> None:
+        """Submit the device job for the engine's previous fired set (its only input).
+
+        Its input grids were filled during the burst that fired it when that burst filled
+        them all (`valid_buffer`); otherwise the worker fills the grid set not being filled.
+        """
         job = _Job()
-        job.future = rt.executor.submit(self._device_job, rt, job, fired, fired_v)
+        if rt.valid_buffer is not None:
+            grids, full = rt.io.grids(rt.valid_buffer), None
+        else:
+            fired, fired_v = (a.copy() for a in self.engine.previous_fired())
+            grids, full = None, (fired, fired_v, 1 - rt.fill_buffer)
+        job.future = rt.executor.submit(self._device_job, rt, job, grids, full)
         rt.pending = job
 
     def _drop_prefetched(self) -> None:
@@ -369,6 +397,7 @@ class HybridEngine:
         """
         for rt in getattr(self, 'runtimes', []):
             job, rt.pending = rt.pending, None
+            rt.valid_buffer = None
             if job is not None and not job.abandon():
                 try:
                     _finish(job, self.timeout_s)
@@ -386,22 +415,20 @@ class HybridEngine:
         t_start = time.perf_counter()
         eng.begin_burst()
         try:
-            fired = fired_v = None
             for rt in self.runtimes:
                 if rt.mode == 'cpu':
                     rt.pending = None
                     self._maybe_reopen(rt)
+                rt.filling, rt.filled = rt.mode == 'device', []
                 if rt.mode == 'device' and rt.pending is None:
-                    if fired is None:
-                        fired, fired_v = (a.copy() for a in eng.previous_fired())
-                    self._launch(rt, fired, fired_v)
+                    self._launch(rt)
                 if rt.pending is not None:
                     rt.pending.begun.set()          # its worker share may start
             t0 = time.perf_counter()
             if self.cpu_ranges:
                 eng.propagate(0, eng.n_neurons, self.cpu_syn, sources=self.cpu_sources)
                 for lo, hi in self.cpu_ranges:
-                    eng.update(lo, hi)
+                    self._update(lo, hi)
             t_cpu = time.perf_counter() - t0
             wait_s = targets_s = 0.0
             sharing: List[_Job] = []
@@ -423,19 +450,20 @@ class HybridEngine:
                 else:
                     for lo, hi in rt.ranges:
                         eng.propagate(lo, hi, rt.full_syn, sources=rt.full_sources)
-                        eng.update(lo, hi)
+                        self._update(lo, hi)
             t_join = time.perf_counter()
             for job in sharing:
                 _finish(job, self.timeout_s)
             wait_s += time.perf_counter() - t_join
             result = eng.end_burst()
+            for rt in self.runtimes:
+                complete = rt.filling and sum(rt.filled) == len(rt.io.sources)
+                rt.valid_buffer = rt.fill_buffer if complete else None
+                rt.fill_buffer = 1 - rt.fill_buffer
             if self.prefetch:
-                copies = None
                 for rt in self.runtimes:
                     if rt.mode == 'device':
-                        if copies is None:
-                            copies = (result.copy(), eng.previous_fired()[1].copy())
-                        self._launch(rt, *copies)
+                        self._launch(rt)
         except BaseException:
             eng.abort_burst()
             self._drop_prefetched()

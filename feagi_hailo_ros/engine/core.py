@@ -284,9 +284,11 @@ class BurstEngine:
         return kernel.candidate_mask(self.fcl_input[lo:hi])
 
     def update(self, lo: int, hi: int, currents: Optional[np.ndarray] = None,
-               candidates: Optional[np.ndarray] = None, slot: int = 0) -> np.ndarray:
+               candidates: Optional[np.ndarray] = None, slot: int = 0,
+               with_potentials: bool = False):
         """Apply the neuron rules to [lo, hi); return the indices that fired (a view).
 
+        With `with_potentials`, (indices, their potentials at firing) (views).
         `currents` (float32[hi-lo]) are synaptic inputs computed elsewhere: they are added
         to the queued injections of the candidates; `candidates` (bool[hi-lo]) marks more
         candidates (targets of spikes with zero net input are candidates too). Threads may
@@ -309,7 +311,10 @@ class BurstEngine:
         count = self._update_resumable(lo, hi, buffer, start, lo)
         self._used[slot] = start + count
         self._segments.append((lo, hi, buffer, start, count))
-        return self._out[buffer][start:start + count]
+        fired = self._out[buffer][start:start + count]
+        if with_potentials:
+            return fired, self._out_v[buffer][start:start + count]
+        return fired
 
     def abort_burst(self) -> None:
         """Give up the burst in progress (after an error): the next begin_burst may start.
