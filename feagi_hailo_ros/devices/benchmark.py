@@ -18,6 +18,7 @@ this host's CPU, so its own compute is in its time; on a Hailo-8 that work is on
 import time
 from typing import Dict, List, Optional, Sequence
 
+from feagi_hailo_ros.devices.base import wait_out
 from feagi_hailo_ros.devices.host_kernels import refill
 import numpy as np
 
@@ -113,7 +114,7 @@ class ReplayDevice:
         buffers are): only the entries the previous frame set are cleared. Frames are
         replayed in a cycle (a prefetched inference after the last burst gets the first).
         """
-        start = time.perf_counter()
+        start = time.monotonic()
         k = self.calls % len(self.frames)
         self.calls += 1
         if self._dense is not None:
@@ -127,9 +128,7 @@ class ReplayDevice:
                 refill(grid, last, idx, values)
                 self._buffers[name] = (grid, idx)
                 out[name] = grid.reshape(shape)
-        remaining = self.latency_s - (time.perf_counter() - start)
-        if remaining > 0:
-            time.sleep(remaining)
+        wait_out(start, self.latency_s)
         return out
 
     def describe(self):

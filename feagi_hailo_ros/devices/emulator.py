@@ -32,7 +32,8 @@ import threading
 import time
 from typing import Dict, List, Optional, Set
 
-from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth, DeviceUnavailable
+from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth,
+                                          DeviceUnavailable, wait_out)
 from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
 from feagi_hailo_ros.devices.emulator_sparse import SparseGraph
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
@@ -275,12 +276,8 @@ class EmulatedHailo(Device):
                                   nonzero=getattr(inputs, 'nonzero', None))
         else:
             out = self._run_session(inputs)
-        if self.latency_s > 0:
-            remaining = self.latency_s - (time.monotonic() - start)
-            if remaining > 0:
-                time.sleep(remaining)
-            else:
-                self._over_latency += 1
+        if not wait_out(start, self.latency_s):
+            self._over_latency += 1
         self._busy_s += time.monotonic() - start
         return out
 

@@ -47,6 +47,10 @@ def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:
                           for a in np.flatnonzero(per_area)])
 
 
+WAIT_EMA_ALPHA = 0.1          # smoothing of the main thread's wait for the devices
+FILL_AHEAD_WAIT_S = 1e-4      # fill ahead while that wait is above this (0.1 ms)
+
+
 def _second_half(targets: List[dict]) -> Tuple[int, ...]:
     """Indices of the last targets, holding about half of the neurons (the worker's share)."""
     if len(targets) < 2:
@@ -141,13 +145,17 @@ class HybridEngine:
                  retry_bursts: int = 50, plan: Optional[Plan] = None,
                  exported: Optional[Dict[str, ExportedPartition]] = None,
                  log: Optional[Callable[[str], None]] = None, prefetch: bool = True,
-                 share_updates: Optional[bool] = None):
+                 share_updates: Optional[bool] = None, fill_ahead: Optional[bool] = None):
         self.connectome = connectome
         self.prefetch = bool(prefetch)
         self.plan = plan or plan_partitions(connectome, partition, devices)
         if share_updates is None:
             share_updates = (os.cpu_count() or 1) > 1
         self.share_updates = bool(share_updates)
+        # None: fill the next inputs during the burst only while the device is the
+        # bottleneck (the main thread waited for it lately), where it shortens the wait
+        self.fill_ahead = fill_ahead
+        self._wait_ema = 0.0
         # slot 0: the main thread; slot 1 + k: device k's worker (its share of the updates)
         self.engine = BurstEngine(connectome, update_slots=1 + len(self.plan.partitions))
         self.timeout_s = float(timeout_s)
@@ -291,6 +299,17 @@ class HybridEngine:
         self._apply(rt, job.grids, rt.worker_share, rt.slot)
         job.timing['worker_targets_s'] = time.perf_counter() - t3
 
+    def _filling_ahead(self) -> bool:
+        """Whether this burst fills the next inputs as areas are updated (see `_update`).
+
+        That takes the fill out of the device's chain (inputs ready at the end of the
+        burst) but adds it to the update phase: it pays while the main thread waits for
+        the device (a device latency), not when the device is done before it is needed.
+        """
+        if self.fill_ahead is not None:
+            return self.fill_ahead
+        return self._wait_ema > FILL_AHEAD_WAIT_S
+
     def _update(self, lo: int, hi: int, slot: int = 0) -> None:
         """Update [lo, hi) and fill its fired sources into the next burst's device inputs.
 
@@ -419,7 +438,7 @@ class HybridEngine:
                 if rt.mode == 'cpu':
                     rt.pending = None
                     self._maybe_reopen(rt)
-                rt.filling, rt.filled = rt.mode == 'device', []
+                rt.filling, rt.filled = rt.mode == 'device' and self._filling_ahead(), []
                 if rt.mode == 'device' and rt.pending is None:
                     self._launch(rt)
                 if rt.pending is not None:
@@ -476,6 +495,7 @@ class HybridEngine:
             for key, value in job.timing.items():
                 timing[key] += value
         self.last_timing = timing
+        self._wait_ema += WAIT_EMA_ALPHA * (wait_s - self._wait_ema)
         return result
 
     # ---- health ------------------------------------------------------------------------
