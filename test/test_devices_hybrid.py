@@ -3,6 +3,8 @@
 Faults fall back to the CPU; the runs are compared with uninterrupted runs.
 """
 
+import copy
+import os
 import time
 
 from feagi_hailo_ros.brain.builder import build_connectome
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 from test_devices_conftest_helpers import (bursts_until_device, ESSENTIAL, ESSENTIAL_INJECT, PROBE,
                                            PROBE_INJECT, random_vision_injections, read_injections,
-                                           run_bursts, small_synthetic)
+                                           run_bursts, small_synthetic, TEST_DIR)
 
 
 def _same(a, b):
@@ -58,13 +60,21 @@ def test_emulator_partition_is_really_used_and_matches_cpu():
     assert any(((f >= lo) & (f < hi)).any() for f in fired)   # the device drove the motors
 
 
-def test_synthetic_integer_brain_identical_for_200_bursts():
+@pytest.mark.parametrize('share,ahead', [(True, None), (False, False), (True, True),
+                                         (False, True)])
+def test_synthetic_integer_brain_identical_for_200_bursts(share, ahead):
+    """Identical with the worker sharing the updates or not, inputs filled ahead or not."""
     c = small_synthetic()
     inject = random_vision_injections(c, 'iic400')
     cpu = run_bursts(BurstEngine(c), 200, inject_fn=inject)
-    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto',
+                      share_updates=share, fill_ahead=ahead) as hybrid:
         assert hybrid.plan.partitions and hybrid.runtimes[0].exported.manifest['exact']
+        assert bool(hybrid.runtimes[0].worker_share) == share
         fired = run_bursts(hybrid, 200, inject_fn=inject)
+        full_fills = hybrid.runtimes[0].full_fills
+    if ahead is not None:                      # forced: always / never filled ahead
+        assert full_fills == 0 if ahead else full_fills in (200, 201)
     assert sum(f.size for f in cpu) > 1000
     assert _same(cpu, fired)
 
@@ -79,19 +89,22 @@ def test_probe_genome_with_non_integer_inputs_is_reported_inexact():
     assert inexact and all(s['kind'] in ('value', 'current') for s in inexact)
 
 
+@pytest.mark.parametrize('ahead', [None, True])
 @pytest.mark.parametrize('faults,timeout_s,what', [
     (FaultPlan(fail_on={40}), 1.0, 'error'),
     (FaultPlan(hang_on={25}, hang_s=0.6), 0.15, 'timeout'),
     (FaultPlan(disconnect_on=30, reconnect_after_s=0.0), 1.0, 'error'),
 ])
-def test_fault_falls_back_without_losing_state(faults, timeout_s, what):
+def test_fault_falls_back_without_losing_state(faults, timeout_s, what, ahead):
+    """A hung job that wakes up later must not apply its share of the updates then."""
+    faults = copy.deepcopy(faults)            # a reconnect clears the plan's disconnect
     c = small_synthetic()
     inject = random_vision_injections(c, 'iic400', seed=5)
     reference = run_bursts(BurstEngine(c), 200, inject_fn=inject)
     logs = []
     hybrid = HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults),
                           partition='auto', timeout_s=timeout_s, retry_bursts=10,
-                          log=logs.append)
+                          log=logs.append, share_updates=True, fill_ahead=ahead)
     try:
         fired = run_bursts(hybrid, 120, inject_fn=inject)
         fired += bursts_until_device(hybrid, inject, 120, max_bursts=80)
@@ -178,3 +191,51 @@ def test_zero_net_input_still_makes_candidates_through_the_reach_output():
     assert any(o['kind'] == 'reach' for o in manifest['outputs'])
     assert _same(reference, fired)
     assert sum(int((f >= n).sum()) for f in fired) >= 9    # b fires on 0 net input
+
+
+def test_a_worker_that_stops_waiting_leaves_its_share_to_the_main_thread(monkeypatch):
+    """Bursts further apart than SHARE_WAIT_S: the main thread updates the whole device
+    partition itself (the prefetched job never waits long), with the same fired sets."""
+    import feagi_hailo_ros.devices.hybrid as hybrid_module
+    monkeypatch.setattr(hybrid_module, 'SHARE_WAIT_S', 0.0)
+    c = small_synthetic()
+    vision = random_vision_injections(c, 'iic400')
+
+    def inject(engine, burst):          # a gap: the prefetched job is done before the burst
+        time.sleep(0.005)
+        vision(engine, burst)
+    cpu = run_bursts(BurstEngine(c), 40, inject_fn=vision)
+    shared = []
+    with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto',
+                      share_updates=True) as hybrid:
+        assert hybrid.runtimes[0].worker_share
+        fired = []
+        for b in range(40):
+            fired += run_bursts(hybrid, 1, inject_fn=inject, start=b)
+            shared.append(hybrid.last_timing['worker_targets_s'])
+    assert _same(cpu, fired)
+    assert not any(shared[1:])       # the first job, launched in its burst, may share
+
+
+def test_an_unclosed_hybrid_engine_lets_the_process_exit(tmp_path):
+    """A prefetched job waiting for the next burst must not keep the interpreter alive."""
+    import subprocess
+    import sys
+    script = tmp_path / 'unclosed.py'
+    script.write_text(
+        'import sys\n'
+        f'sys.path.insert(0, {str(TEST_DIR)!r})\n'
+        'from test_devices_conftest_helpers import run_bursts, small_synthetic\n'
+        'from feagi_hailo_ros.devices.emulator import EmulatedHailo\n'
+        'from feagi_hailo_ros.devices.hybrid import HybridEngine\n'
+        'c = small_synthetic(neurons=3000, hidden=2)\n'
+        'h = HybridEngine(c, lambda p: EmulatedHailo(p.name), share_updates=True)\n'
+        'run_bursts(h, 5)\n'
+        'print("done", h.runtimes[0].pending is not None)\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(TEST_DIR.parent)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep)
+                                  if p]))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['done', 'True']

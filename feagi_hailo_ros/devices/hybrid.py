@@ -47,6 +47,7 @@ def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:
                           for a in np.flatnonzero(per_area)])
 
 
+SHARE_WAIT_S = 0.5            # a worker waits this long for its burst to share updates
 WAIT_EMA_ALPHA = 0.1          # smoothing of the main thread's wait for the devices
 FILL_AHEAD_WAIT_S = 1e-4      # fill ahead while that wait is above this (0.1 ms)
 
@@ -86,9 +87,11 @@ class _Job:
     """One device job: a fired set's inference, then the worker's share of the updates.
 
     `ready` is set when `grids` (or `error`) are there. The worker's share waits for
-    `begun` (set once the burst this job belongs to has begun) and runs only if it can move
-    `state` from 'running' to 'applying' under `lock`; the main thread moves it to
-    'abandoned' on a timeout or when the job is dropped, so a late job never writes.
+    `begun` (set once the burst this job belongs to has begun) and runs only if the worker
+    `claim`s it ('running' -> 'applying' under `lock`). The main thread claims it instead
+    ('main') when it finishes its own share first or the worker stopped waiting for the
+    burst ('declined', after SHARE_WAIT_S: bursts far apart, nobody left blocked); it moves
+    it to 'abandoned' on a timeout or when the job is dropped, so a late job never writes.
     """
 
     def __init__(self) -> None:
@@ -101,13 +104,19 @@ class _Job:
         self.timing: Dict[str, float] = {}
         self.future: Optional[Future] = None
 
+    def claim(self, who: str) -> bool:
+        """Move 'running' to `who` (under the lock); False when someone else has it."""
+        with self.lock:
+            if self.state != 'running':
+                return False
+            self.state = who
+            return True
+
     def abandon(self) -> bool:
         """Stop the worker's share unless it has started; return True if it never will."""
-        with self.lock:
-            if self.state == 'running':
-                self.state = 'abandoned'
+        self.claim('abandoned')
         self.begun.set()
-        return self.state == 'abandoned'
+        return self.state != 'applying'
 
 
 @dataclass
@@ -130,6 +139,7 @@ class _Runtime:
     valid_buffer: Optional[int] = 1        # grid set complete for the previous fired set
     filling: bool = False                  # this burst fills `fill_buffer`
     filled: Optional[list] = None          # sources filled this burst (per call)
+    full_fills: int = 0                    # jobs that filled their inputs themselves
     mode: str = 'device'
     pending: Optional[_Job] = None
     busy: Optional[Future] = None          # a job that timed out and may still run
@@ -290,11 +300,11 @@ class HybridEngine:
             job.ready.set()
         if job.error is not None or not rt.worker_share:
             return
-        job.begun.wait()
-        with job.lock:
-            if job.state != 'running':
-                return
-            job.state = 'applying'
+        if not job.begun.wait(SHARE_WAIT_S):
+            job.claim('declined')
+            return
+        if not job.claim('applying'):
+            return
         t3 = time.perf_counter()
         self._apply(rt, job.grids, rt.worker_share, rt.slot)
         job.timing['worker_targets_s'] = time.perf_counter() - t3
@@ -405,6 +415,7 @@ class HybridEngine:
         else:
             fired, fired_v = (a.copy() for a in self.engine.previous_fired())
             grids, full = None, (fired, fired_v, 1 - rt.fill_buffer)
+            rt.full_fills += 1
         job.future = rt.executor.submit(self._device_job, rt, job, grids, full)
         rt.pending = job
 
@@ -450,7 +461,7 @@ class HybridEngine:
                     self._update(lo, hi)
             t_cpu = time.perf_counter() - t0
             wait_s = targets_s = 0.0
-            sharing: List[_Job] = []
+            sharing: List[Tuple[_Runtime, _Job]] = []
             done_jobs: List[_Job] = []
             for rt in self.runtimes:
                 grids = None
@@ -465,15 +476,20 @@ class HybridEngine:
                     self._apply(rt, grids, mine)
                     targets_s += time.perf_counter() - t_apply
                     if rt.worker_share:
-                        sharing.append(job)
+                        sharing.append((rt, job))
                 else:
                     for lo, hi in rt.ranges:
                         eng.propagate(lo, hi, rt.full_syn, sources=rt.full_sources)
                         self._update(lo, hi)
-            t_join = time.perf_counter()
-            for job in sharing:
-                _finish(job, self.timeout_s)
-            wait_s += time.perf_counter() - t_join
+            for rt, job in sharing:
+                if job.claim('main') or job.state == 'declined':
+                    t_apply = time.perf_counter()      # the worker has not started it
+                    self._apply(rt, job.grids, rt.worker_share)
+                    targets_s += time.perf_counter() - t_apply
+                else:
+                    t_join = time.perf_counter()
+                    _finish(job, self.timeout_s)
+                    wait_s += time.perf_counter() - t_join
             result = eng.end_burst()
             for rt in self.runtimes:
                 complete = rt.filling and sum(rt.filled) == len(rt.io.sources)
