@@ -3,10 +3,12 @@
 Targets (issue 5): with 0 ms emulated latency the hybrid burst costs <= 15% more than
 CPU-only; with 1 ms latency the burst grows by < 1 ms. Prints a JSON report and one line
 per run: ms per burst (best median of the repeats, and the median of the repeats' medians)
-and the hybrid's split (host, transfer, device, wait). `replay_*` is a device that costs
-nothing (recorded outputs): the hybrid engine's own overhead, what a Hailo-8 would see.
-With --gap-ms the loop sleeps between bursts as a robot's I/O would; the next burst's
-device job (prefetched) runs then.
+and the hybrid's split (host, transfer, device, wait). Latencies are round trips (the
+device's compute inside). The emulator computes the partition's integration on this
+host's cores, which the host engine needs too; `replay_*` is a device that only refills
+recorded outputs (`--replay-dense`: not even that): the hybrid engine's own overhead, what
+a Hailo-8 (integration on the chip) would see. With --gap-ms the loop sleeps between
+bursts as a robot's I/O would; the next burst's device job (prefetched) runs then.
 
     python bench/bench_hybrid.py [--neurons 1000000] [--bursts 200] [--repeats 3] [--gap-ms 5]
 """

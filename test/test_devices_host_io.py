@@ -147,8 +147,11 @@ def test_nonzero_lists_cover_every_nonzero_input_and_the_emulator_gives_the_same
 
 
 def test_target_grids_go_into_the_engine_as_numpy_says_over_consecutive_outputs():
-    """add_current_grid: voxel v's current goes to its last neuron; zero-current reached
-    voxels become candidates; other neurons keep their queued input (or non-candidacy)."""
+    """add_current_grid: voxel v's current goes to its last neuron.
+
+    Zero-current reached voxels become candidates; other neurons keep their queued input
+    (or non-candidacy).
+    """
     c, starts = _brain()
     manifest, voxels = _manifest(starts, c.areas[3].voxels)
     io = PartitionIO(c, manifest)
@@ -299,8 +302,11 @@ def test_grouped_conv_fusion_keeps_outputs_and_refuses_a_conv_that_resizes():
 
 
 def test_emulated_latency_is_the_round_trip_with_the_compute_inside_it():
-    """An inference lasts the modelled latency, not latency + compute; a slower one (here
-    an injected 60 ms hang against 20 ms) lasts as long as it takes and is counted."""
+    """An inference lasts the modelled latency, not latency + compute.
+
+    A slower one (here an injected 60 ms hang against 20 ms) lasts as long as it takes and
+    is counted.
+    """
     import time
     from feagi_hailo_ros.devices.emulator import FaultPlan
     from feagi_hailo_ros.devices.export import export_partition

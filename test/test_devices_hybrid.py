@@ -194,8 +194,10 @@ def test_zero_net_input_still_makes_candidates_through_the_reach_output():
 
 
 def test_a_worker_that_stops_waiting_leaves_its_share_to_the_main_thread(monkeypatch):
-    """Bursts further apart than SHARE_WAIT_S: the main thread updates the whole device
-    partition itself (the prefetched job never waits long), with the same fired sets."""
+    """Bursts further apart than SHARE_WAIT_S: the main thread updates the whole partition.
+
+    The prefetched job never waits long; the fired sets stay the same.
+    """
     import feagi_hailo_ros.devices.hybrid as hybrid_module
     monkeypatch.setattr(hybrid_module, 'SHARE_WAIT_S', 0.0)
     c = small_synthetic()

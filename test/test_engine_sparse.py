@@ -80,8 +80,11 @@ def test_device_currents_fire_exactly_as_propagation(seed, form):
 
 @pytest.mark.parametrize('seed', [4, 9])
 def test_propagate_over_source_ranges_equals_all_spikes_on_a_source_restricted_csr(seed):
-    """`sources=` skips fired rows outside the ranges; on a CSR whose other rows are empty
-    (restricted to those sources) that is the same input as reading every spike."""
+    """`sources=` skips fired rows outside the ranges.
+
+    On a CSR whose other rows are empty (restricted to those sources) that is the same
+    input as reading every spike.
+    """
     from feagi_hailo_ros.devices.hybrid import restrict_synapses
     model, injections = integer_brain(seed)
     n = model.n_neurons

@@ -33,9 +33,12 @@ def quantize(array: np.ndarray, bits: int, scale: float, signed: bool) -> np.nda
 
 
 class InputGrids(dict):
-    """Input grids by name, with `nonzero`: per name, the ascending flat indices (host
-    order) outside which that grid is zero. A device may use it to skip the zeros (the
-    emulator does); a Hailo reads the dense grids and ignores it."""
+    """Input grids by name, with `nonzero`: where each grid may be nonzero.
+
+    `nonzero[name]` holds the ascending flat indices (host order) outside which that grid
+    is zero. A device may use it to skip the zeros (the emulator does); a Hailo reads the
+    dense grids and ignores it.
+    """
 
     nonzero: Dict[str, np.ndarray]
 

@@ -3,14 +3,18 @@
 A device partition's work for burst b needs only burst b-1's fired set, so its worker thread
 starts it as soon as that set is known (end of burst b-1, `prefetch`): it builds the input
 grids (numba, GIL released) and runs the device. Meanwhile the main thread propagates and
-updates the CPU partition; then it adds each target's dense output grid to the neuron
-inputs in one vectorised pass (`BurstEngine.add_current_grid`: no scan into sparse lists)
-and runs the host neuron update of that target (the neuron state lives on the host, DESIGN
-§6). FEAGI's one-burst delay makes this exact. A device error or timeout is recorded, the targets
-not yet applied run on the CPU from that very burst (nothing is lost: the state is on the
-host), and the device is reopened in the background after `retry_bursts`. A device that
-cannot be opened at start (in use by another process, say) starts the same way, on the CPU;
-a missing library, chip or HEF (DeviceUnavailable) is an error at construction.
+updates the CPU partition; then each target's dense output grid goes into the neuron inputs
+in one vectorised pass (`BurstEngine.add_current_grid`) before the host neuron update of
+that target (the neuron state lives on the host, DESIGN §6). The worker updates about half
+of the targets itself (`share_updates`, its own engine slot) while the main thread updates
+the rest. While the main thread has been waiting for a device (a device latency), the next
+burst's input grids are filled area by area as the areas are updated (`fill_ahead`), so
+the next inference starts the moment the burst ends. FEAGI's one-burst delay makes all of
+this exact. A device error or timeout is recorded, the partition runs on the CPU from that
+very burst (nothing is lost: the state is on the host; a late job never writes), and the
+device is reopened in the background after `retry_bursts`. A device that cannot be opened
+at start (in use by another process, say) starts the same way, on the CPU; a missing
+library, chip or HEF (DeviceUnavailable) is an error at construction.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor

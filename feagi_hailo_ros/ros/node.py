@@ -21,6 +21,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -33,6 +34,7 @@ NODE_NAME = 'feagi_hailo'
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
 VIZ_PENDING_FACTOR = 4  # gather at most this many times viz_max_points between clouds
+STOP_ACK_S = 0.5        # on stop, wait at most this long for the zero command's acks
 
 RuntimeFactory = Callable[[Dict[str, Any], Any], Any]
 
@@ -378,6 +380,13 @@ class FeagiHailoNode(LifecycleNode):
         if self._active and rclpy.ok(context=self.context):
             try:
                 self._publish_motors(self._motor_values)
+                # the process may exit right after: give the subscribers time to get it
+                # (acks follow the writer's heartbeat, so this may use the whole budget)
+                deadline = time.monotonic() + STOP_ACK_S
+                for name in ('cmd_vel', 'motor_commands'):
+                    left = deadline - time.monotonic()
+                    if name in self._pub and left > 0:
+                        self._pub[name].wait_for_all_acked(Duration(seconds=left))
             except Exception:  # noqa: B902 - shutting down: nothing more can be done
                 pass
 
