@@ -43,8 +43,9 @@ def main() -> int:
     parser.add_argument('--gap-ms', type=float, default=0.0,
                         help='sleep between bursts (a robot loop spends it on I/O), while the '
                              'prefetched device job of the next burst runs (default 0)')
-    parser.add_argument('--emulator-threads', type=int, default=1,
-                        help='onnxruntime intra-op threads of the emulator (default 1)')
+    parser.add_argument('--emulator-threads', type=int, default=None,
+                        help='host threads of one emulated inference (default: 2 on 2+ '
+                             'cores)')
     parser.add_argument('--replay-dense', action='store_true',
                         help='build the replay device frames up front (zero-cost device; '
                              'memory: bursts x output grids, ~0.8 GB for 120 bursts of 1M)')

@@ -213,9 +213,9 @@ def test_emulator_backends_give_the_same_outputs(brain, quantized):
 def test_graphs_that_do_not_compile_run_on_onnxruntime_and_say_so(monkeypatch):
     exported = _irregular()
 
-    def refuse(model, manifest):
+    def refuse(model, manifest, groups):
         raise ValueError("sparse emulator: node 'n' (Foo): not supported")
-    monkeypatch.setattr(SparseGraph, 'compile', staticmethod(refuse))
+    monkeypatch.setattr(SparseGraph, 'compile_groups', staticmethod(refuse))
     dev = EmulatedHailo('e', quantized=False)
     dev.open()
     dev.upload(exported)
@@ -228,13 +228,13 @@ def test_graphs_that_do_not_compile_run_on_onnxruntime_and_say_so(monkeypatch):
 
 def test_a_sparse_graph_that_disagrees_with_onnxruntime_fails_the_upload(monkeypatch):
     exported = _irregular()
-    real = SparseGraph.compile
+    real = SparseGraph.compile_groups
 
-    def corrupt(model, manifest):
-        graph = real(model, manifest)
-        graph._pattern_vals += 1
-        return graph
-    monkeypatch.setattr(SparseGraph, 'compile', staticmethod(corrupt))
+    def corrupt(model, manifest, groups):
+        graphs = real(model, manifest, groups)
+        graphs[-1]._pattern_vals += 1
+        return graphs
+    monkeypatch.setattr(SparseGraph, 'compile_groups', staticmethod(corrupt))
     dev = EmulatedHailo('e')
     dev.open()
     with pytest.raises(DeviceError, match='self-check failed: output'):
@@ -260,3 +260,35 @@ def test_backend_is_validated_and_reopen_reuses_the_compiled_graph():
     dev.open()
     dev.upload(exported)
     assert dev._graph is graph and dev.backend_used == 'sparse'
+
+
+@pytest.mark.parametrize('groups', [2, 3])
+def test_output_groups_run_at_once_give_the_single_graphs_outputs(groups):
+    """compile_groups splits whole outputs; SplitGraph runs them in threads, same result."""
+    from feagi_hailo_ros.devices.emulator_sparse import SplitGraph
+    exported = _irregular()
+    single = SparseGraph.compile(exported.model, exported.manifest)
+    parts = SparseGraph.compile_groups(exported.model, exported.manifest, groups)
+    names = [n for g in parts for n in g.output_names]
+    assert sorted(names) == sorted(single.output_names) and len(set(names)) == len(names)
+    assert len(parts) == min(groups, len(single.output_names)) and all(
+        g.output_names for g in parts)
+    split = SplitGraph(parts)
+    rng = np.random.default_rng(3)
+    try:
+        for density in (0.3, 0.0, 0.6):
+            feed = _random_inputs(exported.manifest, rng, density)
+            want = {k: v.copy() for k, v in single.run(feed, quantized=True).items()}
+            got = split.run(feed, quantized=True)
+            assert set(got) == set(want)
+            for name in want:
+                np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+            for name in single.output_names:
+                for a, b in zip(split.matrix(name), single.matrix(name)):
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        split.close()
+    dev = EmulatedHailo('e', threads=groups)
+    dev.open()
+    dev.upload(exported)
+    assert dev.backend_used == 'sparse' and isinstance(dev._graph, SplitGraph)

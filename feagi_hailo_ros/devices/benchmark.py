@@ -143,14 +143,15 @@ class ReplayDevice:
 def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeats: int = 3,
                          latencies_ms: Sequence[float] = (0.0, 1.0), partition='auto',
                          density: float = 0.05, log=None,
-                         gap_ms: float = 0.0, emulator_threads: int = 1,
+                         gap_ms: float = 0.0, emulator_threads: Optional[int] = None,
                          replay_dense: bool = False) -> Dict[str, object]:
     """CPU-only vs hybrid with the emulator at each latency; best p50 of `repeats` runs.
 
     Each entry also lists every repeat's p50 (`runs_ms_p50`) and their median. `gap_ms` is
     slept between bursts (a robot loop's I/O time; 0: bursts back to back);
-    `emulator_threads` are onnxruntime's intra-op threads; `replay_dense` builds the replay
-    device's frames up front (memory: bursts x output grids) so that it costs nothing.
+    `emulator_threads`: the emulator's host threads (default: its own); `replay_dense`
+    builds the replay device's frames up front (memory: bursts x output grids) so that it
+    costs nothing.
     """
     from feagi_hailo_ros.devices.emulator import EmulatedHailo
     from feagi_hailo_ros.devices.hybrid import HybridEngine

@@ -1,11 +1,12 @@
 """Emulated Hailo: the exported ONNX graph run on the host, quantised as the manifest says.
 
 Two backends. `sparse` (default) compiles the graph into sparse matrices (emulator_sparse)
-and does work only for the nonzero inputs (event-driven: spikes are sparse); a graph it
-cannot compile runs on onnxruntime instead (`backend_used`, describe() notes say so). At
-upload it checks itself against onnxruntime on a seeded random probe (`check`; skipped,
-with a note, when onnxruntime is missing). With the sparse backend the returned grids are
-the device's buffers, valid until the next inference (as a driver's output buffers are).
+and does work only for the nonzero inputs (event-driven: spikes are sparse), its outputs
+split over `threads` graphs run at once; a graph it cannot compile runs on onnxruntime
+instead (`backend_used`, describe() notes say so). At upload it checks itself against
+onnxruntime on a seeded random probe (`check`; skipped, with a note, when onnxruntime is
+missing). With the sparse backend the returned grids are the device's buffers, valid
+until the next inference (as a driver's output buffers are).
 `onnxruntime` runs the graph with onnxruntime, as follows.
 
 Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (weights are
@@ -18,7 +19,7 @@ returns no sooner than that after it was called. The emulation's own host comput
 in for the chip's and runs inside that window; the calling thread sleeps the rest (no host
 CPU), so the host's other work overlaps it. When the emulation takes longer than the
 latency, the inference takes that long, and describe() counts how often.
-onnxruntime runs sequentially on `threads` intra-op threads (default 1, not spinning). An
+onnxruntime runs sequentially on `threads` intra-op threads (not spinning). An
 exact graph whose convolutions fit is first fused into one grouped Conv (emulator_fuse;
 full optimisation, where onnxruntime's NCHWc depthwise kernel runs it); other graphs run as
 exported with basic optimisation (the NCHWc layout costs ~2.5x on one-channel convolutions
@@ -28,14 +29,15 @@ reopened. Health values are marked emulated.
 """
 
 from dataclasses import dataclass, field
+import os
 import threading
 import time
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Union
 
 from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth,
                                           DeviceUnavailable, wait_out)
 from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
-from feagi_hailo_ros.devices.emulator_sparse import SparseGraph
+from feagi_hailo_ros.devices.emulator_sparse import SparseGraph, SplitGraph
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
 import numpy as np
 
@@ -100,13 +102,16 @@ class EmulatedHailo(Device):
 
     def __init__(self, name: str = 'emulator0', latency_ms: float = 0.0,
                  quantized: bool = True, faults: Optional[FaultPlan] = None,
-                 threads: int = 1, optimization: str = 'auto', fuse: bool = True,
+                 threads: Optional[int] = None, optimization: str = 'auto', fuse: bool = True,
                  backend: str = 'sparse', check: bool = True):
         self.name = name
         self.latency_s = max(0.0, float(latency_ms)) / 1000.0
         self.quantized = quantized
         self.faults = faults or FaultPlan()
-        self.threads = threads
+        # host threads of one inference: the sparse backend's output groups run at once, or
+        # onnxruntime's intra-op threads; default 2 where there are 2 cores (the host's
+        # main thread waits for the device meanwhile)
+        self.threads = max(1, int(threads)) if threads else min(2, os.cpu_count() or 1)
         if optimization not in _LEVELS and optimization != 'auto':
             raise ValueError(f'optimization {optimization!r}: use auto or one of '
                              f'{sorted(_LEVELS)}')
@@ -120,8 +125,8 @@ class EmulatedHailo(Device):
         self.fuse = fuse
         self.fused = False
         self._session = None
-        self._graph: Optional[SparseGraph] = None
-        self._compiled: Optional[tuple] = None     # (model bytes, SparseGraph, notes)
+        self._graph: Optional[Union[SparseGraph, SplitGraph]] = None
+        self._compiled: Optional[tuple] = None     # (model bytes, graph, notes)
         self._manifest: Optional[dict] = None
         self._calls = 0
         self._open = False
@@ -174,7 +179,9 @@ class EmulatedHailo(Device):
                 self.backend_used = 'sparse'            # a reopen: same graph, compiled
                 return
             try:
-                graph = SparseGraph.compile(partition.model, partition.manifest)
+                graphs = SparseGraph.compile_groups(partition.model, partition.manifest,
+                                                    self.threads)
+                graph = graphs[0] if len(graphs) == 1 else SplitGraph(graphs)
             except ValueError as exc:
                 self._backend_notes.append(f'sparse backend cannot run this graph ({exc}): '
                                            'onnxruntime runs it')
@@ -188,7 +195,7 @@ class EmulatedHailo(Device):
         self._create_session(partition)
         self.backend_used = 'onnxruntime'
 
-    def _self_check(self, graph: SparseGraph, partition) -> None:
+    def _self_check(self, graph, partition) -> None:
         """Run a seeded random probe through the sparse graph and onnxruntime; compare.
 
         Exact outputs must be equal; others equal within float32 rounding (before

@@ -21,6 +21,7 @@ do. float32 rather than a float64 accumulator plus a rounding pass: that pass an
 buffer cost about as much as the scatter itself.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple, Union
 
 import numba
@@ -615,12 +616,21 @@ class SparseGraph:
         `manifest` gives the quantisation `run(..., quantized=True)` applies (inputs and
         outputs not marked exact are rounded as host_io.quantize does).
         """
+        return cls.compile_groups(model, manifest, 1)[0]
+
+    @classmethod
+    def compile_groups(cls, model: Union[onnx.ModelProto, bytes], manifest: dict,
+                       groups: int) -> List['SparseGraph']:
+        """`compile`, with the outputs split into up to `groups` graphs of similar work.
+
+        Each graph holds whole outputs (about the same number of weights each), so the
+        graphs can run at the same time on different cores (`SplitGraph`).
+        """
         if isinstance(model, (bytes, bytearray)):
             model = onnx.load_from_string(bytes(model))
         comp = _Compiler(model)
         comp.run(model.graph.node)
-        size = 1 << _CHUNK_SHIFT
-        out_dims, parts, offsets = [], [], [0]
+        entries = []
         for value in model.graph.output:
             declared = tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
             rows, cols, vals, shape = comp.maps[value.name]
@@ -628,17 +638,38 @@ class SparseGraph:
                 raise ValueError(f'sparse emulator: output {value.name!r} has shape {shape}, '
                                  f'declared {declared}; expected (1, Z, X, Y)')
             _, z, x, y = shape
-            out_dims.append((x, y, z))
-            parts.append((cols, offsets[-1] + _onnx_to_host(rows, z, x, y), vals))
-            offsets.append(offsets[-1] + -(-z * x * y // size) * size)   # chunk-aligned
+            entries.append((value.name, (x, y, z), cols, _onnx_to_host(rows, z, x, y), vals))
         comp.maps.clear()
+        loads = np.zeros(max(1, int(groups)), np.int64)
+        group_of = {}
+        for k in sorted(range(len(entries)), key=lambda k: -entries[k][2].size):
+            group_of[k] = int(np.argmin(loads))
+            loads[group_of[k]] += entries[k][2].size
+        graphs = []
+        for g in range(loads.size):
+            chosen = [e for k, e in enumerate(entries) if group_of[k] == g]
+            if chosen or not graphs and g == loads.size - 1:
+                graphs.append(cls._from_entries(comp, chosen, manifest))
+        return graphs
+
+    @classmethod
+    def _from_entries(cls, comp: '_Compiler', entries: list, manifest: dict) -> 'SparseGraph':
+        """One graph of the given outputs: (name, host dims, input rows, host cols, values)."""
+        size = 1 << _CHUNK_SHIFT
+        names, out_dims, parts, offsets = [], [], [], [0]
+        for name, dims, rows, cols, vals in entries:
+            names.append(name)
+            out_dims.append(dims)
+            parts.append((rows, offsets[-1] + cols, vals))
+            offsets.append(offsets[-1] + -(-int(np.prod(dims)) // size) * size)  # aligned
         coo = [np.concatenate([p[k] for p in parts] + [np.zeros(0, dtype)])
                for k, dtype in enumerate((np.int64, np.int64, np.float64))]
         del parts
         csr = _csr_by_row(comp.n_inputs, *coo)
         del coo
-        return cls(comp.input_names, comp.input_dims, comp.outputs, out_dims,
-                   np.array(offsets, np.int64), csr, comp.clips, manifest)
+        return cls(comp.input_names, comp.input_dims, names, out_dims,
+                   np.array(offsets, np.int64), csr,
+                   {n: c for n, c in comp.clips.items() if n in names}, manifest)
 
     def matrix(self, name: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One output's CSR by input row: (int64 indptr, int32 column, float32 value).
@@ -699,3 +730,42 @@ class SparseGraph:
              self._written, self._out_chunks, self._first_input, self._last_input,
              self._clip, self._clip_lo, self._clip_hi, *out_q)
         return dict(self._views)
+
+
+class SplitGraph:
+    """Graphs over disjoint outputs of one partition (`compile_groups`), run at once.
+
+    The first runs in the calling thread, the others in a small pool (numba releases the
+    GIL), so an emulated inference uses that many cores. Same `run` and `matrix` as one
+    SparseGraph; the grids are the graphs' buffers, valid until the next `run`.
+    """
+
+    def __init__(self, graphs: List[SparseGraph]):
+        self.graphs = list(graphs)
+        self.input_names = self.graphs[0].input_names
+        self.input_dims = self.graphs[0].input_dims
+        self.output_names = [n for g in self.graphs for n in g.output_names]
+        self.nnz = sum(g.nnz for g in self.graphs)
+        self._pool = ThreadPoolExecutor(max(1, len(self.graphs) - 1),
+                                        thread_name_prefix='sparse-graph')
+
+    def run(self, inputs: Dict[str, np.ndarray], quantized: bool = False,
+            nonzero: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+        """Every graph's outputs of the same inputs (see SparseGraph.run)."""
+        others = [self._pool.submit(g.run, inputs, quantized, nonzero)
+                  for g in self.graphs[1:]]
+        out = dict(self.graphs[0].run(inputs, quantized, nonzero))
+        for future in others:
+            out.update(future.result())
+        return out
+
+    def matrix(self, name: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One output's CSR (see SparseGraph.matrix)."""
+        for graph in self.graphs:
+            if name in graph.output_names:
+                return graph.matrix(name)
+        raise KeyError(name)
+
+    def close(self) -> None:
+        """Stop the pool's threads."""
+        self._pool.shutdown(wait=False)
