@@ -213,7 +213,7 @@ def test_emulator_backends_give_the_same_outputs(brain, quantized):
 def test_graphs_that_do_not_compile_run_on_onnxruntime_and_say_so(monkeypatch):
     exported = _irregular()
 
-    def refuse(model, manifest, groups):
+    def refuse(model, manifest, groups, min_weights=0):
         raise ValueError("sparse emulator: node 'n' (Foo): not supported")
     monkeypatch.setattr(SparseGraph, 'compile_groups', staticmethod(refuse))
     dev = EmulatedHailo('e', quantized=False)
@@ -230,8 +230,8 @@ def test_a_sparse_graph_that_disagrees_with_onnxruntime_fails_the_upload(monkeyp
     exported = _irregular()
     real = SparseGraph.compile_groups
 
-    def corrupt(model, manifest, groups):
-        graphs = real(model, manifest, groups)
+    def corrupt(model, manifest, groups, min_weights=0):
+        graphs = real(model, manifest, groups, min_weights)
         graphs[-1]._pattern_vals += 1
         return graphs
     monkeypatch.setattr(SparseGraph, 'compile_groups', staticmethod(corrupt))
@@ -263,7 +263,7 @@ def test_backend_is_validated_and_reopen_reuses_the_compiled_graph():
 
 
 @pytest.mark.parametrize('groups', [2, 3])
-def test_output_groups_run_at_once_give_the_single_graphs_outputs(groups):
+def test_output_groups_run_at_once_give_the_single_graphs_outputs(groups, monkeypatch):
     """compile_groups splits whole outputs; SplitGraph runs them in threads, same result."""
     from feagi_hailo_ros.devices.emulator_sparse import SplitGraph
     exported = _irregular()
@@ -288,6 +288,15 @@ def test_output_groups_run_at_once_give_the_single_graphs_outputs(groups):
                     np.testing.assert_array_equal(a, b)
     finally:
         split.close()
+    whole = SparseGraph.compile_groups(exported.model, exported.manifest, groups,
+                                       min_weights=single.nnz + 1)
+    assert len(whole) == 1                         # too small to be worth a thread
+    small = EmulatedHailo('s', threads=groups)
+    small.open()
+    small.upload(exported)
+    assert isinstance(small._graph, SparseGraph)
+    import feagi_hailo_ros.devices.emulator as emulator_module
+    monkeypatch.setattr(emulator_module, 'SPLIT_MIN_WEIGHTS', 1)
     dev = EmulatedHailo('e', threads=groups)
     dev.open()
     dev.upload(exported)

@@ -56,6 +56,7 @@ class FaultPlan:
     reconnect_after_s: Optional[float] = None          # reopen succeeds after this time
 
 
+SPLIT_MIN_WEIGHTS = 1_000_000   # sparse backend: weights per thread worth a thread's cost
 _LEVELS = {'disable': 'ORT_DISABLE_ALL', 'basic': 'ORT_ENABLE_BASIC',
            'extended': 'ORT_ENABLE_EXTENDED', 'all': 'ORT_ENABLE_ALL'}
 BACKENDS = ('sparse', 'onnxruntime')
@@ -180,7 +181,7 @@ class EmulatedHailo(Device):
                 return
             try:
                 graphs = SparseGraph.compile_groups(partition.model, partition.manifest,
-                                                    self.threads)
+                                                    self.threads, SPLIT_MIN_WEIGHTS)
                 graph = graphs[0] if len(graphs) == 1 else SplitGraph(graphs)
             except ValueError as exc:
                 self._backend_notes.append(f'sparse backend cannot run this graph ({exc}): '

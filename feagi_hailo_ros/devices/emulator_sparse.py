@@ -620,11 +620,13 @@ class SparseGraph:
 
     @classmethod
     def compile_groups(cls, model: Union[onnx.ModelProto, bytes], manifest: dict,
-                       groups: int) -> List['SparseGraph']:
+                       groups: int, min_weights: int = 0) -> List['SparseGraph']:
         """`compile`, with the outputs split into up to `groups` graphs of similar work.
 
         Each graph holds whole outputs (about the same number of weights each), so the
-        graphs can run at the same time on different cores (`SplitGraph`).
+        graphs can run at the same time on different cores (`SplitGraph`); each gets at
+        least `min_weights` weights (a small graph stays whole: threads would cost more
+        than they save).
         """
         if isinstance(model, (bytes, bytearray)):
             model = onnx.load_from_string(bytes(model))
@@ -640,6 +642,9 @@ class SparseGraph:
             _, z, x, y = shape
             entries.append((value.name, (x, y, z), cols, _onnx_to_host(rows, z, x, y), vals))
         comp.maps.clear()
+        total = sum(e[2].size for e in entries)
+        if min_weights > 0:
+            groups = min(int(groups), max(1, total // int(min_weights)))
         loads = np.zeros(max(1, int(groups)), np.int64)
         group_of = {}
         for k in sorted(range(len(entries)), key=lambda k: -entries[k][2].size):

@@ -52,6 +52,7 @@ def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:
 
 
 SHARE_WAIT_S = 0.5            # a worker waits this long for its burst to share updates
+SHARE_MIN_NEURONS = 100_000   # a device partition's targets worth sharing the updates of
 WAIT_EMA_ALPHA = 0.1          # smoothing of the main thread's wait for the devices
 FILL_AHEAD_WAIT_S = 1e-4      # fill ahead while that wait is above this (0.1 ms)
 
@@ -163,8 +164,10 @@ class HybridEngine:
         self.connectome = connectome
         self.prefetch = bool(prefetch)
         self.plan = plan or plan_partitions(connectome, partition, devices)
-        if share_updates is None:
-            share_updates = (os.cpu_count() or 1) > 1
+        if share_updates is None:          # worth a thread handoff for large partitions only
+            share_updates = (os.cpu_count() or 1) > 1 and all(
+                sum(hi - lo for lo, hi in p.ranges(connectome)) >= SHARE_MIN_NEURONS
+                for p in self.plan.partitions)
         self.share_updates = bool(share_updates)
         # None: fill the next inputs during the burst only while the device is the
         # bottleneck (the main thread waited for it lately), where it shortens the wait
