@@ -52,6 +52,7 @@ def test_emulator_partition_is_really_used_and_matches_cpu():
         fired = run_bursts(hybrid, 200, injections)
         assert hybrid.describe()[0]['exact'] is True
         assert hybrid.describe()[0]['device']['emulated'] is True
+        assert hybrid.share_updates is False       # too small to be worth the handoff
     # one inference per burst, plus burst 201's prefetched one unless close cancelled it
     assert len(calls) in (200, 201) and hybrid.faults == []
     assert _same(cpu, fired)
