@@ -100,6 +100,14 @@ class Device(ABC):
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Run one burst's integration: grids (X, Y, Z) per input name -> grids per output."""
 
+    def warm_up(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Run the inference made at open, before any burst (compiles and loads lazily).
+
+        An inference like `infer`; a device whose test hooks count inferences does not
+        count this one.
+        """
+        return self.infer(inputs)
+
     @abstractmethod
     def describe(self) -> DeviceHealth:
         """Return identity and telemetry (temperature, power, utilisation where available)."""

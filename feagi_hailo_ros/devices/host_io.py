@@ -7,6 +7,7 @@ by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounde
 
 from typing import Dict, List, Optional, Tuple
 
+from feagi_hailo_ros.devices.base import DeviceError
 from feagi_hailo_ros.devices.export import source_factors
 from feagi_hailo_ros.devices.host_kernels import fill_sources
 import numpy as np
@@ -73,16 +74,20 @@ class PartitionIO:
                                            for i in manifest['inputs']) else None})
         self._pack(buffers)
         self.targets: List[dict] = []
+        limits = {o['name']: output_limits(o) for o in manifest['outputs']}
         for spec in manifest['outputs']:
             if spec['kind'] != 'current':
                 continue
             lo, hi = spec['neuron_range']
             derived = spec.get('reach_from_current', False)
-            voxels = int(connectome.areas[spec['area_index']].voxels)
+            reach = None if derived else f'reach_{spec["area_index"]}'
+            area = connectome.areas[spec['area_index']]
             self.targets.append({'area_index': spec['area_index'], 'lo': lo, 'hi': hi,
                                  'n': spec['neurons_per_voxel'], 'current': spec['name'],
-                                 'reach': None if derived else f'reach_{spec["area_index"]}',
-                                 'voxels': voxels})
+                                 'reach': reach, 'voxels': int(area.voxels),
+                                 'dims': tuple(int(d) for d in area.dims),
+                                 'limits': {name: limits.get(name, (-np.inf, np.inf))
+                                            for name in (spec['name'], reach) if name}})
 
     def inputs(self, fired: np.ndarray, fired_potential: np.ndarray,
                buffer: int = 0) -> InputGrids:
@@ -165,24 +170,59 @@ class PartitionIO:
 
         Voxel v's neuron is `base + v * stride` (the last neuron of the voxel, as the CPU
         engine's synapses address it); `current` and `reach` (None when the export derives
-        reach from the current) are flat float32 views in the host order. A grid whose size
-        is not the area's voxel count is refused (ValueError naming the output).
+        reach from the current) are flat float32 views in the host order. A device result
+        is checked, not trusted: a missing grid, one whose shape is not the area's (X, Y, Z)
+        (or flat voxel count), whose dtype is not floating point, or with a value that is
+        NaN, infinite or outside the output's quantised range is refused (DeviceError
+        naming the output and the reason).
         """
-        current = self._flat(outputs, target['current'], target['voxels'])
+        current = self._checked(outputs, target['current'], target)
         reach = None
         if target['reach'] is not None:
-            reach = self._flat(outputs, target['reach'], target['voxels'])
+            reach = self._checked(outputs, target['reach'], target)
         return target['lo'] + target['n'] - 1, target['n'], current, reach
 
     @staticmethod
-    def _flat(outputs: Dict[str, np.ndarray], name: str, voxels: int) -> np.ndarray:
+    def _checked(outputs: Dict[str, np.ndarray], name: str, target: dict) -> np.ndarray:
+        """The output grid `name` of `target` as a flat float32 view, after the checks."""
         if name not in outputs:
-            raise ValueError(f'device output {name!r} is missing (got {sorted(outputs)})')
-        grid = np.ascontiguousarray(outputs[name], dtype=np.float32).reshape(-1)
-        if grid.size != voxels:
-            raise ValueError(f'device output {name!r} has {grid.size} values; the area has '
-                             f'{voxels} voxels')
-        return grid
+            raise _bad_output(name, f'missing (got {sorted(outputs)})')
+        grid = np.asarray(outputs[name])
+        if grid.dtype.kind != 'f':
+            raise _bad_output(name, f'dtype {grid.dtype}, expected float32 (dequantised)')
+        if grid.shape not in (target['dims'], (target['voxels'],)):
+            raise _bad_output(name, f'shape {grid.shape}, expected the area dims '
+                                    f'{target["dims"]} ({target["voxels"]} voxels)')
+        flat = np.ascontiguousarray(grid, dtype=np.float32).reshape(-1)
+        if flat.size:
+            low, high = target['limits'][name]
+            least, most = float(flat.min()), float(flat.max())   # NaN propagates
+            if not (low <= least and most <= high):
+                bad = least if not low <= least else most
+                raise _bad_output(name, f'value {bad:g} is NaN, infinite or outside the '
+                                        f'quantised range [{low:g}, {high:g}]')
+        return flat
+
+
+def output_limits(spec: dict) -> Tuple[float, float]:
+    """The values a device output may hold: its quantised range (bits, scale, sign).
+
+    Widened to the export's bound where that is larger (an unquantised emulation) and by
+    float32 rounding.
+    """
+    bits, scale = int(spec['bits']), float(spec['scale'])
+    bound = float(spec.get('bound', 0.0))
+    if spec['kind'] == 'current':
+        low, high = -(2 ** (bits - 1)) * scale, (2 ** (bits - 1) - 1) * scale
+        low, high = min(low, -bound), max(high, bound)
+    else:
+        low, high = 0.0, max((2 ** bits - 1) * scale, bound)
+    slack = 1e-6 * max(abs(low), abs(high))
+    return low - slack, high + slack
+
+
+def _bad_output(name: str, why: str) -> DeviceError:
+    return DeviceError(f'device output {name!r}: {why}', reason=f'bad result: {name} {why}')
 
 
 def to_onnx_layout(grid: np.ndarray) -> np.ndarray:

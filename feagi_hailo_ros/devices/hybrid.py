@@ -12,9 +12,16 @@ burst's input grids are filled area by area as the areas are updated (`fill_ahea
 the next inference starts the moment the burst ends. FEAGI's one-burst delay makes all of
 this exact. A device error or timeout is recorded, the partition runs on the CPU from that
 very burst (nothing is lost: the state is on the host; a late job never writes), and the
-device is reopened in the background after `retry_bursts`. A device that cannot be opened
-at start (in use by another process, say) starts the same way, on the CPU; a missing
-library, chip or HEF (DeviceUnavailable) is an error at construction.
+device is reopened in the background after `retry_bursts`, doubling the wait after each
+failed reopen (up to MAX_RETRY_DOUBLINGS). A device that cannot be opened at start (in use by
+another process, say) starts the same way, on the CPU; a missing library, chip or HEF
+(DeviceUnavailable) is an error at construction.
+Cold start is not a fault: at open (and at each reopen) the device runs one inference on an
+empty fired set, which compiles and loads whatever is lazy (numba kernels, the emulator's
+graph, HailoRT's network) under its own, longer limit (`startup_timeout_s`), reported as
+start-up time; the first burst job after an open gets that limit too. Device results are
+checked, not trusted: an output grid of the wrong shape or dtype, with NaN or infinity, or
+outside its quantised range is a fault like a timeout.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +58,8 @@ def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:
                           for a in np.flatnonzero(per_area)])
 
 
+STARTUP_TIMEOUT_S = 60.0      # least limit of a device's first inference after an open
+MAX_RETRY_DOUBLINGS = 6       # failed reopens double the wait up to 2**6 x retry_bursts
 SHARE_WAIT_S = 0.5            # a worker waits this long for its burst to share updates
 SHARE_MIN_NEURONS = 100_000   # a device partition's targets worth sharing the updates of
 WAIT_EMA_ALPHA = 0.1          # smoothing of the main thread's wait for the devices
@@ -150,6 +159,10 @@ class _Runtime:
     busy: Optional[Future] = None          # a job that timed out and may still run
     reopening: Optional[Future] = None
     retry_at: int = 0
+    failed_reopens: int = 0                # in a row: each doubles the wait (back-off)
+    first_job: bool = True                 # the next job is the first after an open
+    startup_s: Optional[float] = None      # open + upload + first inference, last open
+    last_fault: str = ''
 
 
 class HybridEngine:
@@ -160,7 +173,8 @@ class HybridEngine:
                  retry_bursts: int = 50, plan: Optional[Plan] = None,
                  exported: Optional[Dict[str, ExportedPartition]] = None,
                  log: Optional[Callable[[str], None]] = None, prefetch: bool = True,
-                 share_updates: Optional[bool] = None, fill_ahead: Optional[bool] = None):
+                 share_updates: Optional[bool] = None, fill_ahead: Optional[bool] = None,
+                 startup_timeout_s: Optional[float] = None):
         self.connectome = connectome
         self.prefetch = bool(prefetch)
         self.plan = plan or plan_partitions(connectome, partition, devices)
@@ -176,6 +190,9 @@ class HybridEngine:
         # slot 0: the main thread; slot 1 + k: device k's worker (its share of the updates)
         self.engine = BurstEngine(connectome, update_slots=1 + len(self.plan.partitions))
         self.timeout_s = float(timeout_s)
+        # the first inference after an open compiles and loads: seconds on a cold cache
+        self.startup_timeout_s = float(startup_timeout_s if startup_timeout_s is not None
+                                       else max(STARTUP_TIMEOUT_S, 10 * self.timeout_s))
         self.retry_bursts = int(retry_bursts)
         self.log = log or (lambda message: None)
         self.faults: List[dict] = []
@@ -225,15 +242,42 @@ class HybridEngine:
                       source_ranges(c, residual) if residual is not None else [], executor,
                       slot=1 + len(self.runtimes),
                       worker_share=_second_half(io.targets) if self.share_updates else ())
+        started = executor.submit(self._open_device, rt)
         try:
-            device.open()
-            device.upload(exp)
+            rt.startup_s = started.result(timeout=self.startup_timeout_s)
         except DeviceUnavailable:
             executor.shutdown(wait=False)
             raise                       # nothing to retry: library, chip or HEF missing
+        except FutureTimeout:
+            rt.busy = started
+            self._fault(rt, DeviceError(
+                f'open, upload and first inference took over {self.startup_timeout_s:g} s',
+                reason=f'start-up timeout: not ready within {self.startup_timeout_s:g} s'),
+                'open failed')
         except Exception as exc:  # noqa: BLE001 - e.g. chip in use: start on the CPU
             self._fault(rt, exc, 'open failed')
+        else:
+            self.log(f'{part.name}: {device.kind} ready in {rt.startup_s:.2f} s (open, upload '
+                     'and a first inference: compiling and loading happen here, before any '
+                     'burst deadline)')
         return rt
+
+    def _open_device(self, rt: _Runtime) -> float:
+        """Worker: open the device, upload the partition, run one checked inference.
+
+        The inference (an empty fired set) compiles and loads whatever is lazy on the host
+        and on the device, so that no burst pays for it. Returns the seconds it all took.
+        """
+        started = time.perf_counter()
+        rt.device.open()
+        rt.device.upload(rt.exported)
+        empty = np.zeros(0, np.int64)
+        grids = rt.io.inputs(empty, np.zeros(0, np.float32), 0)
+        outputs = rt.device.warm_up(grids)
+        for target in rt.io.targets:
+            rt.io.target_grid(outputs, target)
+        rt.first_job = True
+        return time.perf_counter() - started
 
     # ---- the BurstEngine API -----------------------------------------------------------
     def inject(self, area_id: str, x, y, z, potential) -> None:
@@ -363,34 +407,44 @@ class HybridEngine:
         """
         job = rt.pending
         t_wait = time.perf_counter()
-        if not job.ready.wait(self.timeout_s) and job.abandon():
+        first, rt.first_job = rt.first_job, False
+        limit_s = self.startup_timeout_s if first else self.timeout_s
+        if not job.ready.wait(limit_s) and job.abandon():
             rt.busy = job.future
-            limit_ms = self.timeout_s * 1000
+            limit_ms = limit_s * 1000
             self._fault(rt, DeviceError(
                 f'no result within {limit_ms:.0f} ms',
                 reason=f'timeout: no result within {limit_ms:.0f} ms'), 'timeout')
             return None, time.perf_counter() - t_wait
         job.ready.wait()              # not abandoned: the worker is past the inference
+        waited = time.perf_counter() - t_wait
         if job.error is not None:
             job.abandon()
             self._fault(rt, job.error, 'error')
-            return None, time.perf_counter() - t_wait
-        return job.grids, time.perf_counter() - t_wait
+            return None, waited
+        if first and waited > self.timeout_s:
+            self.log(f'{rt.part.name}: first burst inference after the open took '
+                     f'{waited * 1000:.0f} ms (start-up, not a fault)')
+        return job.grids, waited
 
     def _reopen(self, rt: _Runtime) -> None:
         rt.device.close()
-        rt.device.open()
-        rt.device.upload(rt.exported)
+        rt.startup_s = self._open_device(rt)
 
     def _fault(self, rt: _Runtime, exc: BaseException, what: str) -> None:
         reason = getattr(exc, 'reason', '') or str(exc) or type(exc).__name__
         record = {'burst': self.engine.burst_count, 'partition': rt.part.name,
                   'device': rt.device.kind, 'what': what, 'reason': reason}
         self.faults.append(record)
+        if what == 'reopen failed':
+            rt.failed_reopens += 1
+        wait = self.retry_bursts * 2 ** min(rt.failed_reopens, MAX_RETRY_DOUBLINGS)
+        again = f' ({rt.failed_reopens} failed reopens in a row)' if rt.failed_reopens else ''
         self.log(f'{rt.part.name}: {what} at burst {record["burst"]}: {reason}; '
-                 f'partition moved to the CPU, retry in {self.retry_bursts} bursts')
+                 f'partition moved to the CPU, retry in {wait} bursts{again}')
         rt.mode = 'cpu'
-        rt.retry_at = self.engine.burst_count + self.retry_bursts
+        rt.last_fault = f'{what} at burst {record["burst"]}: {reason}'
+        rt.retry_at = self.engine.burst_count + wait
 
     def _maybe_reopen(self, rt: _Runtime) -> None:
         if rt.reopening is not None:
@@ -400,8 +454,9 @@ class HybridEngine:
             rt.reopening = None
             if exc is None:
                 rt.mode = 'device'
+                rt.failed_reopens = 0
                 self.log(f'{rt.part.name}: device back after reopen at burst '
-                         f'{self.engine.burst_count}')
+                         f'{self.engine.burst_count} (ready in {rt.startup_s:.2f} s)')
                 return
             self._fault(rt, exc, 'reopen failed')
             return
@@ -533,7 +588,11 @@ class HybridEngine:
             out.append({'partition': rt.part.name, 'mode': rt.mode,
                         'targets': [self.connectome.areas[t].id for t in rt.part.targets],
                         'exact': rt.exported.manifest['exact'], 'device': health,
-                        'faults': sum(1 for f in self.faults if f['partition'] == rt.part.name)})
+                        'faults': sum(1 for f in self.faults if f['partition'] == rt.part.name),
+                        'last_fault': rt.last_fault, 'failed_reopens': rt.failed_reopens,
+                        'retry_in_bursts': (max(0, rt.retry_at - self.engine.burst_count)
+                                            if rt.mode == 'cpu' else None),
+                        'startup_s': rt.startup_s})
         return out
 
     def close(self) -> None:

@@ -17,12 +17,14 @@ from feagi_hailo_ros.io import motors as io_motors
 from feagi_hailo_ros.io import scalars as io_scalars
 from feagi_hailo_ros.io.areas import find_gaze_area, find_motor_areas
 from feagi_hailo_ros.io.injections import Injections
+from feagi_hailo_ros.kernel_cache import cache_state, kernel_cache_counts
 import numpy as np
 
 # Input kinds of the node and the unit types (brain.ids) that mark their areas.
 INPUT_UNITS = {'imu': ('rim',), 'proximity': ('pro',), 'joints': ('svm',)}
 AREA_PARAMETER = {'imu': 'imu_area', 'proximity': 'proximity_area', 'joints': 'joint_area'}
 IMU_AXES = 3
+WARM_UP_POTENTIAL = 1000.0   # injected at warm-up into every area, enough to fire
 
 
 def _optional_module(name: str):
@@ -55,16 +57,30 @@ def load_connectome(settings: Dict[str, Any], logger=None):
 
 
 def build_runtime(settings: Dict[str, Any], logger=None) -> 'BrainRuntime':
-    """Build the runtime the node bursts: brain, engine on the chosen device, encoders."""
+    """Build the runtime the node bursts: brain, engine on the chosen device, encoders.
+
+    Everything that compiles or loads lazily does so here, before the burst timer runs:
+    the devices at open (see devices.hybrid), the engine's kernels in `warm_up`. The
+    runtime's `startup` says how long each step took and whether the kernel cache was warm.
+    """
+    started = time.perf_counter()
     connectome = load_connectome(settings, logger)
+    loaded = time.perf_counter()
     engine, device_name = build_engine(connectome, settings, logger)
+    opened = time.perf_counter()
     try:
         runtime = BrainRuntime(connectome, engine, device_name, settings, logger)
         runtime.warm_up_s = runtime.warm_up()
-        return runtime
     except BaseException:
         engine.close()
         raise
+    counts = kernel_cache_counts()
+    runtime.startup = {'brain_s': loaded - started, 'engine_s': opened - loaded,
+                       'warm_up_s': runtime.warm_up_s,
+                       'kernels_loaded': counts['loaded'],
+                       'kernels_compiled': counts['compiled'],
+                       'kernel_cache': cache_state(counts)}
+    return runtime
 
 
 def hailo_available() -> bool:
@@ -133,6 +149,7 @@ class BrainRuntime:
         self._scalar_area: Dict[str, int] = {}
         self._pending: List[Injections] = []
         self.warm_up_s = 0.0
+        self.startup: Dict[str, Any] = {}
         vision = _optional_module('feagi_hailo_ros.io.vision')
         if vision is not None and self._has_vision_areas():
             self.vision = vision.SegmentedVisionEncoder(
@@ -243,22 +260,35 @@ class BrainRuntime:
         return len(injections)
 
     # ---------------------------------------------------------------- burst
-    def warm_up(self, bursts: int = 2) -> float:
+    def warm_up(self, bursts: int = 3) -> float:
         """Run bursts that compile the kernels (and wake devices), then rewind the state.
 
-        The first burst of a fresh process compiles the numba kernels (seconds where the
-        cache is cold); doing it at configure keeps it out of the timed loop. The engine's
-        state is restored exactly, so the brain's run is the same as without the warm-up.
-        Returns the seconds it took.
+        The first bursts of a fresh process compile the numba kernels (seconds where the
+        cache is cold); doing it at configure keeps it out of the timed loop. The first
+        neuron of every area is injected, so that spikes are propagated (each kernel of a
+        burst with input runs). The engine's state is restored exactly, so the brain's run
+        is the same as without the warm-up. Returns the seconds it took.
         """
         started = time.perf_counter()
         saved = self.engine.state
         try:
             for _ in range(bursts):
+                for area_id in self.area_ids:
+                    self.engine.inject(area_id, 0, 0, 0, WARM_UP_POTENTIAL)
                 self.engine.burst()
         finally:
             self.engine.state = saved
         return time.perf_counter() - started
+
+    def startup_summary(self) -> str:
+        """One line: how long start-up took and whether the kernel cache was warm."""
+        s = self.startup
+        if not s:
+            return f'warm-up {self.warm_up_s:.2f} s'
+        return (f"start-up: brain {s['brain_s']:.2f} s, engine and devices "
+                f"{s['engine_s']:.2f} s, warm-up {s['warm_up_s']:.2f} s; numba kernel cache "
+                f"{s['kernel_cache']} ({s['kernels_loaded']} loaded, "
+                f"{s['kernels_compiled']} compiled)")
 
     def burst(self) -> np.ndarray:
         """Inject what was encoded since the last burst, run one burst, return fired indices."""
@@ -335,6 +365,9 @@ class BrainRuntime:
             values[prefix + 'mode'] = part.get('mode', '')
             values[prefix + 'exact'] = part.get('exact', '')
             values[prefix + 'faults'] = part.get('faults', 0)
+            for key in ('last_fault', 'failed_reopens', 'retry_in_bursts', 'startup_s'):
+                if part.get(key) not in (None, ''):
+                    values[prefix + key] = part[key]
             for key in ('name', 'status', 'temperature_c', 'utilization', 'power_w',
                         'emulated'):
                 value = part.get('device', {}).get(key)

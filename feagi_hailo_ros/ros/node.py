@@ -159,10 +159,10 @@ class FeagiHailoNode(LifecycleNode):
             '/diagnostics': self.create_publisher(DiagnosticArray, '/diagnostics', 10),
         }
         self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
-        warm_up_s = float(getattr(self._runtime, 'warm_up_s', 0.0))
+        startup = getattr(self._runtime, 'startup_summary', None)
         self.get_logger().info(
-            f'configured: {self._runtime.summary()} on device {self._runtime.device_name} '
-            f'(kernels warmed up in {warm_up_s:.2f} s)')
+            f'configured: {self._runtime.summary()} on device {self._runtime.device_name}'
+            + (f'; {startup()}' if callable(startup) else ''))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

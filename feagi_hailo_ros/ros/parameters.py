@@ -67,7 +67,9 @@ PARAMETERS: List[ParamSpec] = [
               'device hailo: folder written by `feagi-hailo export` with <partition>/model.hef',
               _RO),
     ParamSpec('device_timeout_ms', 1000.0,
-              'a device burst slower than this falls back to the cpu for a while', _RO,
+              'a device burst slower than this falls back to the cpu for a while (the '
+              'first inference after an open, which compiles and loads, has max(60 s, 10x))',
+              _RO,
               (1.0, 60000.0)),
     ParamSpec('shared_device', False,
               'device hailo: share the chip with other processes (hailort.service)', _RO),
