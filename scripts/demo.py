@@ -44,6 +44,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--camera-rate', type=float, default=15.0, help='frames/s (15)')
     parser.add_argument('--width', type=int, default=128, help='camera width (128)')
     parser.add_argument('--height', type=int, default=96, help='camera height (96)')
+    parser.add_argument('--check', action='store_true',
+                        help='exit 1 on a device fault or fallback, a burst error, or missed '
+                             'bursts beyond a margin (what the test command runs)')
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error('--seconds must be > 0')
@@ -122,11 +125,38 @@ def main(argv: Optional[List[str]] = None) -> int:
         executor.shutdown()
         ok = stats.bursts > 0 and received.counts['cmd_vel'] and \
             received.counts['motor_commands']
+        if args.check:
+            problems = check_run(args, elapsed, stats, fallbacks, brain.burst_errors)
+            print('demo check: ' + ('; '.join(problems) if problems else 'OK'))
+            ok = ok and not problems
         return 0 if ok else 1
     finally:
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+MISSED_MARGIN = 0.05    # --check: share of the periods that may be missed (rate, overruns)
+
+
+def check_run(args, elapsed: float, stats, fallbacks: int, burst_errors: int) -> List[str]:
+    """What `--check` fails on: device faults, burst errors, missed bursts past the margin.
+
+    The first period is not counted against the rate (the timer starts one period in).
+    """
+    problems = []
+    if fallbacks:
+        problems.append(f'{fallbacks} device fault(s): partitions fell back to the cpu')
+    if burst_errors:
+        problems.append(f'{burst_errors} burst error(s)')
+    periods = max(1, int(elapsed * args.burst_rate) - 1)
+    if stats.bursts < (1 - MISSED_MARGIN) * periods:
+        problems.append(f'{stats.bursts} bursts in {periods} periods: more than '
+                        f'{MISSED_MARGIN:.0%} missed')
+    if stats.overruns > MISSED_MARGIN * periods:
+        problems.append(f'{stats.overruns} overruns in {periods} periods: more than '
+                        f'{MISSED_MARGIN:.0%}')
+    return problems
 
 
 class Received:
