@@ -155,7 +155,7 @@ def test_parameters_are_validated_and_burst_rate_changes_at_run_time(harness):
     started = time.monotonic()
     spin_until(executor, lambda: False, 1.0)
     rate = (node.burst_stats().bursts - start) / (time.monotonic() - started)
-    assert 5.0 <= rate <= 12.0, rate  # 10 Hz asked (50 before); a loaded machine lags
+    assert 3.0 <= rate <= 12.0, rate  # 10 Hz asked (50 before); a loaded machine lags
 
 
 def test_bad_inputs_warn_and_never_stop_the_bursts(harness):
