@@ -11,13 +11,15 @@ from feagi_hailo_ros.devices.emulator import EmulatedHailo, FaultPlan
 from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.ros.brain_runtime import BrainRuntime
-from feagi_hailo_ros.ros.parameters import PARAMETERS
 import numpy as np
 import pytest
 from test_devices_conftest_helpers import (bursts_until_device, random_vision_injections,
                                            run_bursts, small_synthetic)
 
 LIMIT_S = 0.25           # the device deadline of these tests: far above a normal inference
+# what BrainRuntime reads of the node's parameters (ros.parameters needs rclpy)
+SETTINGS = {'gaze_x': 0.5, 'gaze_y': 0.5, 'gaze_modulation': 0.5, 'vision_change_min': 1,
+            'vision_change_max': 255}
 
 
 def _same(a, b):
@@ -141,8 +143,7 @@ def test_failed_reopens_back_off_and_diagnostics_show_the_cause():
                           retry_bursts=retry)
     try:
         fired = run_bursts(hybrid, 200, inject_fn=paced)
-        settings = {spec.name: spec.default for spec in PARAMETERS}
-        health = BrainRuntime(c, hybrid, 'emulator', settings).health()
+        health = BrainRuntime(c, hybrid, 'emulator', SETTINGS).health()
         (part,) = hybrid.describe()
     finally:
         hybrid.close()
