@@ -131,6 +131,11 @@ class ReplayDevice:
         wait_out(start, self.latency_s)
         return out
 
+    def warm_up(self, inputs):
+        """The inference at open: zero grids of the recorded shapes (no frame is used)."""
+        return {name: np.zeros(shape, np.float32) for name, (shape, _, _)
+                in self.frames[0].items()}
+
     def describe(self):
         """Health of the replay device."""
         from feagi_hailo_ros.devices.base import DeviceHealth
