@@ -37,7 +37,7 @@ def engine_memory(brain, bursts: int = 100) -> dict:
     The engine runs `bursts` bursts first, a random half of the input area (the first)
     getting potential 2.0 each burst, so its fired buffers reach a working size.
     """
-    from feagi_hailo_ros.engine.bench import area_drive, run_for_memory
+    from feagi_hailo_ros.benchmarks.engine import area_drive, run_for_memory
     from feagi_hailo_ros.engine.core import BurstEngine
     engine = BurstEngine(brain)
     report = run_for_memory(engine, bursts=bursts, inputs=area_drive(

@@ -40,7 +40,7 @@ def main() -> int:
     t0 = time.perf_counter()
     from feagi_hailo_ros.engine import \
         kernel  # noqa: F401  (loads or compiles the kernel)
-    from feagi_hailo_ros.engine.bench import run_benchmark
+    from feagi_hailo_ros.benchmarks.engine import run_benchmark
     import_s = time.perf_counter() - t0
     print(json.dumps({'kernel_import_s': round(import_s, 3)}))
     for workload in args.workloads.split(','):
@@ -58,9 +58,9 @@ def main() -> int:
 
 def report_memory(brains, warmup: int) -> int:
     """Print the memory report of each brain (JSON line, then a readable summary)."""
-    from feagi_hailo_ros.engine.bench import area_drive, run_for_memory
+    from feagi_hailo_ros.benchmarks.engine import area_drive, run_for_memory
     from feagi_hailo_ros.engine.core import BurstEngine
-    from feagi_hailo_ros.engine.workloads import bench_workload
+    from feagi_hailo_ros.testing.workloads import bench_workload
     for name in brains:
         inputs = None
         if name.startswith('synth'):

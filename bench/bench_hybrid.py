@@ -21,10 +21,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
+from feagi_hailo_ros.benchmarks.hybrid import (  # noqa: E402
+    run_hybrid_benchmark, summary_lines)
 from feagi_hailo_ros.brain.builder import load_brain  # noqa: E402
 from feagi_hailo_ros.brain.synth import synthetic_genome  # noqa: E402
-from feagi_hailo_ros.devices.benchmark import (  # noqa: E402
-    run_hybrid_benchmark, summary_lines)
 
 
 def main() -> int:

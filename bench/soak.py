@@ -556,7 +556,7 @@ def two_digits_down(value: float) -> float:
 
 
 def run_engine(args) -> Dict[str, Any]:
-    from feagi_hailo_ros.devices.hybrid import HybridEngine
+    from feagi_hailo_ros.engine.hybrid import HybridEngine
     started = time.monotonic()
     start_usage = usage()
     connectome = load_connectome(args.brain, args.neurons)
@@ -729,7 +729,7 @@ def run_node(args) -> Dict[str, Any]:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from feagi_hailo_ros.devices.hybrid import HybridEngine
+    from feagi_hailo_ros.engine.hybrid import HybridEngine
     from feagi_hailo_ros.ros import brain_runtime
     from feagi_hailo_ros.ros.node import FeagiHailoNode
 

@@ -23,7 +23,7 @@ if importlib.util.find_spec('feagi_hailo_ros') is None:  # run from a source che
 
 def default_device() -> str:
     """Return 'emulator' when the devices layer and onnxruntime are present, else 'cpu'."""
-    for module in ('feagi_hailo_ros.devices.hybrid', 'feagi_hailo_ros.devices.emulator',
+    for module in ('feagi_hailo_ros.engine.hybrid', 'feagi_hailo_ros.devices.emulator',
                    'onnxruntime'):
         try:
             if importlib.util.find_spec(module) is None:

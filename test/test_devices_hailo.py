@@ -12,9 +12,9 @@ from feagi_hailo_ros.devices.base import DeviceError, DeviceTimeout, DeviceUnava
 from feagi_hailo_ros.devices.export import export_partition, write_partition
 from feagi_hailo_ros.devices.hailo import explain, HailoDevice, load_hailort, scan, status_name
 from feagi_hailo_ros.devices.host_io import PartitionIO
-from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.devices.planner import plan_partitions
 from feagi_hailo_ros.engine.core import BurstEngine
+from feagi_hailo_ros.engine.hybrid import HybridEngine
 import numpy as np
 import pytest
 import test_devices_conftest_helpers as helpers

@@ -10,8 +10,8 @@ from feagi_hailo_ros.devices.base import DeviceError
 from feagi_hailo_ros.devices.emulator import EmulatedHailo
 from feagi_hailo_ros.devices.export import source_factors
 from feagi_hailo_ros.devices.host_io import driven_psp, PartitionIO
-from feagi_hailo_ros.devices.hybrid import HybridEngine
 from feagi_hailo_ros.engine.core import BurstEngine
+from feagi_hailo_ros.engine.hybrid import HybridEngine
 import numpy as np
 import pytest
 from test_devices_conftest_helpers import random_vision_injections, run_bursts, small_synthetic
@@ -228,7 +228,7 @@ def test_a_malformed_output_mid_run_falls_back_for_the_whole_partition_exactly()
     inject = random_vision_injections(c, 'iic400')
     reference = run_bursts(BurstEngine(c), 30, inject_fn=inject)
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
-        rt = hybrid.runtimes[0]
+        rt = hybrid.runners[0]
         assert len(rt.io.targets) >= 2
         real = rt.io.target_grid
         calls = []
@@ -250,11 +250,11 @@ def test_prefetched_device_jobs_are_dropped_when_the_state_is_set():
     c = small_synthetic(neurons=6000, hidden=3)
     inject = random_vision_injections(c, 'iic400')
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
-        assert hybrid.prefetch and hybrid.runtimes
+        assert hybrid.prefetch and hybrid.runners
         run_bursts(hybrid, 15, inject_fn=inject)
         saved = hybrid.state
         first = run_bursts(hybrid, 10, inject_fn=inject)
-        assert hybrid.runtimes[0].pending is not None          # next burst's job started
+        assert hybrid.runners[0].pending is not None          # next burst's job started
         hybrid.state = saved
         again = run_bursts(hybrid, 10, inject_fn=inject)
         assert hybrid.faults == []
@@ -330,14 +330,21 @@ def test_emulated_latency_is_the_round_trip_with_the_compute_inside_it():
     and is counted. The margins (90 ms) leave room for a slow or loaded machine.
     """
     import time
-    from feagi_hailo_ros.devices.emulator import FaultPlan
     from feagi_hailo_ros.devices.export import export_partition
     from feagi_hailo_ros.devices.planner import plan_partitions
     c = small_synthetic(neurons=3000, hidden=1)
     exp = export_partition(c, plan_partitions(c, 'auto', 1).partitions[0])
-    device = EmulatedHailo('e', latency_ms=100.0, faults=FaultPlan(hang_on={3}, hang_s=0.3))
+    device = EmulatedHailo('e', latency_ms=100.0)
     device.open()
     device.upload(exp)
+    graph_run, runs = device._graph.run, []
+
+    def slow_third(*args, **kwargs):            # the emulation itself takes 300 ms once
+        runs.append(1)
+        if len(runs) == 3:
+            time.sleep(0.3)
+        return graph_run(*args, **kwargs)
+    device._graph.run = slow_third
     io = PartitionIO(c, exp.manifest)
     fired = np.arange(0, 3000, 7, dtype=np.int64)
     inputs = io.inputs(fired, np.full(fired.size, 5.0, np.float32))
@@ -364,6 +371,6 @@ def test_emulated_latency_is_waited_out_without_host_cpu():
         wall, cpu = time.perf_counter(), time.process_time()
         run_bursts(hybrid, 10, inject_fn=inject, start=2)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        device_s = hybrid.last_timing['device_s']
+        device_s = hybrid.last_timing.device_s
     assert wall >= 9 * 0.020 and device_s >= 0.020
     assert cpu < 0.5 * wall                                    # the worker sleeps

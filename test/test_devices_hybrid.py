@@ -9,9 +9,10 @@ import time
 
 from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.cli.main import main as cli_main
-from feagi_hailo_ros.devices.emulator import EmulatedHailo, FaultPlan
-from feagi_hailo_ros.devices.hybrid import HybridEngine
+from feagi_hailo_ros.devices.emulator import EmulatedHailo
 from feagi_hailo_ros.engine.core import BurstEngine
+from feagi_hailo_ros.engine.hybrid import HybridEngine
+from feagi_hailo_ros.testing.faulty import FaultPlan, FaultyDevice
 import numpy as np
 import pytest
 from test_devices_conftest_helpers import (bursts_until_device, ESSENTIAL, ESSENTIAL_INJECT, PROBE,
@@ -70,10 +71,10 @@ def test_synthetic_integer_brain_identical_for_200_bursts(share, ahead):
     cpu = run_bursts(BurstEngine(c), 200, inject_fn=inject)
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto',
                       share_updates=share, fill_ahead=ahead) as hybrid:
-        assert hybrid.plan.partitions and hybrid.runtimes[0].exported.manifest['exact']
-        assert bool(hybrid.runtimes[0].worker_share) == share
+        assert hybrid.plan.partitions and hybrid.runners[0].exported.manifest['exact']
+        assert bool(hybrid.runners[0].worker_share) == share
         fired = run_bursts(hybrid, 200, inject_fn=inject)
-        full_fills = hybrid.runtimes[0].full_fills
+        full_fills = hybrid.runners[0].full_fills
     if ahead is not None:                      # forced: always / never filled ahead
         assert full_fills == 0 if ahead else full_fills in (200, 201)
     assert sum(f.size for f in cpu) > 1000
@@ -83,7 +84,7 @@ def test_synthetic_integer_brain_identical_for_200_bursts(share, ahead):
 def test_probe_genome_with_non_integer_inputs_is_reported_inexact():
     c = build_connectome(str(PROBE))
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto') as hybrid:
-        manifest = hybrid.runtimes[0].exported.manifest
+        manifest = hybrid.runners[0].exported.manifest
         run_bursts(hybrid, 30, read_injections(PROBE_INJECT))
     assert manifest['exact'] is False
     inexact = [s for s in manifest['inputs'] + manifest['outputs'] if not s['exact']]
@@ -103,7 +104,7 @@ def test_fault_falls_back_without_losing_state(faults, timeout_s, what, ahead):
     inject = random_vision_injections(c, 'iic400', seed=5)
     reference = run_bursts(BurstEngine(c), 200, inject_fn=inject)
     logs = []
-    hybrid = HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults),
+    hybrid = HybridEngine(c, lambda p: FaultyDevice(EmulatedHailo(p.name), faults),
                           partition='auto', timeout_s=timeout_s, retry_bursts=10,
                           log=logs.append, share_updates=True, fill_ahead=ahead)
     try:
@@ -128,7 +129,7 @@ def test_failed_reopen_keeps_bursting_on_cpu():
     def paced(engine, burst):                 # the background reopen gets time to fail
         time.sleep(0.002)
         inject(engine, burst)
-    with HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults), partition='auto',
+    with HybridEngine(c, lambda p: FaultyDevice(EmulatedHailo(p.name), faults), partition='auto',
                       retry_bursts=5) as hybrid:
         fired = run_bursts(hybrid, 60, inject_fn=paced)
         assert hybrid.describe()[0]['mode'] == 'cpu'
@@ -143,19 +144,20 @@ def test_latency_is_overlapped_and_timing_is_split():
                       partition='auto') as hybrid:
         run_bursts(hybrid, 5)
         timing = hybrid.last_timing
-    assert timing['device_s'] >= 0.004
-    assert timing['total_s'] >= timing['device_s']
-    assert set(timing) >= {'host_s', 'transfer_s', 'device_s', 'wait_s', 'cpu_partition_s'}
+    assert timing.device_s >= 0.004
+    assert timing.total_s >= timing.device_s
+    assert set(timing.as_dict()) >= {'host_s', 'transfer_s', 'device_s', 'wait_s',
+                                     'cpu_partition_s'}
 
 
 def test_cpu_device_gives_the_emulator_outputs_and_the_cpu_fired_sets():
-    from feagi_hailo_ros.devices.cpu import CpuDevice
+    from feagi_hailo_ros.testing.cpu_device import CpuDevice
     c = build_connectome(str(PROBE))
     injections = read_injections(PROBE_INJECT)
     reference = run_bursts(BurstEngine(c), 60, injections)
     with HybridEngine(c, lambda p: CpuDevice(c, p.name), partition='auto') as hybrid:
         fired = run_bursts(hybrid, 60, injections)
-        rt = hybrid.runtimes[0]
+        rt = hybrid.runners[0]
         emulator = EmulatedHailo('e', quantized=False)
         emulator.open()
         emulator.upload(rt.exported)
@@ -187,7 +189,7 @@ def test_zero_net_input_still_makes_candidates_through_the_reach_output():
         engine.inject_indices(np.arange(burst % 3, n, 3), 5.0)
     reference = run_bursts(BurstEngine(c), 12, inject_fn=inject)
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='b') as hybrid:
-        manifest = hybrid.runtimes[0].exported.manifest
+        manifest = hybrid.runners[0].exported.manifest
         fired = run_bursts(hybrid, 12, inject_fn=inject)
     assert any(o['kind'] == 'reach' for o in manifest['outputs'])
     assert _same(reference, fired)
@@ -199,8 +201,8 @@ def test_a_worker_that_stops_waiting_leaves_its_share_to_the_main_thread(monkeyp
 
     The prefetched job never waits long; the fired sets stay the same.
     """
-    import feagi_hailo_ros.devices.hybrid as hybrid_module
-    monkeypatch.setattr(hybrid_module, 'SHARE_WAIT_S', 0.0)
+    import feagi_hailo_ros.engine.hybrid.runner as runner_module
+    monkeypatch.setattr(runner_module, 'SHARE_WAIT_S', 0.0)
     c = small_synthetic()
     vision = random_vision_injections(c, 'iic400')
 
@@ -211,11 +213,11 @@ def test_a_worker_that_stops_waiting_leaves_its_share_to_the_main_thread(monkeyp
     shared = []
     with HybridEngine(c, lambda p: EmulatedHailo(p.name), partition='auto',
                       share_updates=True) as hybrid:
-        assert hybrid.runtimes[0].worker_share
+        assert hybrid.runners[0].worker_share
         fired = []
         for b in range(40):
             fired += run_bursts(hybrid, 1, inject_fn=inject, start=b)
-            shared.append(hybrid.last_timing['worker_targets_s'])
+            shared.append(hybrid.last_timing.worker_targets_s)
     assert _same(cpu, fired)
     assert not any(shared[1:])       # the first job, launched in its burst, may share
 
@@ -230,11 +232,11 @@ def test_an_unclosed_hybrid_engine_lets_the_process_exit(tmp_path):
         f'sys.path.insert(0, {str(TEST_DIR)!r})\n'
         'from test_devices_conftest_helpers import run_bursts, small_synthetic\n'
         'from feagi_hailo_ros.devices.emulator import EmulatedHailo\n'
-        'from feagi_hailo_ros.devices.hybrid import HybridEngine\n'
+        'from feagi_hailo_ros.engine.hybrid import HybridEngine\n'
         'c = small_synthetic(neurons=3000, hidden=2)\n'
         'h = HybridEngine(c, lambda p: EmulatedHailo(p.name), share_updates=True)\n'
         'run_bursts(h, 5)\n'
-        'print("done", h.runtimes[0].pending is not None)\n')
+        'print("done", h.runners[0].pending is not None)\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(TEST_DIR.parent)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep)
                                   if p]))

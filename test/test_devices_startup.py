@@ -7,10 +7,11 @@ tests do not depend on the speed of the machine.
 
 import time
 
-from feagi_hailo_ros.devices.emulator import EmulatedHailo, FaultPlan
-from feagi_hailo_ros.devices.hybrid import HybridEngine
+from feagi_hailo_ros.devices.emulator import EmulatedHailo
 from feagi_hailo_ros.engine.core import BurstEngine
+from feagi_hailo_ros.engine.hybrid import HybridEngine
 from feagi_hailo_ros.ros.brain_runtime import BrainRuntime
+from feagi_hailo_ros.testing.faulty import FaultPlan, FaultyDevice
 import numpy as np
 import pytest
 from test_devices_conftest_helpers import (bursts_until_device, random_vision_injections,
@@ -139,7 +140,8 @@ def test_failed_reopens_back_off_and_diagnostics_show_the_cause():
         time.sleep(0.002)
         inject(engine, burst)
     reference = run_bursts(BurstEngine(c), 200, inject_fn=inject)
-    hybrid = HybridEngine(c, lambda p: EmulatedHailo(p.name, faults=faults), partition='auto',
+    hybrid = HybridEngine(c, lambda p: FaultyDevice(EmulatedHailo(p.name), faults),
+                          partition='auto',
                           retry_bursts=retry)
     try:
         fired = run_bursts(hybrid, 200, inject_fn=paced)

@@ -7,7 +7,7 @@ from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine, split_range
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.replay import read_injections
-from feagi_hailo_ros.engine.workloads import bench_workload, random_brain
+from feagi_hailo_ros.testing.workloads import bench_workload, random_brain
 import numpy as np
 import pytest
 

@@ -8,7 +8,7 @@ from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
 from feagi_hailo_ros.engine.reference import ReferenceEngine
-from feagi_hailo_ros.engine.workloads import bench_workload, random_brain
+from feagi_hailo_ros.testing.workloads import bench_workload, random_brain
 import numpy as np
 import pytest
 

@@ -7,7 +7,7 @@ from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
 from feagi_hailo_ros.engine.reference import (driven_psp, excitability_draw, pcg_hash,
                                               ReferenceEngine)
-from feagi_hailo_ros.engine.workloads import random_brain
+from feagi_hailo_ros.testing.workloads import random_brain
 import numpy as np
 import pytest
 

@@ -3,7 +3,7 @@
 from feagi_hailo_ros.engine.core import BurstEngine, split_range
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
-from feagi_hailo_ros.engine.workloads import random_brain
+from feagi_hailo_ros.testing.workloads import random_brain
 import numpy as np
 import pytest
 
@@ -85,7 +85,7 @@ def test_propagate_over_source_ranges_equals_all_spikes_on_a_source_restricted_c
     On a CSR whose other rows are empty (restricted to those sources) that is the same
     input as reading every spike.
     """
-    from feagi_hailo_ros.devices.hybrid import restrict_synapses
+    from feagi_hailo_ros.engine.hybrid.ranges import restrict_synapses
     model, injections = integer_brain(seed)
     n = model.n_neurons
     cut = n // 3

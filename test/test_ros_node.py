@@ -384,8 +384,8 @@ def test_overrunning_bursts_are_skipped_not_queued(ros_context):
 
 def test_device_choice_hailo_without_hailort_fails_with_help_auto_falls_to_cpu(
         ros_context, genome_path):
-    from feagi_hailo_ros.ros.brain_runtime import (build_runtime,
-                                                   hailo_available)
+    from feagi_hailo_ros.engine.factory import hailo_available
+    from feagi_hailo_ros.ros.brain_runtime import build_runtime
     from feagi_hailo_ros.ros.parameters import defaults
     settings = dict(defaults(), genome=genome_path, device='auto')
     runtime = build_runtime(settings)
@@ -422,15 +422,14 @@ def test_emulator_device_bursts_and_reports_health(ros_context, genome_path):
 
 
 def test_device_fault_falls_back_and_diagnostics_warn(ros_context):
-    from feagi_hailo_ros.devices.emulator import FaultPlan
+    from feagi_hailo_ros.devices.emulator import EmulatedHailo
     from feagi_hailo_ros.ros.brain_runtime import build_runtime
+    from feagi_hailo_ros.testing.faulty import FaultPlan, FaultyDevice
 
     def factory(settings, logger):
-        runtime = build_runtime(settings, logger)
-        for partition in runtime.engine.runtimes:
-            # well after the configure-time warm-up bursts (and their prefetched inference)
-            partition.device.faults = FaultPlan(fail_on={10})
-        return runtime
+        # inference 10: well after the configure-time warm-up bursts (and their prefetch)
+        return build_runtime(settings, logger, device_factory=lambda p: FaultyDevice(
+            EmulatedHailo(p.name), FaultPlan(fail_on={10})))
 
     node = FeagiHailoNode(runtime_factory=factory, parameter_overrides=[
         Parameter('autostart', value=False), Parameter('device', value='emulator'),

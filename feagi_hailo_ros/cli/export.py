@@ -4,8 +4,7 @@ import argparse
 import json
 import os
 
-from feagi_hailo_ros.cli.run import add_brain_options
-from feagi_hailo_ros.devices.cli_support import add_device_options
+from feagi_hailo_ros.cli.options import add_brain_options, add_device_options, load_connectome
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +19,6 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, export and check each partition; print the plan and the compile commands."""
-    from feagi_hailo_ros.cli.run import load_connectome
     from feagi_hailo_ros.devices.export import (export_partition,
                                                 write_partition)
     from feagi_hailo_ros.devices.operators import pair_synapses

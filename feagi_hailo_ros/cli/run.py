@@ -3,20 +3,11 @@
 import argparse
 import sys
 import time
-from typing import Any
 
+from feagi_hailo_ros.cli.options import (add_brain_options, add_device_options, engine_config,
+                                         load_connectome, log_devices)
+from feagi_hailo_ros.engine.factory import make_engine
 import numpy as np
-
-
-def add_brain_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options that name the brain (--genome or --synthetic) and its cache."""
-    brain = parser.add_mutually_exclusive_group(required=True)
-    brain.add_argument('--genome', metavar='G', help='genome JSON file')
-    brain.add_argument('--synthetic', metavar='N', type=int,
-                       help='use a synthetic vision-pipeline genome of about N neurons')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic genome')
-    parser.add_argument('--no-cache', action='store_true',
-                        help='build the connectome without the on-disk cache')
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,47 +25,18 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help='write an engine checkpoint after the last burst')
     parser.add_argument('--threads', type=int, choices=(1, 2), default=1,
                         help='run the brain as 1 or 2 partitions in threads (default 1)')
-    # devices hook: --device cpu|emulator|hailo, --partition ... (feagi_hailo_ros.devices)
-    from feagi_hailo_ros.devices.cli_support import add_device_options
     add_device_options(parser)
-
-
-def load_connectome(args: argparse.Namespace):
-    """Load (or build) the connectome named by --genome or --synthetic."""
-    from feagi_hailo_ros.brain.builder import load_brain
-    if args.genome:
-        return load_brain(args.genome, cache=not args.no_cache)
-    from feagi_hailo_ros.brain.synth import synthetic_genome
-    return load_brain(synthetic_genome(args.synthetic, seed=args.seed),
-                      cache=not args.no_cache)
-
-
-def make_engine(connectome: Any, args: argparse.Namespace):
-    """Return the engine that runs the bursts: the CPU BurstEngine.
-
-    This is the one place that chooses the engine: a device or partition option (such as
-    `--device`, `--partition`) can extend it and return any object with the BurstEngine
-    run API (`inject_indices`, `burst`, `burst_count`, `checkpoint`, `restore`, `model`).
-    """
-    # devices hook: --device emulator/hailo runs a HybridEngine (None for --device cpu)
-    from feagi_hailo_ros.devices.cli_support import make_device_engine
-    hybrid = make_device_engine(connectome, args)
-    if hybrid is not None:
-        return hybrid
-    from feagi_hailo_ros.engine.core import BurstEngine
-    threads = int(getattr(args, 'threads', 1) or 1)
-    return BurstEngine(connectome, partitions=threads, threads=threads > 1)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the bursts; print bursts/s and fired per burst; return an exit code."""
-    from feagi_hailo_ros.engine.bench import peak_rss_mb
+    from feagi_hailo_ros.benchmarks.engine import peak_rss_mb
     from feagi_hailo_ros.engine.replay import FiredRecorder, read_injections
     if args.bursts < 0:
         raise ValueError(f'--bursts must be >= 0, got {args.bursts}')
     started = time.perf_counter()
     connectome = load_connectome(args)
-    engine = make_engine(connectome, args)
+    engine = make_engine(connectome, engine_config(args), log=log_devices)
     layout = engine.model.layout
     if args.restore:
         engine.restore(args.restore)

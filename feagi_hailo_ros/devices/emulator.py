@@ -24,15 +24,13 @@ exact graph whose convolutions fit is first fused into one grouped Conv (emulato
 full optimisation, where onnxruntime's NCHWc depthwise kernel runs it); other graphs run as
 exported with basic optimisation (the NCHWc layout costs ~2.5x on one-channel convolutions
 run one by one). `optimization` overrides the level; `fuse=False` keeps the exported graph.
-Faults can be injected for tests: fail on given inferences, hang, or disconnect until
-reopened. Health values are marked emulated.
+Health values are marked emulated (faults for tests: testing.faulty.FaultyDevice).
 """
 
-from dataclasses import dataclass, field
 import os
 import threading
 import time
-from typing import Dict, List, Optional, Set, Union
+from typing import Dict, List, Optional, Union
 
 from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth,
                                           DeviceUnavailable, wait_out)
@@ -40,20 +38,6 @@ from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
 from feagi_hailo_ros.devices.emulator_sparse import SparseGraph, SplitGraph
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
 import numpy as np
-
-
-@dataclass
-class FaultPlan:
-    """Faults to inject, counted in inferences of the device object.
-
-    1 is the first call; reopening does not restart the count.
-    """
-
-    fail_on: Set[int] = field(default_factory=set)     # raise DeviceError on these calls
-    hang_on: Set[int] = field(default_factory=set)     # block for `hang_s` on these calls
-    hang_s: float = 2.0
-    disconnect_on: Optional[int] = None                # from this call on: disconnected
-    reconnect_after_s: Optional[float] = None          # reopen succeeds after this time
 
 
 SPLIT_MIN_WEIGHTS = 1_000_000   # sparse backend: weights per thread worth a thread's cost
@@ -102,13 +86,12 @@ class EmulatedHailo(Device):
     kind = 'emulator'
 
     def __init__(self, name: str = 'emulator0', latency_ms: float = 0.0,
-                 quantized: bool = True, faults: Optional[FaultPlan] = None,
+                 quantized: bool = True,
                  threads: Optional[int] = None, optimization: str = 'auto', fuse: bool = True,
                  backend: str = 'sparse', check: bool = True):
         self.name = name
         self.latency_s = max(0.0, float(latency_ms)) / 1000.0
         self.quantized = quantized
-        self.faults = faults or FaultPlan()
         # host threads of one inference: the sparse backend's output groups run at once, or
         # onnxruntime's intra-op threads; default 2 where there are 2 cores (the host's
         # main thread waits for the device meanwhile)
@@ -131,24 +114,16 @@ class EmulatedHailo(Device):
         self._manifest: Optional[dict] = None
         self._calls = 0
         self._open = False
-        self._disconnected_at: Optional[float] = None
         self._busy_s = 0.0
         self._over_latency = 0
         self._since = time.monotonic()
         self._lock = threading.Lock()
 
     def open(self) -> None:  # noqa: A003
-        """Check the libraries are present and (after an injected disconnect) reconnect.
+        """Check the libraries are present.
 
         onnx is always needed (the graph is parsed); onnxruntime by the onnxruntime backend.
         """
-        if self._disconnected_at is not None:
-            wait = self.faults.reconnect_after_s
-            if wait is None or time.monotonic() - self._disconnected_at < wait:
-                raise DeviceError(f'{self.name}: emulated device disconnected',
-                                  reason='device disconnected (emulated)')
-            self._disconnected_at = None
-            self.faults.disconnect_on = None
         try:
             import onnx  # noqa: F401
         except ImportError:
@@ -262,27 +237,12 @@ class EmulatedHailo(Device):
         """
         if (self._session is None and self._graph is None) or not self._open:
             raise DeviceError(f'{self.name}: no partition loaded (open and upload first)')
-        start = time.monotonic()
         with self._lock:
             self._calls += 1
-            call = self._calls
-        f = self.faults
-        if self._disconnected_at is not None or (f.disconnect_on is not None
-                                                 and call >= f.disconnect_on):
-            if self._disconnected_at is None:
-                self._disconnected_at = time.monotonic()
-            self._open = False
-            raise DeviceError(f'{self.name}: emulated device disconnected at inference {call}',
-                              reason='device disconnected (emulated)')
-        if call in f.fail_on:
-            raise DeviceError(f'{self.name}: injected failure at inference {call}',
-                              reason='injected failure (emulated)')
-        if call in f.hang_on:
-            time.sleep(f.hang_s)
-        return self._run(inputs, start)
+        return self._run(inputs, time.monotonic())
 
     def warm_up(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """The inference made at open: like `infer`, outside the FaultPlan's count."""
+        """The inference made at open: like `infer`, not counted among the inferences."""
         if (self._session is None and self._graph is None) or not self._open:
             raise DeviceError(f'{self.name}: no partition loaded (open and upload first)')
         return self._run(inputs, time.monotonic())
@@ -335,10 +295,7 @@ class EmulatedHailo(Device):
             notes.append(f'modelled latency {self.latency_s * 1000:g} ms per inference '
                          f'(compute included); {self._over_latency} of {self._calls} '
                          'inferences took longer (the emulation was slower)')
-        if self._open:
-            status = 'open'
-        else:
-            status = 'disconnected' if self._disconnected_at is not None else 'closed'
+        status = 'open' if self._open else 'closed'
         return DeviceHealth(
             name=self.name, kind=self.kind, device_id=self.name, architecture='HAILO8 (emulated)',
             capacity_weights=20_000_000, utilization=utilization, emulated=True,

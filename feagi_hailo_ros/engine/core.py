@@ -80,6 +80,7 @@ class BurstEngine:
         self._segments: List[Tuple[int, int, int, int, int]] = []
         self._in_burst = False
         self.burst_count = 0
+        self.faults: List[dict] = []      # the Engine API: a CPU engine has no device faults
         self.fill_seed = 0                # > 0: benchmark injections drawn in the update
         self._fingerprint: Optional[dict] = None
         self.partitions = (split_range(n, partitions) if isinstance(partitions, int)
@@ -449,6 +450,10 @@ class BurstEngine:
         if self._workers_error:
             self._in_burst = False
             raise RuntimeError('a partition thread failed') from self._workers_error.pop()
+
+    def describe(self) -> List[dict]:
+        """Device partitions (the Engine API): none, everything runs here."""
+        return []
 
     def close(self) -> None:
         """Stop the partition threads (the engine then runs partitions in turn)."""

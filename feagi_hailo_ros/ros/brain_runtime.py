@@ -4,14 +4,14 @@ This module only wires the ROS-free layers together (brain, engine, devices, io)
 node's settings; it imports no rclpy, so it is tested and benchmarked without ROS.
 """
 
-import argparse
+from dataclasses import replace
 import importlib
-import importlib.util
 import math
 import os
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from feagi_hailo_ros.engine.factory import EngineConfig, make_engine, resolve_device
 from feagi_hailo_ros.io import image as io_image
 from feagi_hailo_ros.io import motors as io_motors
 from feagi_hailo_ros.io import scalars as io_scalars
@@ -56,17 +56,19 @@ def load_connectome(settings: Dict[str, Any], logger=None):
     return load_brain(synth.demo_genome())
 
 
-def build_runtime(settings: Dict[str, Any], logger=None) -> 'BrainRuntime':
+def build_runtime(settings: Dict[str, Any], logger=None,
+                  device_factory=None) -> 'BrainRuntime':
     """Build the runtime the node bursts: brain, engine on the chosen device, encoders.
 
     Everything that compiles or loads lazily does so here, before the burst timer runs:
-    the devices at open (see devices.hybrid), the engine's kernels in `warm_up`. The
+    the devices at open (engine.hybrid.runner), the engine's kernels in `warm_up`. The
     runtime's `startup` says how long each step took and whether the kernel cache was warm.
+    `device_factory` replaces the devices of the setting (tests: a faulty device).
     """
     started = time.perf_counter()
     connectome = load_connectome(settings, logger)
     loaded = time.perf_counter()
-    engine, device_name = build_engine(connectome, settings, logger)
+    engine, device_name = build_engine(connectome, settings, logger, device_factory)
     opened = time.perf_counter()
     try:
         runtime = BrainRuntime(connectome, engine, device_name, settings, logger)
@@ -83,41 +85,31 @@ def build_runtime(settings: Dict[str, Any], logger=None) -> 'BrainRuntime':
     return runtime
 
 
-def hailo_available() -> bool:
-    """True when HailoRT's Python binding and our Hailo device module are importable."""
-    return importlib.util.find_spec('hailo_platform') is not None and \
-        _optional_module('feagi_hailo_ros.devices.hailo') is not None
-
-
-def build_engine(connectome, settings: Dict[str, Any], logger=None) -> Tuple[Any, str]:
-    """Return (engine with inject/burst/close, device name) for the `device` setting.
-
-    `cpu` is the fast engine alone; `emulator` and `hailo` run the planned partitions on
-    those devices (devices.cli_support.make_device_engine: HybridEngine, CPU fallback on
-    faults); `auto` takes hailo when HailoRT is present, else cpu.
-    """
-    device = str(settings.get('device', 'cpu'))
-    if device == 'auto':
-        device = 'hailo' if hailo_available() else 'cpu'
-        if logger is not None:
-            logger.info(f'device auto: using {device}')
-    if device == 'cpu':
-        from feagi_hailo_ros.engine.core import BurstEngine
-        return BurstEngine(connectome), 'cpu'
-    if device not in ('emulator', 'hailo'):
-        raise ValueError(f"device '{device}': expected cpu, emulator, hailo or auto")
-    from feagi_hailo_ros.devices.cli_support import make_device_engine
-    options = argparse.Namespace(
-        device=device, partition=str(settings.get('partition', 'auto')) or 'auto',
+def engine_config(settings: Dict[str, Any]) -> EngineConfig:
+    """The EngineConfig of the node's device parameters."""
+    return EngineConfig(
+        device=str(settings.get('device', 'cpu')),
+        partition=str(settings.get('partition', 'auto')) or 'auto',
         devices=int(settings.get('devices', 1)),
-        latency_ms=float(settings.get('emulator_latency_ms', 0.0)),
-        hef_dir=str(settings.get('hef_dir', '')) or None,
+        emulator_latency_ms=float(settings.get('emulator_latency_ms', 0.0)),
+        hef_dir=str(settings.get('hef_dir', '') or ''),
         device_timeout_ms=float(settings.get('device_timeout_ms', 1000.0)),
         shared_device=bool(settings.get('shared_device', False)))
-    engine = make_device_engine(connectome, options)
-    if not engine.runtimes and logger is not None:
-        logger.warning(f"device '{device}': the partition plan puts no area on the device; "
-                       'everything runs on the cpu')
+
+
+def build_engine(connectome, settings: Dict[str, Any], logger=None,
+                 device_factory=None) -> Tuple[Any, str]:
+    """Return (engine, device name) for the node's settings (engine.factory.make_engine).
+
+    The partition plan, device start-up and faults go to the logger; `auto` is resolved to
+    the device it means here.
+    """
+    config = engine_config(settings)
+    info = logger.info if logger is not None else None
+    device = resolve_device(config, info or (lambda message: None))
+    engine = make_engine(connectome, replace(config, device=device), log=info,
+                         device_factory=device_factory,
+                         warn=logger.warning if logger is not None else None)
     return engine, device
 
 

@@ -6,7 +6,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine
-from feagi_hailo_ros.engine.workloads import bench_workload
+from feagi_hailo_ros.testing.workloads import bench_workload
 import numpy as np
 
 # Untimed bursts before timing: the start-up wave of activity has died out by then.
