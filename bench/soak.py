@@ -730,7 +730,7 @@ def run_node(args) -> Dict[str, Any]:
     from rclpy.parameter import Parameter
 
     from feagi_hailo_ros.engine.hybrid import HybridEngine
-    from feagi_hailo_ros.ros import brain_runtime
+    from feagi_hailo_ros.runtime import brain_runtime, loading
     from feagi_hailo_ros.ros.node import FeagiHailoNode
 
     clock, schedule, devices = Clock(), FaultSchedule(), []
@@ -754,7 +754,7 @@ def run_node(args) -> Dict[str, Any]:
 
     def runtime_factory(settings: Dict[str, Any], logger) -> Any:
         """The node's runtime with the soak's devices (as build_runtime, own device factory)."""
-        connectome = brain_runtime.load_connectome(settings, logger)
+        connectome = loading.load_connectome(settings, logger)
         engine = HybridEngine(connectome, factory, partition=settings['partition'],
                               timeout_s=settings['device_timeout_ms'] / 1000.0,
                               log=log_tail.append)

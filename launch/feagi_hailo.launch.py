@@ -7,7 +7,7 @@ Arguments left empty keep the params file's values (config/default.yaml unless p
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from feagi_hailo_ros.ros.launch_args import parameter_overrides, remappings
+from feagi_hailo_ros.runtime.launch_args import parameter_overrides, remappings
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition

@@ -10,7 +10,7 @@ import time
 from feagi_hailo_ros.devices.emulator import EmulatedHailo
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.hybrid import HybridEngine
-from feagi_hailo_ros.ros.brain_runtime import BrainRuntime
+from feagi_hailo_ros.runtime.brain_runtime import BrainRuntime
 from feagi_hailo_ros.testing.faulty import FaultPlan, FaultyDevice
 import numpy as np
 import pytest

@@ -5,9 +5,11 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from feagi_hailo_ros.ros import brain_viz, motion, sensor_values
-from feagi_hailo_ros.ros.burst_clock import BurstClock
-from feagi_hailo_ros.ros.diagnostics_msg import burst_status
-from feagi_hailo_ros.ros.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
+from feagi_hailo_ros.ros.diagnostics import burst_status
+from feagi_hailo_ros.ros.parameters import descriptor
+from feagi_hailo_ros.runtime import fired_view
+from feagi_hailo_ros.runtime.burst_clock import BurstClock
+from feagi_hailo_ros.runtime.settings import PARAMETERS, PARAMETERS_BY_NAME, validate
 from geometry_msgs.msg import Vector3
 import numpy as np
 import pytest
@@ -39,18 +41,18 @@ def test_empty_cloud_is_valid():
 
 def test_decimate_caps_and_spreads_evenly():
     indices = np.arange(1000, dtype=np.int64)
-    picked = brain_viz.decimate(indices, 10)
+    picked = fired_view.decimate(indices, 10)
     assert len(picked) == 10
     np.testing.assert_array_equal(picked, np.arange(0, 1000, 100))
-    assert brain_viz.decimate(indices[:5], 10) is not None
-    np.testing.assert_array_equal(brain_viz.decimate(indices[:5], 10), indices[:5])
+    assert fired_view.decimate(indices[:5], 10) is not None
+    np.testing.assert_array_equal(fired_view.decimate(indices[:5], 10), indices[:5])
 
 
 def test_union_of_fired_sets():
     parts = [np.array([5, 1, 9]), np.array([9, 2]), np.array([], dtype=np.int64)]
-    np.testing.assert_array_equal(brain_viz.union(parts), [1, 2, 5, 9])
-    assert brain_viz.union([]).size == 0
-    np.testing.assert_array_equal(brain_viz.union([np.array([3])]), [3])
+    np.testing.assert_array_equal(fired_view.union(parts), [1, 2, 5, 9])
+    assert fired_view.union([]).size == 0
+    np.testing.assert_array_equal(fired_view.union([np.array([3])]), [3])
 
 
 def test_area_markers_box_and_label_per_area():
@@ -156,12 +158,11 @@ def test_diagnostics_levels_and_values():
 def test_parameter_table_and_validation():
     assert len(PARAMETERS_BY_NAME) == len(PARAMETERS)
     for spec in PARAMETERS:
-        descriptor = spec.descriptor()
-        assert descriptor.description, spec.name
+        assert descriptor(spec).description, spec.name
         assert validate(spec.name, spec.default, {}) is None, spec.name
-    rate = PARAMETERS_BY_NAME['burst_rate_hz'].descriptor()
+    rate = descriptor(PARAMETERS_BY_NAME['burst_rate_hz'])
     assert not rate.read_only and rate.floating_point_range[0].to_value == 1000.0
-    assert PARAMETERS_BY_NAME['genome'].descriptor().read_only
+    assert descriptor(PARAMETERS_BY_NAME['genome']).read_only
     assert 'out of range' in validate('burst_rate_hz', 0.0)
     assert 'out of range' in validate('burst_rate_hz', 5000.0)
     assert 'not one of' in validate('device', 'gpu')
@@ -212,7 +213,7 @@ class RecordingRuntime:
 def test_sensor_inbox_encodes_each_frame_once_and_drops_stale_or_bad_readings():
     from sensor_msgs.msg import Image
 
-    from feagi_hailo_ros.ros.parameters import defaults
+    from feagi_hailo_ros.runtime.settings import defaults
     from feagi_hailo_ros.ros.sensor_inbox import SensorInbox
     warnings = []
     inbox = SensorInbox(lambda source, text: warnings.append(source))

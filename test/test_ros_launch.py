@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-from feagi_hailo_ros.ros.launch_args import parameter_overrides, remappings, ros_arguments
 from feagi_hailo_ros.ros.node import PUBLISHED
-from feagi_hailo_ros.ros.parameters import PARAMETERS_BY_NAME, validate
+from feagi_hailo_ros.runtime.launch_args import parameter_overrides, remappings, ros_arguments
+from feagi_hailo_ros.runtime.settings import PARAMETERS_BY_NAME, validate
 import pytest
 from ros_harness import make_executor, Probe, rgb_image, spin_until, top_middle_frame
 import yaml

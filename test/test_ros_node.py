@@ -7,6 +7,7 @@ import time
 from diagnostic_msgs.msg import DiagnosticStatus
 from feagi_hailo_ros.ros.brain_viz import cloud_points
 from feagi_hailo_ros.ros.node import FeagiHailoNode
+from feagi_hailo_ros.runtime.burst_clock import WarnThrottle
 import numpy as np
 import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -385,8 +386,8 @@ def test_overrunning_bursts_are_skipped_not_queued(ros_context):
 def test_device_choice_hailo_without_hailort_fails_with_help_auto_falls_to_cpu(
         ros_context, genome_path):
     from feagi_hailo_ros.engine.factory import hailo_available
-    from feagi_hailo_ros.ros.brain_runtime import build_runtime
-    from feagi_hailo_ros.ros.parameters import defaults
+    from feagi_hailo_ros.runtime.loading import build_runtime
+    from feagi_hailo_ros.runtime.settings import defaults
     settings = dict(defaults(), genome=genome_path, device='auto')
     runtime = build_runtime(settings)
     try:
@@ -405,8 +406,8 @@ def test_device_choice_hailo_without_hailort_fails_with_help_auto_falls_to_cpu(
 
 
 def test_emulator_device_bursts_and_reports_health(ros_context, genome_path):
-    from feagi_hailo_ros.ros.brain_runtime import build_runtime
-    from feagi_hailo_ros.ros.parameters import defaults
+    from feagi_hailo_ros.runtime.loading import build_runtime
+    from feagi_hailo_ros.runtime.settings import defaults
     runtime = build_runtime(dict(defaults(), device='emulator'))  # the demo brain
     try:
         assert runtime.device_name == 'emulator'
@@ -423,7 +424,7 @@ def test_emulator_device_bursts_and_reports_health(ros_context, genome_path):
 
 def test_device_fault_falls_back_and_diagnostics_warn(ros_context):
     from feagi_hailo_ros.devices.emulator import EmulatedHailo
-    from feagi_hailo_ros.ros.brain_runtime import build_runtime
+    from feagi_hailo_ros.runtime.loading import build_runtime
     from feagi_hailo_ros.testing.faulty import FaultPlan, FaultyDevice
 
     def factory(settings, logger):
@@ -492,9 +493,12 @@ def test_warnings_are_rate_limited_per_source(ros_context, genome_path):
         node._warn('imu', 'imu reading ignored: NaN')
         assert node.bad_inputs == 6
         assert logged == ['image_raw frame ignored: short data', 'imu reading ignored: NaN']
-        node._warned['image_raw'] = (node._warned['image_raw'][0] - 10.0, 4)
-        node._warn('image_raw', 'image_raw frame ignored: short data')
-        assert logged[-1].endswith('(4 more from image_raw since the last warning)')
     finally:
         del node.get_logger
         node.destroy_node()
+    throttle = WarnThrottle(logged.append, period_s=5.0)
+    for now_s in (100.0, 101.0, 102.0, 103.0, 104.0):
+        throttle.warn('image_raw', 'short data', now_s)
+    throttle.warn('image_raw', 'short data', 105.5)
+    assert throttle.count == 6 and logged[-2:] == [
+        'short data', 'short data (4 more from image_raw since the last warning)']

@@ -3,7 +3,7 @@
 from pathlib import Path
 import re
 
-from feagi_hailo_ros.ros.parameters import PARAMETERS
+from feagi_hailo_ros.runtime.settings import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 

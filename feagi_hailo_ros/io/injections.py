@@ -27,13 +27,19 @@ class Injections:
 
     def by_area(self) -> Iterator[Tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Yield (area_id, x, y, z, p) per area that has injections, in area order."""
+        for index, x, y, z, p in self.by_area_index():
+            yield self.area_ids[index], x, y, z, p
+
+    def by_area_index(self) -> Iterator[Tuple[int, np.ndarray, np.ndarray, np.ndarray,
+                                              np.ndarray]]:
+        """Yield (area index, x, y, z, p) per area that has injections, in area order."""
         if not self.p.size:
             return
         starts = np.flatnonzero(np.diff(self.area_index, prepend=-1))
         ends = np.append(starts[1:], self.p.size)
         for start, end in zip(starts, ends):
-            yield (self.area_ids[int(self.area_index[start])], self.x[start:end],
-                   self.y[start:end], self.z[start:end], self.p[start:end])
+            yield (int(self.area_index[start]), self.x[start:end], self.y[start:end],
+                   self.z[start:end], self.p[start:end])
 
     @staticmethod
     def empty(area_ids: Sequence[str] = ()) -> 'Injections':

@@ -16,29 +16,6 @@ CLOUD_FIELDS = [
 ]
 
 
-def decimate(indices: np.ndarray, max_points: int) -> np.ndarray:
-    """Return at most `max_points` of `indices`, evenly spread (deterministic stride)."""
-    count = len(indices)
-    if count <= max_points:
-        return indices
-    picks = (np.arange(max_points, dtype=np.int64) * count) // max_points
-    return indices[picks]
-
-
-def union(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    """Return the sorted union of index arrays (sort + neighbour test: faster than np.unique)."""
-    if not arrays:
-        return np.zeros(0, dtype=np.int64)
-    merged = np.concatenate([np.asarray(a, dtype=np.int64) for a in arrays])
-    merged.sort()
-    if merged.size < 2:
-        return merged
-    keep = np.empty(merged.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-    return merged[keep]
-
-
 def fired_cloud(header: Header, xyz: np.ndarray, intensity: np.ndarray) -> PointCloud2:
     """Pack points (float32 [k, 3], metres) and intensities into an x, y, z, intensity cloud."""
     points = np.empty(len(xyz), dtype=CLOUD_DTYPE)

@@ -1,22 +1,25 @@
 """The feagi_hailo lifecycle node: sensors in, bursts on a timer, motors and brain views out.
 
-The node only moves messages and parameters; the brain, encoders, decoders and devices live in
-the ROS-free layers behind `BrainRuntime` (ros/brain_runtime.py).
+The node only moves messages and parameters: the brain, encoders and decoders live behind
+`BrainRuntime` (runtime/), motor values and the drive command in `MotorOutput`, the burst
+loop's bookkeeping in `BurstClock`, the diagnostics in `BurstDiagnosticsTask`.
 """
 
-import math
 import signal
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from diagnostic_msgs.msg import DiagnosticArray, KeyValue
-from feagi_hailo_ros.io import motors as io_motors
+from diagnostic_msgs.msg import DiagnosticArray
 from feagi_hailo_ros.ros import brain_viz, motion
-from feagi_hailo_ros.ros.burst_clock import BurstClock
-from feagi_hailo_ros.ros.diagnostics_msg import burst_status, diagnostic_array
-from feagi_hailo_ros.ros.parameters import PARAMETERS, validate
-from feagi_hailo_ros.ros.sensor_inbox import SensorInbox
+from feagi_hailo_ros.ros.diagnostics import BurstDiagnosticsTask, diagnostic_array
+from feagi_hailo_ros.ros.parameters import descriptor
+from feagi_hailo_ros.ros.sensor_inbox import SCALAR_MESSAGES, SensorInbox
+from feagi_hailo_ros.runtime.burst_clock import BurstClock, SampleWindow, WarnThrottle
+from feagi_hailo_ros.runtime.fired_view import FiredView
+from feagi_hailo_ros.runtime.motor_output import MotorOutput
+from feagi_hailo_ros.runtime.sensors import SCALAR_INPUTS, VISION_TOPICS
+from feagi_hailo_ros.runtime.settings import PARAMETERS, validate
 from geometry_msgs.msg import Twist, TwistStamped
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
@@ -26,14 +29,13 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CompressedImage, Image, Imu, JointState, LaserScan, PointCloud2, Range
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float64MultiArray, Header
 from visualization_msgs.msg import MarkerArray
 
 NODE_NAME = 'feagi_hailo'
 WARN_PERIOD_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
-VIZ_PENDING_FACTOR = 4  # gather at most this many times viz_max_points between clouds
 STOP_ACK_S = 0.5        # on stop, wait at most this long for the zero command's acks
 
 RuntimeFactory = Callable[[Dict[str, Any], Any], Any]
@@ -50,7 +52,7 @@ PUBLISHED = {
 
 def default_runtime_factory(settings: Dict[str, Any], logger) -> Any:
     """Build the brain runtime (genome, engine, devices, encoders) from the node's settings."""
-    from feagi_hailo_ros.ros.brain_runtime import build_runtime
+    from feagi_hailo_ros.runtime.loading import build_runtime
     return build_runtime(settings, logger)
 
 
@@ -62,32 +64,29 @@ class FeagiHailoNode(LifecycleNode):
         super().__init__(NODE_NAME, **kwargs)
         self._runtime_factory = runtime_factory or default_runtime_factory
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+            self.declare_parameter(spec.name, spec.default, descriptor(spec))
         self._settings: Dict[str, Any] = {
             spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         self.add_on_set_parameters_callback(self._validate_parameters)
         if hasattr(self, 'add_post_set_parameters_callback'):
             self.add_post_set_parameters_callback(self._apply_parameters)
         self._runtime = None
-        self._drive_limits = self._make_drive_limits()
+        self._motors: Optional[MotorOutput] = None
         self._burst_clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
         self._burst_timer = None
         self._diag_timer = None
+        self._diagnostics = BurstDiagnosticsTask(f'{self.get_name()}: burst engine')
         self._sensor_subs: List[Any] = []
         self._pub: Dict[str, Any] = {}
+        self._warnings = WarnThrottle(lambda text: self.get_logger().warning(text),
+                                      WARN_PERIOD_S)
         self._inbox = SensorInbox(self._warn)   # newest message per input
-        self._motor_values = np.zeros(0)
-        self._dead_man: Optional[io_motors.DeadMan] = None
-        self._last_viz_s = -math.inf
-        self._viz_pending: List[np.ndarray] = []   # fired sets since the last cloud
-        self._viz_pending_count = 0
+        self._fired_view = FiredView()
         self._active = False
-        self.bad_inputs = 0
-        self._warned: Dict[str, Any] = {}   # source -> (last warning time, suppressed count)
         self.burst_errors = 0
         self.published: Dict[str, int] = dict.fromkeys(PUBLISHED, 0)
-        self.engine_ms: List[float] = []   # engine-only time per burst (last 1000)
-        self.inputs_ms: List[float] = []   # input conversion and encoding per burst
+        self.engine_ms = SampleWindow()   # engine-only time per burst
+        self.inputs_ms = SampleWindow()   # input conversion and encoding per burst
 
     # ---------------------------------------------------------------- parameters
     def _validate_parameters(self, parameters) -> SetParametersResult:
@@ -108,12 +107,8 @@ class FeagiHailoNode(LifecycleNode):
         for parameter in parameters:
             self._settings[parameter.name] = parameter.value
         names = {p.name for p in parameters}
-        drive = {'max_wheel_speed', 'wheel_separation', 'max_linear_speed',
-                 'max_angular_speed'}
-        if names & drive:
-            self._drive_limits = self._make_drive_limits()
-        if 'motor_timeout_s' in names and self._dead_man is not None:
-            self._dead_man.timeout_s = float(self._settings['motor_timeout_s'])
+        if self._motors is not None:
+            self._motors.apply(self._settings)
         if 'burst_rate_hz' in names:
             self._burst_clock.set_period(1.0 / self._settings['burst_rate_hz'])
             if self._burst_timer is not None:
@@ -122,14 +117,6 @@ class FeagiHailoNode(LifecycleNode):
         if names & {'gaze_x', 'gaze_y', 'gaze_modulation', 'vision_change_min',
                     'vision_change_max'}:
             self._inbox.vision_dirty = True
-
-    def _make_drive_limits(self) -> io_motors.DriveLimits:
-        settings = self._settings
-        return io_motors.DriveLimits(
-            max_wheel_speed_mps=settings['max_wheel_speed'],
-            wheel_separation_m=settings['wheel_separation'],
-            max_linear_mps=settings['max_linear_speed'],
-            max_angular_rps=settings['max_angular_speed'])
 
     # ---------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -141,9 +128,7 @@ class FeagiHailoNode(LifecycleNode):
             self._runtime = None
             return TransitionCallbackReturn.FAILURE
         self._burst_clock = BurstClock(1.0 / self._settings['burst_rate_hz'])
-        self._motor_values = np.zeros(self._runtime.motor_count)
-        self._dead_man = io_motors.DeadMan(self._runtime.motor_count,
-                                           self._settings['motor_timeout_s'])
+        self._motors = MotorOutput(self._runtime.motor_count, self._settings)
         sensor_reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -170,7 +155,7 @@ class FeagiHailoNode(LifecycleNode):
         result = super().on_activate(state)
         self._subscribe()
         self._active = True
-        self._dead_man.stop()
+        self._motors.stop()
         self._publish(
             'cortical_areas', brain_viz.area_markers(
                 self._header(), self._runtime.area_boxes(), self._settings['area_scale']))
@@ -185,9 +170,7 @@ class FeagiHailoNode(LifecycleNode):
             self.destroy_subscription(subscription)
         self._sensor_subs = []
         self._active = False
-        self._dead_man.stop()
-        self._motor_values = np.zeros_like(self._motor_values)
-        self._publish_motors(self._motor_values)
+        self._publish_motors(self._motors.stop())
         self._inbox.clear()
         return super().on_deactivate(state)
 
@@ -205,7 +188,6 @@ class FeagiHailoNode(LifecycleNode):
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release what can be released; the node goes back to unconfigured."""
-        self._stop_burst_timer()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
@@ -236,34 +218,26 @@ class FeagiHailoNode(LifecycleNode):
 
     # ---------------------------------------------------------------- inputs
     def _subscribe(self) -> None:
-        inputs = self._runtime.inputs  # kinds the brain has an area for
-        qos = qos_profile_sensor_data
+        """Subscribe to the inputs the brain has an area for (runtime.sensors)."""
+        inputs, qos = self._runtime.inputs, qos_profile_sensor_data
         if 'vision' in inputs:
-            self._sensor_subs += [
-                self.create_subscription(Image, 'image_raw',
-                                         self._inbox.frame_store('raw'), qos),
-                self.create_subscription(CompressedImage, 'image_raw/compressed',
-                                         self._inbox.frame_store('compressed'), qos)]
-        for kind, msg_type, topic in (('imu', Imu, 'imu'), ('proximity', LaserScan, 'scan'),
-                                      ('range', Range, 'range'),
-                                      ('joints', JointState, 'joint_states')):
-            area_kind = 'proximity' if kind == 'range' else kind
-            if area_kind in inputs:
+            for kind, msg_type in (('raw', Image), ('compressed', CompressedImage)):
                 self._sensor_subs.append(self.create_subscription(
-                    msg_type, topic, self._inbox.scalar_store(kind), qos))
+                    msg_type, VISION_TOPICS[kind], self._inbox.frame_store(kind), qos))
+        for sensor in SCALAR_INPUTS:
+            if sensor.area_kind in inputs:
+                self._sensor_subs.append(self.create_subscription(
+                    SCALAR_MESSAGES[sensor.kind][0], sensor.topic,
+                    self._inbox.scalar_store(sensor.kind), qos))
 
     def _warn(self, source: str, text: str) -> None:
         """Count a bad input; warn at most once per WARN_PERIOD_S for each input source."""
-        self.bad_inputs += 1
-        now_s = time.monotonic()
-        last_s, suppressed = self._warned.get(source, (-math.inf, 0))
-        if now_s - last_s < WARN_PERIOD_S:
-            self._warned[source] = (last_s, suppressed + 1)
-            return
-        more = f' ({suppressed} more from {source} since the last warning)' if suppressed \
-            else ''
-        self.get_logger().warning(text + more)
-        self._warned[source] = (now_s, 0)
+        self._warnings.warn(source, text)
+
+    @property
+    def bad_inputs(self) -> int:
+        """Bad input messages so far (each skipped, never stopping the bursts)."""
+        return self._warnings.count
 
     # ---------------------------------------------------------------- bursts
     def _start_burst_timer(self) -> None:
@@ -288,23 +262,19 @@ class FeagiHailoNode(LifecycleNode):
             engine_start_s = time.perf_counter()
             fired = self._runtime.burst()
             engine_end_s = time.perf_counter()
-            _keep_last(self.inputs_ms, (engine_start_s - inputs_start_s) * 1000.0)
-            _keep_last(self.engine_ms, (engine_end_s - engine_start_s) * 1000.0)
-            self._update_motors(start_s, fired)
+            self.inputs_ms.add((engine_start_s - inputs_start_s) * 1000.0)
+            self.engine_ms.add((engine_end_s - engine_start_s) * 1000.0)
+            self._motors.update(start_s, *self._runtime.decode_motors(fired))
         except Exception as exc:  # noqa: B902 - a robot's brain loop must keep running
             self.burst_errors += 1
             self.get_logger().error(f'burst failed: {exc!r}',
                                     throttle_duration_sec=WARN_PERIOD_S)
-        self._publish_motors(self._motor_values)
-        self._collect_fired(start_s, fired)
+        self._publish_motors(self._motors.values)
+        shown = self._fired_view.add(start_s, fired, self._settings['viz_rate_hz'],
+                                     self._settings['viz_max_points'])
+        if shown is not None:
+            self._publish_fired(shown)
         self._burst_clock.record(start_s, time.monotonic(), len(fired))
-
-    def _update_motors(self, now_s: float, fired: np.ndarray) -> None:
-        """Take the motors that spoke this burst; the dead-man zeroes long-silent ones."""
-        values, spoke = self._runtime.decode_motors(fired)
-        if spoke.any():
-            self._dead_man.update(now_s, values, spoke)
-        self._motor_values = self._dead_man.output(now_s)
 
     # ---------------------------------------------------------------- outputs
     def _header(self) -> Header:
@@ -317,69 +287,38 @@ class FeagiHailoNode(LifecycleNode):
             self.published[name] += 1
 
     def _publish_motors(self, motors: np.ndarray) -> None:
-        settings = self._settings
-        left, right = (float(motors[i]) if 0 <= i < len(motors) else 0.0
-                       for i in (settings['left_motor_index'], settings['right_motor_index']))
-        linear, angular = io_motors.differential_drive(left, right, self._drive_limits)
-        if settings['cmd_vel_stamped']:
+        linear, angular = self._motors.drive()
+        if self._settings['cmd_vel_stamped']:
             header = Header(stamp=self.get_clock().now().to_msg(),
-                            frame_id=settings['cmd_vel_frame_id'])
+                            frame_id=self._settings['cmd_vel_frame_id'])
             self._publish('cmd_vel', motion.twist_stamped(header, linear, angular))
         else:
             self._publish('cmd_vel', motion.twist(linear, angular))
         self._publish('motor_commands', motion.motor_array(motors))
 
-    def _collect_fired(self, now_s: float, fired: np.ndarray) -> None:
-        """Gather fired sets between clouds; publish their union at viz_rate_hz."""
-        viz_rate = self._settings['viz_rate_hz']
-        if viz_rate <= 0:
-            self._viz_pending, self._viz_pending_count = [], 0
-            return
-        if len(fired) and self._viz_pending_count < VIZ_PENDING_FACTOR * \
-                self._settings['viz_max_points']:
-            self._viz_pending.append(np.array(fired, dtype=np.int64))
-            self._viz_pending_count += len(fired)
-        if now_s - self._last_viz_s >= 1.0 / viz_rate:
-            self._last_viz_s = now_s
-            pending = self._viz_pending
-            self._viz_pending, self._viz_pending_count = [], 0
-            self._publish_fired(brain_viz.union(pending))
-
-    def _publish_fired(self, fired: np.ndarray) -> None:
-        """Publish at most viz_max_points of the fired neurons as a point cloud."""
-        shown = brain_viz.decimate(fired, self._settings['viz_max_points'])
+    def _publish_fired(self, shown: np.ndarray) -> None:
+        """Publish fired neurons (already decimated) as a point cloud."""
         xyz, intensity = self._runtime.fired_points(shown, self._settings['area_scale'])
         self._publish('fired_neurons', brain_viz.fired_cloud(self._header(), xyz, intensity))
 
     def _publish_diagnostics(self) -> None:
         if self._runtime is None:
             return
-        try:
-            health = self._runtime.health()
-        except Exception as exc:  # noqa: B902 - a failing probe is itself the diagnosis
-            health = {'healthy': 'false', 'error': f'health probe failed: {exc}'}
-        stats = self._burst_clock.stats(time.monotonic())
-        status = burst_status(
-            f'{self.get_name()}: burst engine', self._runtime.device_name, health, stats,
-            self._settings['burst_rate_hz'], int(self._runtime.fallbacks), self.bad_inputs,
-            self._active)
-        for name, samples in (('engine', self.engine_ms), ('inputs', self.inputs_ms)):
-            if samples:
-                p50, p99 = np.percentile(samples, [50.0, 99.0])
-                status.values.append(KeyValue(key=f'{name}_p50_ms', value=f'{p50:.3f}'))
-                status.values.append(KeyValue(key=f'{name}_p99_ms', value=f'{p99:.3f}'))
-        status.values.append(KeyValue(key='burst_errors', value=str(self.burst_errors)))
+        status = self._diagnostics.run(
+            self._runtime, self._burst_clock.stats(time.monotonic()),
+            self._settings['burst_rate_hz'], self.bad_inputs, self.burst_errors, self._active,
+            {'engine': self.engine_ms, 'inputs': self.inputs_ms})
         self._publish('/diagnostics', diagnostic_array(self.get_clock().now().to_msg(), status))
 
     def stop_motors(self) -> None:
         """Stop bursting and send zero motor commands if the context still allows it."""
         self._stop_burst_timer()
-        self._motor_values = np.zeros_like(self._motor_values)
-        if self._dead_man is not None:
-            self._dead_man.stop()
+        if self._motors is None:
+            return
+        zeros = self._motors.stop()
         if self._active and rclpy.ok(context=self.context):
             try:
-                self._publish_motors(self._motor_values)
+                self._publish_motors(zeros)
                 # the process may exit right after: give the subscribers time to get it
                 # (acks follow the writer's heartbeat, so this may use the whole budget)
                 deadline = time.monotonic() + STOP_ACK_S
@@ -402,17 +341,12 @@ class FeagiHailoNode(LifecycleNode):
     @property
     def motor_values(self) -> np.ndarray:
         """The motor values last published."""
-        return self._motor_values.copy()
+        return np.zeros(0) if self._motors is None else self._motors.values.copy()
 
     @property
     def runtime(self):
         """The brain runtime while configured, else None."""
         return self._runtime
-
-
-def _keep_last(samples: List[float], value: float, size: int = 1000) -> None:
-    samples.append(value)
-    del samples[:-size]
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:

@@ -2,7 +2,8 @@
 
 Callbacks only store (nothing heavy runs in them); at burst time `feed` converts the newest
 unseen frame and the fresh scalar readings and hands them to the brain runtime's encoders.
-A malformed message is reported through `warn(source, text)` and skipped.
+A malformed message is reported through `warn(source, text)` and skipped. The inputs are
+runtime.sensors.SCALAR_INPUTS; `SCALAR_MESSAGES` gives each its message type and reader.
 """
 
 import math
@@ -10,7 +11,25 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from feagi_hailo_ros.ros import sensor_values
-from feagi_hailo_ros.ros.parameters import clean_string_list
+from feagi_hailo_ros.runtime.sensors import SCALAR_BY_KIND, VISION_TOPICS
+from feagi_hailo_ros.runtime.settings import clean_string_list
+import numpy as np
+from sensor_msgs.msg import Imu, JointState, LaserScan, Range
+
+Reader = Callable[[Any, Dict[str, Any], Any], np.ndarray]
+
+# kind (runtime.sensors) -> (message type, reader(msg, settings, runtime) -> values)
+SCALAR_MESSAGES: Dict[str, Tuple[type, Reader]] = {
+    'imu': (Imu, lambda msg, s, runtime: sensor_values.imu_values(
+        msg, s['imu_accel_range'], s['imu_gyro_range'])),
+    'proximity': (LaserScan, lambda msg, s, runtime: sensor_values.scan_values(
+        msg, runtime.channels('proximity'), s['proximity_min_m'], s['proximity_max_m'])),
+    'range': (Range, lambda msg, s, runtime: sensor_values.range_values(
+        msg, s['proximity_min_m'], s['proximity_max_m'])),
+    'joints': (JointState, lambda msg, s, runtime: sensor_values.joint_values(
+        msg, clean_string_list(s['joint_names']), s['joint_position_min'],
+        s['joint_position_max'])),
+}
 
 
 class SensorInbox:
@@ -61,30 +80,15 @@ class SensorInbox:
                 else:
                     runtime.encode_compressed(msg.format, msg.data)
             except ValueError as exc:
-                topic = 'image_raw' if kind == 'raw' else 'image_raw/compressed'
+                topic = VISION_TOPICS[kind]
                 self._warn(topic, f'{topic} frame ignored: {exc}')
         for kind, (received_s, msg) in list(self.scalars.items()):
             if now_s - received_s > settings['sensor_max_age_s']:
                 continue
+            sensor = SCALAR_BY_KIND[kind]
             try:
-                if kind == 'imu':
-                    values = sensor_values.imu_values(
-                        msg, settings['imu_accel_range'], settings['imu_gyro_range'])
-                    runtime.encode_scalars('imu', values, signed=True)
-                elif kind == 'proximity':
-                    values = sensor_values.scan_values(
-                        msg, runtime.channels('proximity'), settings['proximity_min_m'],
-                        settings['proximity_max_m'])
-                    runtime.encode_scalars('proximity', values, signed=False)
-                elif kind == 'range':
-                    values = sensor_values.range_values(
-                        msg, settings['proximity_min_m'], settings['proximity_max_m'])
-                    runtime.encode_scalars('proximity', values, signed=False)
-                elif kind == 'joints':
-                    values = sensor_values.joint_values(
-                        msg, clean_string_list(settings['joint_names']),
-                        settings['joint_position_min'], settings['joint_position_max'])
-                    runtime.encode_scalars('joints', values, signed=False)
+                values = SCALAR_MESSAGES[kind][1](msg, settings, runtime)
+                runtime.encode_scalars(sensor.area_kind, values, signed=sensor.signed)
             except ValueError as exc:
                 self._warn(kind, f'{kind} reading ignored: {exc}')
                 del self.scalars[kind]

@@ -1,9 +1,13 @@
-"""Burst scheduling bookkeeping: skip-not-queue overruns, achieved rate, p50/p99 (no ROS)."""
+"""Burst-loop bookkeeping: skip-not-queue overruns, achieved rate, p50/p99, throttled warnings.
+
+No ROS: the node feeds these from its timer and reports them in diagnostics.
+"""
 
 import collections
 from dataclasses import dataclass
 import math
-from typing import Deque
+import time
+from typing import Deque, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -93,3 +97,56 @@ class BurstClock:
             bursts=self.bursts, skipped=self.skipped, overruns=self.overruns,
             achieved_rate_hz=self.achieved_rate_hz(now_s), p50_ms=float(p50),
             p99_ms=float(p99), max_ms=longest, mean_fired=mean_fired)
+
+
+class SampleWindow:
+    """The last `size` samples of a per-burst time (ms), for p50/p99 in diagnostics."""
+
+    def __init__(self, size: int = 1000):
+        """Start empty."""
+        self._samples: Deque[float] = collections.deque(maxlen=size)
+
+    def add(self, value_ms: float) -> None:
+        """Add one sample."""
+        self._samples.append(float(value_ms))
+
+    def __len__(self) -> int:
+        """Return the number of samples held."""
+        return len(self._samples)
+
+    def __iter__(self):
+        """Iterate over the samples held, oldest first."""
+        return iter(self._samples)
+
+    def percentiles(self, *q: float):
+        """Return the percentiles `q` of the samples held (ValueError when empty)."""
+        if not self._samples:
+            raise ValueError('no samples yet')
+        values = np.percentile(np.fromiter(self._samples, dtype=np.float64), list(q))
+        return [float(v) for v in values]
+
+
+class WarnThrottle:
+    """Count reports per source; pass on at most one per `period_s` for each source.
+
+    `warn(source, text)` calls `emit(text)` for the first report of a source in a period,
+    adding how many were held back since; `count` is every report.
+    """
+
+    def __init__(self, emit, period_s: float = 5.0):
+        """Pass reports on to `emit(text)` at most once per `period_s` per source."""
+        self._emit, self.period_s = emit, float(period_s)
+        self._last: Dict[str, Tuple[float, int]] = {}
+        self.count = 0
+
+    def warn(self, source: str, text: str, now_s: Optional[float] = None) -> None:
+        """Count one report of `source`; emit it unless one went out within the period."""
+        self.count += 1
+        now_s = time.monotonic() if now_s is None else now_s
+        last_s, held = self._last.get(source, (-math.inf, 0))
+        if now_s - last_s < self.period_s:
+            self._last[source] = (last_s, held + 1)
+            return
+        more = f' ({held} more from {source} since the last warning)' if held else ''
+        self._emit(text + more)
+        self._last[source] = (now_s, 0)

@@ -1,7 +1,7 @@
 """The brain runtime behind the node (no DDS): encoders in, fired sets out, gaze, points."""
 
-from feagi_hailo_ros.ros.brain_runtime import build_runtime
-from feagi_hailo_ros.ros.parameters import defaults
+from feagi_hailo_ros.runtime.loading import build_runtime
+from feagi_hailo_ros.runtime.settings import defaults
 import numpy as np
 import pytest
 

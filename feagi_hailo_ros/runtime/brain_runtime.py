@@ -1,116 +1,24 @@
-"""The brain as the node sees it: genome -> engine (and devices), encoders and decoders.
+"""The brain as the node sees it: an engine with the encoders and decoders of its areas.
 
-This module only wires the ROS-free layers together (brain, engine, devices, io) from the
-node's settings; it imports no rclpy, so it is tested and benchmarked without ROS.
+Sensor values are encoded into injections between bursts and injected at once, by neuron
+index, when the burst runs; fired sets are decoded into motor values and gaze, and into
+points for the brain view. No ROS here (runtime.loading builds it from the settings).
 """
 
-from dataclasses import replace
-import importlib
 import math
-import os
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from feagi_hailo_ros.engine.factory import EngineConfig, make_engine, resolve_device
 from feagi_hailo_ros.io import image as io_image
 from feagi_hailo_ros.io import motors as io_motors
 from feagi_hailo_ros.io import scalars as io_scalars
+from feagi_hailo_ros.io import vision
 from feagi_hailo_ros.io.areas import find_gaze_area, find_motor_areas
 from feagi_hailo_ros.io.injections import Injections
-from feagi_hailo_ros.kernel_cache import cache_state, kernel_cache_counts
+from feagi_hailo_ros.runtime.sensors import IMU_AXES, input_areas
 import numpy as np
 
-# Input kinds of the node and the unit types (brain.ids) that mark their areas.
-INPUT_UNITS = {'imu': ('rim',), 'proximity': ('pro',), 'joints': ('svm',)}
-AREA_PARAMETER = {'imu': 'imu_area', 'proximity': 'proximity_area', 'joints': 'joint_area'}
-IMU_AXES = 3
 WARM_UP_POTENTIAL = 1000.0   # injected at warm-up into every area, enough to fire
-
-
-def _optional_module(name: str):
-    """Import a module of another layer that may not exist in this build; None if absent."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
-def load_connectome(settings: Dict[str, Any], logger=None):
-    """Return the connectome chosen by the settings: genome file, synthetic or demo brain."""
-    from feagi_hailo_ros.brain.builder import load_brain
-    genome_path = str(settings.get('genome', '') or '')
-    if genome_path:
-        if not os.path.isfile(genome_path):
-            raise FileNotFoundError(
-                f"genome '{genome_path}' does not exist: set the genome parameter to a FEAGI "
-                'genome JSON file (or leave it empty for the demo brain)')
-        return load_brain(genome_path)
-    from feagi_hailo_ros.brain import synth
-    neurons = int(settings.get('synthetic_neurons', 0) or 0)
-    if neurons > 0:
-        return load_brain(synth.synthetic_genome(
-            neurons=neurons, fanout=int(settings.get('synthetic_fanout', 10)),
-            seed=int(settings.get('seed', 0))))
-    return load_brain(synth.demo_genome())
-
-
-def build_runtime(settings: Dict[str, Any], logger=None,
-                  device_factory=None) -> 'BrainRuntime':
-    """Build the runtime the node bursts: brain, engine on the chosen device, encoders.
-
-    Everything that compiles or loads lazily does so here, before the burst timer runs:
-    the devices at open (engine.hybrid.runner), the engine's kernels in `warm_up`. The
-    runtime's `startup` says how long each step took and whether the kernel cache was warm.
-    `device_factory` replaces the devices of the setting (tests: a faulty device).
-    """
-    started = time.perf_counter()
-    connectome = load_connectome(settings, logger)
-    loaded = time.perf_counter()
-    engine, device_name = build_engine(connectome, settings, logger, device_factory)
-    opened = time.perf_counter()
-    try:
-        runtime = BrainRuntime(connectome, engine, device_name, settings, logger)
-        runtime.warm_up_s = runtime.warm_up()
-    except BaseException:
-        engine.close()
-        raise
-    counts = kernel_cache_counts()
-    runtime.startup = {'brain_s': loaded - started, 'engine_s': opened - loaded,
-                       'warm_up_s': runtime.warm_up_s,
-                       'kernels_loaded': counts['loaded'],
-                       'kernels_compiled': counts['compiled'],
-                       'kernel_cache': cache_state(counts)}
-    return runtime
-
-
-def engine_config(settings: Dict[str, Any]) -> EngineConfig:
-    """The EngineConfig of the node's device parameters."""
-    return EngineConfig(
-        device=str(settings.get('device', 'cpu')),
-        partition=str(settings.get('partition', 'auto')) or 'auto',
-        devices=int(settings.get('devices', 1)),
-        emulator_latency_ms=float(settings.get('emulator_latency_ms', 0.0)),
-        hef_dir=str(settings.get('hef_dir', '') or ''),
-        device_timeout_ms=float(settings.get('device_timeout_ms', 1000.0)),
-        shared_device=bool(settings.get('shared_device', False)))
-
-
-def build_engine(connectome, settings: Dict[str, Any], logger=None,
-                 device_factory=None) -> Tuple[Any, str]:
-    """Return (engine, device name) for the node's settings (engine.factory.make_engine).
-
-    The partition plan, device start-up and faults go to the logger; `auto` is resolved to
-    the device it means here.
-    """
-    config = engine_config(settings)
-    info = logger.info if logger is not None else None
-    device = resolve_device(config, info or (lambda message: None))
-    engine = make_engine(connectome, replace(config, device=device), log=info,
-                         device_factory=device_factory,
-                         warn=logger.warning if logger is not None else None)
-    return engine, device
 
 
 def host_temperature_c(zone: str = '/sys/class/thermal/thermal_zone0/temp') -> Optional[float]:
@@ -142,15 +50,14 @@ class BrainRuntime:
         self._pending: List[Injections] = []
         self.warm_up_s = 0.0
         self.startup: Dict[str, Any] = {}
-        vision = _optional_module('feagi_hailo_ros.io.vision')
-        if vision is not None and self._has_vision_areas():
+        if self._has_vision_areas():
             self.vision = vision.SegmentedVisionEncoder(
                 self.areas, vision.Gaze(float(settings['gaze_x']), float(settings['gaze_y']),
                                         float(settings['gaze_modulation'])),
                 (int(settings['vision_change_min']), int(settings['vision_change_max'])))
             self.inputs.add('vision')
-        for kind, units in INPUT_UNITS.items():
-            index = self._find_input_area(str(settings.get(AREA_PARAMETER[kind], '')), units)
+        for kind, (units, parameter) in input_areas().items():
+            index = self._find_input_area(str(settings.get(parameter, '')), units)
             if index is not None:
                 self._scalar_area[kind] = index
                 self.inputs.add(kind)
@@ -283,11 +190,18 @@ class BrainRuntime:
                 f"{s['kernels_compiled']} compiled)")
 
     def burst(self) -> np.ndarray:
-        """Inject what was encoded since the last burst, run one burst, return fired indices."""
+        """Inject at once what was encoded since the last burst, then run a burst.
+
+        Returns the fired indices. Injections are summed in the order they were encoded.
+        """
         pending, self._pending = self._pending, []
+        indices, potentials = [], []
         for injections in pending:
-            for area_id, x, y, z, p in injections.by_area():
-                self.engine.inject(area_id, x, y, z, p)
+            for area_index, x, y, z, p in injections.by_area_index():
+                indices.append(self.connectome.voxel_neuron(area_index, x, y, z))
+                potentials.append(p)
+        if indices:
+            self.engine.inject_indices(np.concatenate(indices), np.concatenate(potentials))
         return self.engine.burst()
 
     def _area_fired(self, fired: np.ndarray, area_index: int):

@@ -1,10 +1,15 @@
-"""The node's /diagnostics message: device health and burst-loop timing in one status."""
+"""The node's /diagnostics: device health and burst-loop timing in one status.
 
-from typing import Mapping
+`BurstDiagnosticsTask.run(...)` builds the status from plain inputs (as a
+diagnostic_updater task does), so tests call it without spinning a node; the node's timer
+only publishes what it returns.
+"""
+
+from typing import Any, Dict, Mapping
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from feagi_hailo_ros.ros.burst_clock import BurstStats
+from feagi_hailo_ros.runtime.burst_clock import BurstStats, SampleWindow
 
 OVERRUN_WARN_FRACTION = 0.1  # more than this share of bursts overrunning is a warning
 
@@ -52,3 +57,29 @@ def diagnostic_array(stamp: Time, status: DiagnosticStatus) -> DiagnosticArray:
     array.header.stamp = stamp
     array.status = [status]
     return array
+
+
+class BurstDiagnosticsTask:
+    """The node's one diagnostic task: the runtime's health and the burst loop's numbers."""
+
+    def __init__(self, name: str):
+        """A task reporting under `name` (the status name)."""
+        self.name = name
+
+    def run(self, runtime: Any, stats: BurstStats, target_rate_hz: float, bad_inputs: int,
+            burst_errors: int, active: bool,
+            timings: Mapping[str, SampleWindow]) -> DiagnosticStatus:
+        """Return the status now; a failing health probe is itself the diagnosis."""
+        try:
+            health: Dict[str, Any] = runtime.health()
+        except Exception as exc:  # noqa: B902 - a failing probe is itself the diagnosis
+            health = {'healthy': 'false', 'error': f'health probe failed: {exc}'}
+        status = burst_status(self.name, runtime.device_name, health, stats, target_rate_hz,
+                              int(runtime.fallbacks), bad_inputs, active)
+        for name, window in timings.items():
+            if len(window):
+                p50, p99 = window.percentiles(50.0, 99.0)
+                status.values.append(KeyValue(key=f'{name}_p50_ms', value=f'{p50:.3f}'))
+                status.values.append(KeyValue(key=f'{name}_p99_ms', value=f'{p99:.3f}'))
+        status.values.append(KeyValue(key='burst_errors', value=str(burst_errors)))
+        return status
