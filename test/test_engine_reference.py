@@ -16,7 +16,7 @@ RULES = ('leak', 'refractory_candidate_discarded', 'charge_reset', 'above_thresh
          'excitability_draw_pass', 'excitability_draw_fail', 'excitability_failed',
          'mp_driven_psp', 'psp_divided', 'psp_undivided', 'injection_zero_discarded', 'power',
          'gradient_fire', 'limit_reached_on_fire', 'snooze_end_count_reset',
-         'zero_input_candidate', 'consecutive_limit_skip')
+         'zero_input_candidate', 'consecutive_limit_skip', 'negative_input_ignored')
 
 
 def run_pair(brain, engines, bursts=None):
@@ -137,6 +137,36 @@ def test_leak_applies_only_to_candidates_and_charge_reset():
     assert fire_pattern(reset, 6.0, 3) == [False] * 3
 
 
+def test_negative_input_under_charge_accumulation_keeps_v_but_stays_a_candidate():
+    """mp_charge_accumulation: a negative sum adds 0; the candidate still leaks, may fire.
+
+    Without accumulation the negative sum is added as usual (V starts from 0 each burst).
+    """
+    model = one_area(n=2, fire_threshold=5.0, leak=0.5, mp_charge_accumulation=True)
+    for engine in (ReferenceEngine(model), BurstEngine(model)):
+        engine.inject_indices([0, 1], [4.0, 4.0])
+        engine.burst()                                  # V = 4 * 0.5 = 2 (leak), both
+        engine.inject_indices([0], [-3.0])              # 0: negative sum -> V kept, leaks
+        engine.burst()
+        v = engine.potential if isinstance(engine, ReferenceEngine) else \
+            engine.state_arrays.potential
+        assert v.tolist() == [np.float32(1.0), np.float32(2.0)]
+    # a candidate whose V is already at threshold fires on a negative input
+    model = one_area(fire_threshold=3.0, threshold_limit=0.0, mp_charge_accumulation=True)
+    for engine in (ReferenceEngine(model), BurstEngine(model)):
+        engine.inject_indices([0], [2.9])
+        assert engine.burst().tolist() == []            # V = 2.9 (no leak)
+        engine.inject_indices([0], [0.1])
+        engine.inject_indices([0], [-5.0])              # sum -4.9 -> 0 added: V stays 2.9
+        assert engine.burst().tolist() == []
+        engine.inject_indices([0], [0.5])
+        assert engine.burst().tolist() == [0]           # 2.9 + 0.5 crosses 3
+    plain = one_area(n=1, fire_threshold=-2.0, mp_charge_accumulation=False)
+    for engine in (ReferenceEngine(plain), BurstEngine(plain)):
+        engine.inject_indices([0], [-1.0])              # V = 0 - 1 = -1 >= -2: fires
+        assert engine.burst().tolist() == [0]
+
+
 def test_power_area_gets_one_each_burst():
     """The power neuron fires every burst with threshold 1 and no other input."""
     params = NeuronParams.from_arrays([0, 1, 2], fire_threshold=1.0, power_neurons=[0])
@@ -171,8 +201,8 @@ def test_mp_driven_psp_in_the_kernel_matches():
         engine.burst()
         v = engine.potential if isinstance(engine, ReferenceEngine) else \
             engine.state_arrays.potential
-        assert v[2:].tolist() == [np.float32(3 / 2) - np.float32(255 / 2),
-                                  np.float32(3 / 2) + np.float32(255 / 2)]
+        # neuron 2's sum 3/2 - 255/2 is negative: under charge accumulation it adds 0
+        assert v[2:].tolist() == [np.float32(0.0), np.float32(3 / 2) + np.float32(255 / 2)]
 
 
 def test_excitability_hash_matches_an_independent_uint32_computation():

@@ -364,7 +364,8 @@ def _update_simple(begin, end, thr, thr_limit, keep, refrac, reset_v, can_fire, 
             candidate = (x != _ZERO) | (math.copysign(_ONE, x) > _ZERO)
             countdown = np.int32(refractory_countdown[i])
             v_old = _ZERO if reset_v else potential[i]
-            v = v_old + x
+            # charge accumulation: a negative input sum adds 0 (the candidate stays one)
+            v = v_old + (x if reset_v or not x < _ZERO else _ZERO)
             active = candidate & (countdown == 0)
             fire = active & (thr <= v) & (v <= limit)
             # a fired neuron keeps v here until the collection below reads it and zeroes it
@@ -414,7 +415,8 @@ def _update_general(begin, end, feagi_burst, thr_area, thr_limit, keep, refrac, 
             if countdown == 0 and limit > 0 and consecutive_fires[i] >= limit:
                 consecutive_fires[i] = 0
         elif candidate:
-            v = potential[i] + x
+            # charge accumulation: a negative input sum adds 0 (the candidate stays one)
+            v = potential[i] + (x if reset_v or not x < _ZERO else _ZERO)
             thr = neuron_threshold[i] if gradient else thr_area
             if thr <= v and (thr_limit == 0 or v <= thr_limit):
                 if limit > 0 and consecutive_fires[i] >= limit:

@@ -121,8 +121,12 @@ class ReferenceEngine:
                 if was_refractory:
                     self.rule_hits['refractory_candidate_discarded'] += 1
                     continue        # discards its input without leak
-                # 6. the other candidates
-                v = F32(self.potential[i] + fcl[i])
+                # 6. the other candidates; with charge accumulation a negative sum adds 0
+                if params.mp_charge_accumulation[area] and fcl[i] < 0:
+                    self.rule_hits['negative_input_ignored'] += 1
+                    v = F32(self.potential[i])
+                else:
+                    v = F32(self.potential[i] + fcl[i])
                 if fcl[i] == 0:
                     self.rule_hits['zero_input_candidate'] += 1
                 threshold = (params.neuron_threshold[i] if params.has_gradient[area]
