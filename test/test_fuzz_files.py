@@ -9,11 +9,17 @@ No rclpy here (the numpy 1.26 pass runs this file without ROS): the node runs as
 """
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
 from pathlib import Path
+import re
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 import warnings
 import zipfile
 
@@ -328,3 +334,151 @@ def test_injection_faults_are_refused_with_file_and_line(brain, injection_lines)
                 str(info.value)
     assert load_or_refuse_injections(brain, '\n'.join(injection_lines).encode()) == 'loaded'
     assert load_or_refuse_injections(brain, b'\xff\xfe\x00garbage') == 'refused'
+
+
+# ---------------------------------------------------------------------------- params files
+ROS = importlib.util.find_spec('rclpy') is not None
+needs_ros = pytest.mark.skipif(not ROS, reason='the node process needs ROS 2 (rclpy)')
+DEFAULT_PARAMS = (ROOT / 'config' / 'default.yaml').read_text(encoding='utf-8')
+RCL_LOG = re.compile(r'^\[ERROR\] \[[\d.]+\] \[rcl\]: ')   # rcl's own line before ours
+NODE_TIMEOUT_S = 30.0
+
+
+def params_with(values) -> str:
+    """config/default.yaml with `name: literal` lines replaced (or added), autostart off."""
+    text = DEFAULT_PARAMS
+    for name, literal in dict({'autostart': 'false'}, **values).items():
+        line = f'    {name}: {literal}'
+        text, found = re.subn(rf'^    {name}:.*$', lambda _: line, text, flags=re.M)
+        if not found:
+            text += line + '\n'
+    return text
+
+
+def run_node(folder, content, *ros_args):
+    """Start the node process on a params file; return (file, completed process)."""
+    path = Path(folder) / 'params.yaml'
+    path.write_bytes(content if isinstance(content, bytes) else content.encode('utf-8'))
+    command = [sys.executable, '-m', 'feagi_hailo_ros.ros.node', '--ros-args',
+               '--params-file', str(path), *ros_args]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=str(ROOT),
+                            timeout=NODE_TIMEOUT_S, env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    return path, result
+
+
+def assert_refused(path, result, *words) -> str:
+    """Exit code 2 and one error line naming the file (or -p) and the words; no traceback."""
+    output = result.stdout + result.stderr
+    assert 'Traceback' not in output, output
+    lines = [line for line in output.splitlines() if line.strip() and not RCL_LOG.match(line)]
+    assert result.returncode == 2 and len(lines) == 1, output
+    assert_one_line(lines[0], 'feagi_hailo: error: ')
+    assert str(path) in lines[0] or '(-p ' in lines[0], lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+def _bad_literals(spec):
+    """YAML literals of the wrong type, out of range, NaN or infinite for one parameter."""
+    default = spec.default
+    if isinstance(default, bool):
+        return ['5', '1.5', '"text"', '[true]']
+    if isinstance(default, list):
+        return ['5', '"text"', '[1, 2]', '[]', '[1.5, "a"]']
+    if isinstance(default, str):
+        return ['5', '1.5', 'true', '[a, b]'] + (['"gpu"'] if spec.choices else [])
+    low, high = spec.value_range
+    if isinstance(default, int):
+        return ['"text"', '1.5', 'true', '[1, 2]', str(int(high) + 1), str(int(low) - 1)]
+    return ['"text"', 'true', '[1.0]', '5', '.nan', '.inf', '-.inf', repr(high * 2 + 1.0),
+            repr(low - 1.0 - abs(low))]
+
+
+@needs_ros
+@settings(FUZZ, max_examples=12)
+@given(data=st.data())
+def test_a_bad_parameter_value_ends_the_node_with_one_error_line(data):
+    from feagi_hailo_ros.ros.parameters import PARAMETERS
+    spec = data.draw(st.sampled_from([s for s in PARAMETERS if s.name != 'autostart']),
+                     label='parameter')
+    literal = data.draw(st.sampled_from(_bad_literals(spec)), label='value')
+    with tempfile.TemporaryDirectory() as folder:
+        path, result = run_node(folder, params_with({spec.name: literal}))
+        assert_refused(path, result, spec.name)
+
+
+@needs_ros
+@pytest.mark.parametrize('values, words', [
+    ({'vision_change_min': '200', 'vision_change_max': '10'}, ('vision_change_min',)),
+    ({'proximity_min_m': '5.0', 'proximity_max_m': '1.0'}, ('proximity_max_m',)),
+    ({'joint_position_min': '1.0', 'joint_position_max': '1.0'}, ('joint_position_max',)),
+    ({'device': 'gpu'}, ('device', 'gpu')),
+    ({'joint_names': '[]'}, ('joint_names', "['']")),
+])
+def test_values_refused_only_together_or_by_choice_end_the_node(tmp_path, values, words):
+    path, result = run_node(tmp_path, params_with(values))
+    assert_refused(path, result, *words)
+
+
+@needs_ros
+@pytest.mark.parametrize('content, words', [
+    ('/**/feagi_hailo:\n  ros__parameters:\n    burst_rate_hz: [1, 2\n', ('line 4', 'YAML')),
+    ('/**/feagi_hailo:\n  ros__parameters:\n\tburst_rate_hz: 5.0\n', ('line 3',)),
+    (b'\x00\xff\xfe garbage', ('UTF-8',)),
+    ('just text\n', ('top level',)),
+    ('- a\n- b\n', ('top level',)),
+    ('/**/feagi_hailo:\n  burst_rate_hz: 5.0\n', ('ros__parameters',)),
+    ('/**/feagi_hailo:\n  ros__parameters: [1, 2]\n', ('ros__parameters',)),
+])
+def test_a_malformed_params_file_ends_the_node_with_one_error_line(tmp_path, content, words):
+    path, result = run_node(tmp_path, content)
+    assert_refused(path, result, *words)
+
+
+@needs_ros
+def test_missing_params_file_and_a_bad_command_line_value(tmp_path):
+    path = tmp_path / 'missing.yaml'
+    command = [sys.executable, '-m', 'feagi_hailo_ros.ros.node', '--ros-args',
+               '--params-file', str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
+    assert_refused(path, result, 'cannot read')
+    path, result = run_node(tmp_path, params_with({}), '-p', 'burst_rate_hz:=fast')
+    assert_refused(path, result, '(-p burst_rate_hz:=fast)', "'fast'")
+
+
+@needs_ros
+def test_sigterm_stops_a_node_that_waits_for_configure(tmp_path):
+    """Autostart off: no timer runs, yet SIGTERM (and Ctrl-C) end the process at once."""
+    path = tmp_path / 'params.yaml'
+    path.write_text(params_with({}))
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'feagi_hailo_ros.ros.node', '--ros-args', '--params-file',
+         str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    try:
+        line = process.stdout.readline()          # the node says it waits for configure
+        assert 'autostart is off' in line, line
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5.0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@FUZZ
+@given(raw=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(
+    lambda t: t.encode('utf-8', 'surrogatepass')), st.sampled_from([
+        b'a: [1, 2', b'- 1\n- 2\n', b'"x"\n', b'5\n', b'{}', b'', b'a:\n\tb: 1\n'])))
+def test_params_file_check_names_the_file_or_lets_rcl_decide(raw):
+    from feagi_hailo_ros.ros.params_file import params_file_problem
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, 'params.yaml')
+        with open(path, 'wb') as out:
+            out.write(raw)
+        problem = params_file_problem(path)
+    if problem is not None:
+        assert_one_line(problem, f'params file {path}: ')

@@ -10,5 +10,6 @@ diagnostics_msg.py  burst-loop and device health -> DiagnosticArray
 motion.py           cmd_vel (Twist / TwistStamped) and motor_commands messages
 burst_clock.py      skip-not-queue scheduling, achieved rate, p50/p99 (no rclpy)
 launch_args.py      what the launch file's arguments become (shared with its tests)
+params_file.py      params files on the command line and one-line start-up errors (no rclpy)
 synthetic_camera.py a camera stand-in (executable `feagi_hailo_camera`)
 """
