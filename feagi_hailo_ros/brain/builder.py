@@ -14,13 +14,15 @@ from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_
                                               compact_indptr, Connectome, MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, Genome, load_genome, MappingRule
-from feagi_hailo_ros.brain.morphologies import (MorphologyError, part_counts_grid, part_pairs,
-                                                rule_parts, RuleParts)
+from feagi_hailo_ros.brain.morphologies import (MorphologyError, PairBudgetError,
+                                                part_counts_grid, part_pairs, rule_parts,
+                                                RuleParts)
 import numpy as np
 
 ProgressFn = Callable[[str, int, int], None]
 _BYTES_PER_NEURON = 2 + 8        # neuron_area uint16 + indptr (int64 while building)
 _BYTES_PER_SYNAPSE = 4 + 2       # syn_target uint32 + syn_weight int16
+_BYTES_PER_AXIS_PAIR = 8 + 8     # a per-axis relation's source and destination int64
 
 
 @dataclass
@@ -68,21 +70,9 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
             f'area is {largest.id!r} ({largest.neurons} neurons): make the genome smaller or '
             'raise the limit (FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source, largest.id,
             '___bbx')
-    rules = _plan(genome, warnings)
+    rules = _plan(genome, warnings, neurons, limit)
     synapses = sum(r.parts.voxel_pairs * areas[r.src].neurons_per_voxel for r in rules)
-    need = estimate_bytes(neurons, synapses)
-    if need > limit:
-        per_area = [0] * len(areas)
-        for r in rules:
-            per_area[r.src] += r.parts.voxel_pairs * areas[r.src].neurons_per_voxel
-        largest = max(range(len(areas)), key=lambda a: estimate_bytes(areas[a].neurons,
-                                                                      per_area[a]))
-        raise GenomeError(
-            f'the brain needs about {need / 2**20:.1f} MiB ({neurons} neurons, {synapses} '
-            f'synapses), over the limit of {limit / 2**20:.1f} MiB; the largest part is area '
-            f'{areas[largest].id!r} ({areas[largest].neurons} neurons, {per_area[largest]} '
-            'outgoing synapses): make the genome smaller or raise the limit '
-            '(FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source)
+    _check_memory(genome, rules, neurons, estimate_bytes(neurons, synapses), limit)
     if neurons >= 2 ** 32:
         raise GenomeError(f'{neurons} neurons: at most 2**32-1 are supported', genome.source)
 
@@ -135,17 +125,57 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
                       morphologies={k: genome.morphologies[k] for k in sorted(used)})
 
 
-def _plan(genome: Genome, warnings: List[str]) -> List[_Rule]:
-    """Resolve every rule to its areas and parts (exact counts), in genome order."""
+def _check_memory(genome: Genome, rules: List[_Rule], neurons: int, need: int, limit: int,
+                  partial: bool = False) -> None:
+    """Refuse the brain when `need` bytes (planned so far, if partial) exceed the limit."""
+    if need <= limit:
+        return
+    areas = genome.areas
+    per_area = [0] * len(areas)
+    for r in rules:
+        per_area[r.src] += r.parts.voxel_pairs * areas[r.src].neurons_per_voxel
+    synapses = sum(per_area)
+    largest = max(range(len(areas)), key=lambda a: estimate_bytes(areas[a].neurons,
+                                                                  per_area[a]))
+    more = 'more than' if partial else 'about'
+    least = 'at least ' if partial else ''
+    raise GenomeError(
+        f'the brain needs {more} {need / 2**20:.1f} MiB ({neurons} neurons, {least}{synapses} '
+        f'synapses), over the limit of {limit / 2**20:.1f} MiB; the largest part is area '
+        f'{areas[largest].id!r} ({areas[largest].neurons} neurons, {least}{per_area[largest]} '
+        'outgoing synapses): make the genome smaller or raise the limit '
+        '(FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source)
+
+
+def _plan(genome: Genome, warnings: List[str], neurons: int = 0,
+          limit: Optional[int] = None) -> List[_Rule]:
+    """Resolve every rule to its areas and parts (exact counts), in genome order.
+
+    With a memory `limit`, the per-axis coordinate pairs the parts hold and the synapses
+    planned so far are checked rule by rule, so a fan-out that cannot fit is refused before
+    its relations are built.
+    """
     index = {a.id: i for i, a in enumerate(genome.areas)}
     unsupported: Dict[str, List[str]] = {}
-    rules = []
+    rules: List[_Rule] = []
+    held_pairs = synapses = 0
     for s, area in enumerate(genome.areas):
         for i, rule in enumerate(area.mappings):
             morphology = genome.morphologies[rule.morphology_id]
             dst = genome.areas[index[rule.dst]]
+            max_pairs = None
+            if limit is not None:
+                left = limit - estimate_bytes(neurons, synapses)
+                max_pairs = max(0, left // _BYTES_PER_AXIS_PAIR - held_pairs)
             try:
-                parts = rule_parts(area, dst, morphology, rule)
+                parts = rule_parts(area, dst, morphology, rule, max_pairs=max_pairs)
+            except PairBudgetError as exc:
+                raise GenomeError(
+                    f'mapping to {rule.dst!r} ({rule.morphology_id}): its per-axis coordinate '
+                    f'pairs alone need more than {exc.pairs * _BYTES_PER_AXIS_PAIR / 2**20:.1f} '
+                    f'MiB, over what the limit of {limit / 2**20:.1f} MiB leaves: use smaller '
+                    'areas or a projector, or raise the limit (FEAGI_HAILO_MEMORY_LIMIT, bytes)',
+                    genome.source, area.id, 'dstmap') from None
             except MorphologyError as exc:
                 raise GenomeError(f'mapping to {rule.dst!r}: {exc}', genome.source, area.id,
                                   'dstmap') from None
@@ -156,6 +186,11 @@ def _plan(genome: Genome, warnings: List[str]) -> List[_Rule]:
                                 f'{rule.morphology_id!r} is one unwrapped pattern pair (legacy '
                                 'form FEAGI 2.6 rejects); read as that single pair')
             rules.append(_Rule(s, index[rule.dst], i, rule, parts, morphology.type))
+            if limit is not None:
+                held_pairs += sum(len(axis) for part in parts.parts for axis in part.axes)
+                synapses += parts.voxel_pairs * area.neurons_per_voxel
+                _check_memory(genome, rules, neurons, estimate_bytes(neurons, synapses)
+                              + held_pairs * _BYTES_PER_AXIS_PAIR, limit, partial=True)
     for name, uses in unsupported.items():
         shown = ', '.join(uses[:5]) + (f' and {len(uses) - 5} more' if len(uses) > 5 else '')
         warnings.append(f'genome {genome.source}: unknown morphology {name!r} (no synapses '

@@ -45,6 +45,7 @@ AREA_GENES = {
     'memory': ('b', None, False),
 }
 KNOWN_GENES = {**NEURON_GENES, **AREA_GENES}
+COUNTER_MAX = 65535   # refractory + snooze and the consecutive-fire limit: uint16 counters
 MORPHOLOGY_TYPES = ('vectors', 'patterns', 'functions', 'composite')
 RULE_KEYS = ('morphology_id', 'morphology_scalar', 'postSynapticCurrent_multiplier',
              'plasticity_flag', 'plasticity_constant', 'ltp_multiplier', 'ltd_multiplier',
@@ -211,6 +212,9 @@ class _GenomeReader:
         morphologies = self.read_morphologies(self.raw.get('neuron_morphologies', {}))
         genes = self.group_genes(blueprint)
         areas = [self.read_area(area_id, area_genes) for area_id, area_genes in genes.items()]
+        if not areas:
+            self.fail(f"the blueprint holds no cortical area (no '{GENE_PREFIX}<area>-cx-<gene>-"
+                      "<type>' genes): a brain needs at least one")
         areas.sort(key=lambda a: a.id)
         self.check_mappings(areas, morphologies)
         physiology = self.raw.get('physiology')
@@ -263,9 +267,9 @@ class _GenomeReader:
         key, value = genes[gene]
         try:
             return _convert(value, suffix)
-        except (TypeError, ValueError):
-            self.fail(f'value {value!r} of {key!r} is not of type {_TYPE_NAMES[suffix]}',
-                      area_id, gene)
+        except (TypeError, ValueError, OverflowError) as exc:
+            self.fail(f'value {_shown(value)} of {key!r} is not of type {_TYPE_NAMES[suffix]}'
+                      f' ({exc})', area_id, gene)
 
     def read_area(self, area_id: str, genes: Dict[str, Tuple[str, Any]]) -> AreaSpec:
         get = lambda gene: self.value(area_id, genes, gene)  # noqa: E731
@@ -286,6 +290,15 @@ class _GenomeReader:
             leak = 1.0
         fields = {spec[1]: get(gene) for gene, spec in NEURON_GENES.items() if spec[1]}
         fields['leak_coefficient'] = float(leak)
+        for gene in ('refrac', 'c_fr_c', 'snooze'):
+            count = fields[NEURON_GENES[gene][1]]
+            if not 0 <= math.trunc(count) <= COUNTER_MAX:
+                self.fail(f'{gene} is {count}: it must lie in 0..{COUNTER_MAX} bursts', area_id,
+                          gene)
+        if fields['refractory_period'] + math.trunc(fields['snooze_period']) > COUNTER_MAX:
+            self.fail(f"refrac {fields['refractory_period']} + snooze "
+                      f"{fields['snooze_period']} is more than {COUNTER_MAX} bursts", area_id,
+                      'snooze')
         rules = self.read_dstmap(area_id, genes)
         name = get('__name')
         return AreaSpec(
@@ -322,18 +335,18 @@ class _GenomeReader:
         where = f'rule to {dst!r}'
         if isinstance(rule, list):
             if not 4 <= len(rule) <= 8:
-                self.fail(f'{where}: a rule array has 4 to 8 elements, not {len(rule)}: {rule!r}',
-                          area_id, 'dstmap')
+                self.fail(f'{where}: a rule array has 4 to 8 elements, not {len(rule)}: '
+                          f'{_shown(rule)}', area_id, 'dstmap')
             values = dict(zip(RULE_KEYS, rule))
             delay = 1
         elif isinstance(rule, dict):
             if 'morphology_id' not in rule:
-                self.fail(f'{where}: rule object without morphology_id: {rule!r}',
+                self.fail(f'{where}: rule object without morphology_id: {_shown(rule)}',
                           area_id, 'dstmap')
             values = {k: rule[k] for k in RULE_KEYS if k in rule}
             delay = rule.get('synaptic_delay_bursts', 1)
         else:
-            self.fail(f'{where}: a rule is an array or an object, not {rule!r}',
+            self.fail(f'{where}: a rule is an array or an object, not {_shown(rule)}',
                       area_id, 'dstmap')
         try:
             delay = int(delay)
@@ -353,8 +366,8 @@ class _GenomeReader:
                 ltd_multiplier=float(values.get('ltd_multiplier', 1.0)),
                 plasticity_window=int(values.get('plasticity_window', 0) or 0),
                 synaptic_delay=delay)
-        except (TypeError, ValueError) as exc:
-            self.fail(f'{where}: malformed rule {rule!r} ({exc})', area_id, 'dstmap')
+        except (TypeError, ValueError, OverflowError) as exc:
+            self.fail(f'{where}: malformed rule {_shown(rule)} ({exc})', area_id, 'dstmap')
         if delay != 1:
             self.fail(f'{where} ({parsed.morphology_id}): synaptic_delay_bursts = {delay} is not '
                       "supported; only a delay of 1 burst (FEAGI's default) is. Set it to 1.",
@@ -395,6 +408,14 @@ class _GenomeReader:
 
 
 _TYPE_NAMES = {'i': 'integer', 'f': 'number', 'b': 'boolean', 't': 'text', 'd': 'object'}
+_INT_LIMIT = 2 ** 63
+_SHOWN_CHARS = 80
+
+
+def _shown(value: Any) -> str:
+    """The repr of a value for an error message, cut to one short line."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + '...'
 
 
 def _convert(value: Any, suffix: str) -> Any:
@@ -402,17 +423,26 @@ def _convert(value: Any, suffix: str) -> Any:
     if suffix == 'i':
         if isinstance(value, bool):
             raise TypeError('boolean')
-        number = float(value)
-        if not math.isfinite(number) or number != int(number):
-            raise ValueError('not an integer')
-        return int(number)
+        if isinstance(value, int):
+            number = value
+        else:
+            number = float(value)
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError('not an integer')
+            number = int(number)
+        if not -_INT_LIMIT <= number < _INT_LIMIT:
+            raise ValueError('outside the 64-bit integer range')
+        return number
     if suffix == 'f':
         if isinstance(value, bool):
             raise TypeError('boolean')
         number = float(value)
         if not math.isfinite(number):
             raise ValueError('not finite')
-        return float(struct.unpack('f', struct.pack('f', number))[0])  # FEAGI holds f32
+        number = float(struct.unpack('f', struct.pack('f', number))[0])  # FEAGI holds f32
+        if not math.isfinite(number):
+            raise ValueError('outside the 32-bit float range')
+        return number
     if suffix == 'b':
         if isinstance(value, bool):
             return value

@@ -10,6 +10,7 @@ pair order), then destinations in x, y, z order.
 """
 
 from dataclasses import dataclass
+import math
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
@@ -69,7 +70,9 @@ class Part:
 def shift_relation(size_s: int, size_d: int, offset: int) -> AxisRelation:
     """Shift relation: d = s + offset where d lies inside 0..size_d-1."""
     lo, hi = max(0, -offset), min(size_s, size_d - offset)
-    s = np.arange(lo, max(lo, hi), dtype=np.int64)
+    if hi <= lo:     # shifted off the destination (also offsets beyond int64)
+        return AxisRelation(np.zeros(0, np.int64), np.zeros(0, np.int64), size_s)
+    s = np.arange(lo, hi, dtype=np.int64)
     return AxisRelation(s, s + offset, size_s)
 
 
@@ -95,7 +98,7 @@ def pattern_relation(src_token, dst_token, size_s: int, size_d: int) -> AxisRela
     """One axis of a pattern pair: int, `*`, and in the destination `?` (same) / `!` (not)."""
     sources = np.arange(size_s, dtype=np.int64)
     if not isinstance(src_token, str):
-        sources = sources[sources == src_token]
+        sources = sources[src_token:src_token + 1] if 0 <= src_token < size_s else sources[:0]
     pairs = sources.size * size_d
     if isinstance(dst_token, str) and dst_token in '*!' and pairs > MAX_AXIS_PAIRS:
         raise MorphologyError(f'pattern {src_token!r} -> {dst_token!r} on an axis of {size_s} -> '
@@ -126,10 +129,17 @@ def _token(value, where: str):
         except ValueError:
             raise MorphologyError(f'{where}: pattern element {value!r} is not an integer, '
                                   "'*', '?' or '!'") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if not _is_integer(value):
         raise MorphologyError(f'{where}: pattern element {value!r} is not an integer, '
                               "'*', '?' or '!'")
     return int(value)
+
+
+def _is_integer(value) -> bool:
+    """True for an int or an integral finite float (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or (math.isfinite(value) and value == int(value))
 
 
 def pattern_pairs(morphology: Morphology) -> Tuple[List[Tuple[list, list]], bool]:
@@ -160,9 +170,8 @@ def vectors_of(morphology: Morphology) -> List[Tuple[int, int, int]]:
         raise MorphologyError(f"{where}: 'vectors' is not a list of [x, y, z]")
     out = []
     for vector in vectors:
-        if (not isinstance(vector, list) or len(vector) != 3
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and v == int(v) for v in vector)):
+        if not isinstance(vector, list) or len(vector) != 3 or \
+                not all(_is_integer(v) for v in vector):
             raise MorphologyError(f'{where}: vector {vector!r} is not [x, y, z] of integers')
         out.append(tuple(int(v) for v in vector))
     return out
@@ -182,18 +191,52 @@ class RuleParts:
         return sum(p.count for p in self.parts)
 
 
+class PairBudgetError(MorphologyError):
+    """The per-axis coordinate pairs of a rule would exceed the memory left for them."""
+
+    def __init__(self, pairs: int):
+        super().__init__(f'more than {pairs} coordinate pairs')
+        self.pairs = pairs
+
+
+def pattern_pair_bound(src_token, dst_token, size_s: int, size_d: int) -> int:
+    """Most coordinate pairs `pattern_relation` makes for these tokens (before building)."""
+    sources = size_s if isinstance(src_token, str) else int(0 <= src_token < size_s)
+    return sources * (size_d if isinstance(dst_token, str) and dst_token in '*!' else 1)
+
+
 def rule_parts(src: AreaSpec, dst: AreaSpec, morphology: Morphology,
-               rule: Optional[MappingRule] = None) -> RuleParts:
-    """Decompose one mapping rule into parts (the scalar is ignored, as in FEAGI 2.6)."""
+               rule: Optional[MappingRule] = None,
+               max_pairs: Optional[int] = None) -> RuleParts:
+    """Decompose one mapping rule into parts (the scalar is ignored, as in FEAGI 2.6).
+
+    `max_pairs` bounds the per-axis coordinate pairs the parts may hold together (the
+    builder's memory budget): PairBudgetError is raised before a relation beyond it is built.
+    """
     sdims, ddims = src.dims, dst.dims
+    held = 0
+
+    def reserve(pairs: int) -> None:
+        nonlocal held
+        held += pairs
+        if max_pairs is not None and held > max_pairs:
+            raise PairBudgetError(held)
+
     if morphology.type == 'vectors':
-        parts = [Part(tuple(shift_relation(sdims[a], ddims[a], v[a]) for a in range(3)))
-                 for v in vectors_of(morphology)]
+        parts = []
+        for v in vectors_of(morphology):
+            reserve(sum(sdims))
+            parts.append(Part(tuple(shift_relation(sdims[a], ddims[a], v[a])
+                                    for a in range(3))))
         return RuleParts(parts)
     if morphology.type == 'patterns':
         pairs, legacy = pattern_pairs(morphology)
-        parts = [Part(tuple(pattern_relation(sp[a], dp[a], sdims[a], ddims[a])
-                            for a in range(3))) for sp, dp in pairs]
+        parts = []
+        for sp, dp in pairs:
+            for a in range(3):
+                reserve(pattern_pair_bound(sp[a], dp[a], sdims[a], ddims[a]))
+            parts.append(Part(tuple(pattern_relation(sp[a], dp[a], sdims[a], ddims[a])
+                                    for a in range(3))))
         return RuleParts(parts, legacy_pair=legacy)
     if morphology.type == 'functions' and morphology.name == 'projector':
         return RuleParts([Part(tuple(projector_relation(sdims[a], ddims[a])

@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
-from feagi_hailo_ros.engine.state import array_checksum, NeuronState
+from feagi_hailo_ros.engine.state import array_checksum, CheckpointError, NeuronState
 import numpy as np
 
 POWER_AMOUNT = np.float32(1.0)
@@ -579,8 +579,16 @@ class BurstEngine:
         self.state.save(path, self.fingerprint())
 
     def restore(self, path: Union[str, Path]) -> None:
-        """Load a checkpoint written by `checkpoint` for this brain."""
-        self.state = NeuronState.load(path, self.fingerprint())
+        """Load a checkpoint written by `checkpoint` for this brain.
+
+        CheckpointError (naming the file) when it cannot be restored; the state is then
+        unchanged.
+        """
+        state = NeuronState.load(path, self.fingerprint())
+        try:
+            self.state = state
+        except ValueError as exc:
+            raise CheckpointError(f'checkpoint {path}: {exc}') from None
 
     @staticmethod
     def _check_partitions(parts: List[Tuple[int, int]]) -> None:

@@ -5,36 +5,56 @@ Record: `{"burst": b, "fired": [[area, x, y, z], ...]}` per burst, sorted, burst
 """
 
 import json
+import math
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 from feagi_hailo_ros.engine.model import AreaLayout
 import numpy as np
 
 BurstInjections = Dict[int, Tuple[np.ndarray, np.ndarray]]
+_INDEX_LIMIT = 2 ** 62    # bursts and coordinates beyond this are refused (int64 arithmetic)
+_POTENTIAL_LIMIT = float(np.finfo(np.float32).max)   # potentials are float32
 
 
 def read_injections(path: Union[str, Path], layout: AreaLayout) -> BurstInjections:
     """Read an injection file into {burst: (neuron indices, float32 potentials)} in file order.
 
-    Raises ValueError naming the file and line for malformed lines, unknown areas and
-    voxels outside their area.
+    Raises ValueError naming the file and line for malformed lines (not UTF-8, not a JSON
+    object, a missing key, a value that is not a number, a potential that is not finite),
+    unknown areas and voxels outside their area.
     """
     rows: Dict[int, List[Tuple[int, int, int, int, float]]] = {}
-    with open(path, encoding='utf-8') as handle:
-        for line_no, line in enumerate(handle, 1):
+    with open(path, 'rb') as handle:
+        for line_no, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode('utf-8')
+            except UnicodeDecodeError as exc:
+                raise ValueError(f'{path}:{line_no}: not UTF-8 text ({exc.reason} at byte '
+                                 f'{exc.start})') from None
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
-                burst = int(item['burst'])
+                if not isinstance(item, dict):
+                    raise TypeError(f'a line is a JSON object, not {_shown(item)}')
+                missing = [key for key in ('burst', 'area', 'x', 'y', 'z', 'p')
+                           if key not in item]
+                if missing:
+                    raise ValueError(f'{", ".join(missing)} missing (each line needs burst, '
+                                     'area, x, y, z, p)')
+                burst = _integer(item['burst'], 'burst')
                 area = layout.area_index(str(item['area']))
-                row = (area, int(item['x']), int(item['y']), int(item['z']), float(item['p']))
-            except KeyError as exc:
-                raise ValueError(f'{path}:{line_no}: {exc.args[0] if exc.args else exc} '
-                                 f'(each line needs burst, area, x, y, z, p)') from None
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f'{path}:{line_no}: cannot read injection: {exc}') from None
+                row = (area, _integer(item['x'], 'x'), _integer(item['y'], 'y'),
+                       _integer(item['z'], 'z'), float(item['p']))
+                if not abs(row[4]) <= _POTENTIAL_LIMIT:     # also NaN
+                    raise ValueError(f'p {_shown(item["p"])} is not a finite potential')
+            except KeyError as exc:     # unknown area: the message names the brain's areas
+                raise ValueError(f'{path}:{line_no}: {exc.args[0] if exc.args else exc}') \
+                    from None
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ValueError(f'{path}:{line_no}: cannot read injection: '
+                                 f'{" ".join(str(exc).split())}') from None
             if burst < 0:
                 raise ValueError(f'{path}:{line_no}: burst must be >= 0, got {burst}')
             rows.setdefault(burst, []).append(row)
@@ -52,6 +72,24 @@ def read_injections(path: Union[str, Path], layout: AreaLayout) -> BurstInjectio
                 raise ValueError(f'{path}: burst {burst}: {exc}') from None
         out[burst] = (indices, potentials)
     return out
+
+
+def _integer(value: Any, key: str) -> int:
+    """An integer field of an injection line (ints, integral numbers, numeric text)."""
+    if isinstance(value, bool) or isinstance(value, (list, dict)) or value is None:
+        raise TypeError(f'{key} {_shown(value)} is not an integer')
+    number = int(value) if isinstance(value, (int, str)) else value
+    if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
+        raise ValueError(f'{key} {_shown(value)} is not an integer')
+    number = int(number)
+    if not -_INDEX_LIMIT <= number < _INDEX_LIMIT:
+        raise ValueError(f'{key} {_shown(value)} is out of range')
+    return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
 
 
 class FiredRecorder:

@@ -2,13 +2,19 @@
 
 from dataclasses import dataclass, fields
 import json
+import os
 from pathlib import Path
 from typing import Union
+import zipfile
 import zlib
 
 import numpy as np
 
 CHECKPOINT_FORMAT = 'feagi-hailo-engine-state/1'
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be restored; the message names the file and the reason."""
 
 
 @dataclass
@@ -42,11 +48,28 @@ class NeuronState:
                                        else self.burst_count) for f in fields(self)})
 
     def validate(self, n_neurons: int) -> None:
-        """Raise ValueError naming the field when the state does not fit a brain of N."""
+        """Raise ValueError naming the field when the state does not fit a brain of N.
+
+        Kinds are checked too (numbers, integer counters and indices, counters >= 0), so a
+        state that passes can be copied into the engine's arrays without a failure half-way.
+        """
+        for name in ('potential', 'refractory_countdown', 'consecutive_fires', 'fired',
+                     'fired_potential', 'pending_indices', 'pending_input'):
+            array = getattr(self, name)
+            kinds = 'fiu' if name in ('potential', 'fired_potential', 'pending_input') else 'iu'
+            if not isinstance(array, np.ndarray) or array.dtype.kind not in kinds:
+                raise ValueError(f'state field {name!r} holds {_dtype_of(array)}, not '
+                                 f"{'numbers' if 'f' in kinds else 'integers'}")
+            if array.ndim != 1:
+                raise ValueError(f'state field {name!r} has shape {array.shape}, not a list')
         for name in ('potential', 'refractory_countdown', 'consecutive_fires'):
             if getattr(self, name).shape != (n_neurons,):
                 raise ValueError(f'state field {name!r} has shape {getattr(self, name).shape}, '
                                  f'the brain has {n_neurons} neurons')
+        for name in ('refractory_countdown', 'consecutive_fires'):
+            array = getattr(self, name)
+            if array.size and (array.min() < 0 or array.max() > np.iinfo(np.uint16).max):
+                raise ValueError(f'state field {name!r} holds counts outside 0..65535')
         for idx, val in (('fired', 'fired_potential'), ('pending_indices', 'pending_input')):
             a, b = getattr(self, idx), getattr(self, val)
             if a.shape != b.shape:
@@ -70,21 +93,76 @@ class NeuronState:
 
     @classmethod
     def load(cls, path: Union[str, Path], fingerprint: dict) -> 'NeuronState':
-        """Read a checkpoint; raise ValueError when it was written for another brain."""
-        with np.load(Path(path)) as data:
-            meta = json.loads(bytes(data['meta']).decode())
-            if meta.get('format') != CHECKPOINT_FORMAT:
-                raise ValueError(f'checkpoint {path}: not an engine state file '
-                                 f'(format {meta.get("format")!r})')
-            for key, value in fingerprint.items():
-                if meta.get(key) != value:
-                    raise ValueError(
-                        f'checkpoint {path}: written for another brain ({key} is '
-                        f'{meta.get(key)!r}, this brain has {value!r}); restore it into the '
-                        f'brain it came from')
-            kwargs = {f.name: data[f.name].copy() for f in fields(cls)
-                      if f.name != 'burst_count'}
-        return cls(burst_count=int(meta['burst_count']), **kwargs)
+        """Read a checkpoint; CheckpointError (naming the file) when it cannot be restored.
+
+        Unreadable, truncated or foreign files and checkpoints written for another brain are
+        refused; the state's fit to a brain is checked by `validate`.
+        """
+        try:
+            loaded = np.load(Path(path), allow_pickle=False)
+            if not hasattr(loaded, 'files'):    # an .npy: one array, not an archive
+                raise CheckpointError(f'checkpoint {path}: not an engine state file (one '
+                                      'array, not an .npz archive of the state fields)')
+            with loaded as data:
+                meta = _read_meta(path, data)
+                for key, value in fingerprint.items():
+                    if meta.get(key) != value:
+                        raise CheckpointError(
+                            f'checkpoint {path}: written for another brain ({key} is '
+                            f'{_shown(meta.get(key))}, this brain has {_shown(value)}); restore '
+                            'it into the brain it came from')
+                missing = [f.name for f in fields(cls)
+                           if f.name != 'burst_count' and f.name not in data.files]
+                if missing:
+                    raise CheckpointError(f'checkpoint {path}: fields {", ".join(missing)} are '
+                                          'missing (truncated or not an engine state file?)')
+                kwargs = {f.name: data[f.name].copy() for f in fields(cls)
+                          if f.name != 'burst_count'}
+        except CheckpointError:
+            raise
+        except OSError as exc:
+            if not os.path.exists(path):
+                raise CheckpointError(f'checkpoint {path}: cannot read the file '
+                                      f'({exc.strerror or exc})') from None
+            raise CheckpointError(f'checkpoint {path}: not a readable engine state file '
+                                  f'({_one_line(exc)})') from None
+        except (ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise CheckpointError(f'checkpoint {path}: not a readable engine state file '
+                                  f'({type(exc).__name__}: {_one_line(exc)})') from None
+        count = meta.get('burst_count')
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise CheckpointError(f'checkpoint {path}: burst_count {_shown(count)} is not a '
+                                  'count of bursts')
+        return cls(burst_count=count, **kwargs)
+
+
+def _read_meta(path, data) -> dict:
+    """The JSON object stored in a checkpoint's 'meta' field, or CheckpointError."""
+    if 'meta' not in data.files:
+        raise CheckpointError(f'checkpoint {path}: not an engine state file (no meta field)')
+    try:
+        meta = json.loads(data['meta'].tobytes().decode('utf-8'))
+    except ValueError as exc:    # JSON and UTF-8 errors
+        raise CheckpointError(f'checkpoint {path}: its meta field is not JSON '
+                              f'({_one_line(exc)})') from None
+    if not isinstance(meta, dict) or meta.get('format') != CHECKPOINT_FORMAT:
+        found = meta.get('format') if isinstance(meta, dict) else meta
+        raise CheckpointError(f'checkpoint {path}: not an engine state file (format '
+                              f'{_shown(found)}, expected {CHECKPOINT_FORMAT!r})')
+    return meta
+
+
+def _dtype_of(array) -> str:
+    return f'{array.dtype} values' if isinstance(array, np.ndarray) else type(array).__name__
+
+
+def _one_line(exc: BaseException) -> str:
+    return ' '.join(str(exc).split())[:200]
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
 
 
 def array_checksum(*arrays, chunk: int = 1 << 20) -> int:

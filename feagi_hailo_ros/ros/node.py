@@ -356,26 +356,71 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 def main(args: Optional[List[str]] = None) -> int:
     """Run the node until Ctrl-C or ROS shutdown; exit 1 when autostart cannot configure.
 
-    rclpy's own SIGINT handler would shut the context down before the motors could be
-    stopped, so Ctrl-C arrives here as KeyboardInterrupt and a zero command goes out first.
+    A params file or parameter value the node cannot start with ends it with one error line
+    (the file, the parameter, the reason) and exit code 2. rclpy's own SIGINT handler would
+    shut the context down before the motors could be stopped, so Ctrl-C and SIGTERM arrive
+    here as KeyboardInterrupt and a zero command goes out first; the executor wakes at least
+    every `poll_s` so that they are seen even when no timer runs (autostart off, cleaned up).
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    from feagi_hailo_ros.runtime import params_file
+    from feagi_hailo_ros.runtime.settings import first_problem
+    from rclpy.exceptions import ParameterException, ParameterUninitializedException
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.impl.implementation_singleton import rclpy_implementation
+
+    poll_s = 0.25
+
+    def start_error(text: str) -> int:
+        print(f'{NODE_NAME}: error: {params_file.one_line(text)}', file=sys.stderr, flush=True)
+        return 2
+
+    argv = sys.argv[1:] if args is None else list(args)
+    for path in params_file.params_files(argv):
+        problem = params_file.params_file_problem(path)
+        if problem:
+            return start_error(problem)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except rclpy_implementation.RCLError as exc:
+        return start_error(f'cannot start: {exc}')
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     node = None
+    executor = None
     code = 0
     try:
         node = FeagiHailoNode()
-        if not node.autostart():
+        problem = first_problem({spec.name: node.get_parameter(spec.name).value
+                                 for spec in PARAMETERS})
+        if problem:
+            code = start_error(f'{params_file.parameter_source(problem[0], argv)}: '
+                               f'{problem[1]}')
+        elif not node.autostart():
             node.get_logger().error('autostart failed: see the error above; exiting')
             code = 1
         else:
-            rclpy.spin(node)
+            if not node.get_parameter('autostart').value:
+                node.get_logger().info('autostart is off: waiting for configure and activate '
+                                       'over the lifecycle services')
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            while rclpy.ok():
+                executor.spin_once(timeout_sec=poll_s)
+    except ParameterException as exc:
+        text = str(exc)
+        name = text.rsplit(': ', 1)[-1]
+        reason = text[:-len(name) - 2] if text.endswith(': ' + name) else text
+        if isinstance(exc, ParameterUninitializedException):
+            reason += " (an empty list has no type in a params file: write [''] for none)"
+        code = start_error(f'{params_file.parameter_source(name, argv)}: parameter '
+                           f'{name!r}: {reason}')
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
             node.stop_motors()
             node.destroy_node()
+        if executor is not None:
+            executor.shutdown()
         rclpy.try_shutdown()
     return code
 

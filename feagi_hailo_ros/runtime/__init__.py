@@ -8,4 +8,5 @@ motor_output.py  motor values held by a dead-man, and the differential drive
 fired_view.py    which fired neurons a brain-view cloud shows
 burst_clock.py   skip-not-queue scheduling, achieved rate, p50/p99, throttled warnings
 launch_args.py   what the launch file's arguments become (shared with its tests)
+params_file.py   params files on the node's command line; one-line start-up errors
 """

@@ -160,6 +160,20 @@ def validate(name: str, value: Any, current: Optional[Dict[str, Any]] = None) ->
     return None
 
 
+def first_problem(settings: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """Return (name, reason) of the first refused value among all settings, or None.
+
+    rcl checks a start-up value's type and range as it is declared; this adds the choices and
+    the checks between two parameters that only `validate` knows.
+    """
+    for spec in PARAMETERS:
+        if spec.name in settings:
+            reason = validate(spec.name, settings[spec.name], settings)
+            if reason:
+                return spec.name, reason
+    return None
+
+
 def clean_string_list(values: Sequence[str]) -> List[str]:
     """Drop the empty strings that stand for an empty list in a string-array parameter."""
     return [value for value in values if value]
