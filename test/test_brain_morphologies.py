@@ -142,6 +142,56 @@ def test_unknown_function_makes_no_synapses_and_is_reported_once():
     assert len(notes) == 2 and all(m.synapses == 0 and m.note for m in notes)
 
 
+def test_builtin_morphologies_need_no_declaration_and_win_over_the_genomes():
+    """lateral_+x and all_to_0-0-0 undeclared; a genome's own block_to_block is replaced."""
+    own = {'block_to_block': {'type': 'vectors', 'parameters': {'vectors': [[1, 1, 0]]}}}
+    c = build_connectome(genome({
+        'csrc00': ((3, 2, 1), {'cdst00': [rule('lateral_+x'), rule('all_to_0-0-0'),
+                                          rule('block_to_block')]}),
+        'cdst00': ((3, 2, 1), {})}, own))
+    assert counts(c) == {('csrc00', 'cdst00', 'lateral_+x'): 4,
+                         ('csrc00', 'cdst00', 'all_to_0-0-0'): 6,
+                         ('csrc00', 'cdst00', 'block_to_block'): 6}
+    assert targets_of(c, 'csrc00', 1, 1, 0) == [('cdst00', 2, 1, 0, 1), ('cdst00', 0, 0, 0, 1),
+                                               ('cdst00', 1, 1, 0, 1)]
+    c = build_connectome(genome({'csrc00': ((2, 1, 1), {'cdst00': [rule('0-0-0_to_all'),
+                                                                   rule('lateral_-x')]}),
+                                 'cdst00': ((2, 1, 1), {})}, {}))
+    assert targets_of(c, 'csrc00', 0, 0, 0) == [('cdst00', 0, 0, 0, 1), ('cdst00', 1, 0, 0, 1)]
+    assert targets_of(c, 'csrc00', 1, 0, 0) == [('cdst00', 0, 0, 0, 1)]
+
+
+def test_a_typeless_morphology_builds_nothing_and_the_other_rules_are_built():
+    morphs = {'odd': {'parameters': {'vectors': [[0, 0, 0]]}}, **FUNCS}
+    c = build_connectome(genome({
+        'csrc00': ((2, 2, 1), {'cdst00': [rule('odd'), rule('block_to_block')]}),
+        'cdst00': ((2, 2, 1), {})}, morphs))
+    assert c.n_synapses == 4
+    assert any("'odd' has no type" in w and 'no synapses' in w for w in c.warnings)
+
+
+def test_a_missing_morphology_stops_its_source_areas_building_in_id_byte_order():
+    """That rule, the rest of its list and later destinations (byte order) get nothing.
+
+    Destinations of csrc00 in byte order: caaa00 < cmid00 < czzz00. The missing rule is the
+    second of cmid00's list: caaa00 and cmid00's first rule keep theirs; other areas are
+    unaffected.
+    """
+    c = build_connectome(genome({
+        'csrc00': ((1, 1, 1), {'czzz00': [rule('block_to_block')],
+                               'cmid00': [rule('block_to_block'), rule('nowhere'),
+                                          rule('block_to_block')],
+                               'caaa00': [rule('block_to_block')]}),
+        'cmid00': ((1, 1, 1), {'czzz00': [rule('block_to_block')]}),
+        'caaa00': ((1, 1, 1), {}), 'czzz00': ((1, 1, 1), {})}, FUNCS))
+    assert counts(c) == {('csrc00', 'caaa00', 'block_to_block'): 1,
+                         ('csrc00', 'cmid00', 'block_to_block'): 1,
+                         ('cmid00', 'czzz00', 'block_to_block'): 1}
+    warning = [w for w in c.warnings if "'nowhere'" in w]
+    assert len(warning) == 1 and 'neither declared nor built in' in warning[0]
+    assert '3 rule(s) not built' in warning[0] and 'czzz00' in warning[0]
+
+
 def test_neurons_per_voxel_all_send_only_last_receives():
     c = build_connectome(genome({
         'csrc00': ((2, 1, 1), {'cdst00': [rule('block_to_block')]}, {'cx-_n_cnt-i': 2}),

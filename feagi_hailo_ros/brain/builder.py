@@ -5,10 +5,12 @@ relations, no pairs generated) so that the memory estimate is checked before any
 is allocated and CSR offsets are known; the second generates pairs and writes them in place.
 """
 
+import base64
+import binascii
 from dataclasses import dataclass
 import os
 import time
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Set, Union
 
 from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path,  # noqa
                                               compact_indptr, Connectome, MappingInfo)
@@ -160,9 +162,17 @@ def _plan(genome: Genome, warnings: List[str], neurons: int = 0,
     rules: List[_Rule] = []
     held_pairs = synapses = 0
     for s, area in enumerate(genome.areas):
+        stopped = _stopped_rules(genome, area, warnings)
         for i, rule in enumerate(area.mappings):
+            if i in stopped:
+                continue
             morphology = genome.morphologies[rule.morphology_id]
             dst = genome.areas[index[rule.dst]]
+            if morphology.type == '':
+                warnings.append(f'genome {genome.source}: area {area.id!r}: mapping to '
+                                f'{rule.dst!r}: morphology {rule.morphology_id!r} has no type '
+                                'and is not built in: no synapses (as FEAGI 2.6)')
+                continue
             max_pairs = None
             if limit is not None:
                 left = limit - estimate_bytes(neurons, synapses)
@@ -193,9 +203,51 @@ def _plan(genome: Genome, warnings: List[str], neurons: int = 0,
                               + held_pairs * _BYTES_PER_AXIS_PAIR, limit, partial=True)
     for name, uses in unsupported.items():
         shown = ', '.join(uses[:5]) + (f' and {len(uses) - 5} more' if len(uses) > 5 else '')
-        warnings.append(f'genome {genome.source}: unknown morphology {name!r} (no synapses '
-                        f'created; FEAGI 2.6 builds none for it): used by {shown}')
+        warnings.append(f'genome {genome.source}: morphology function {name!r} is not '
+                        'supported here: no synapses created (FEAGI 2.6 builds synapses for '
+                        f'its built-in functions): used by {shown}')
     return rules
+
+
+def id_bytes(area_id: str) -> bytes:
+    """An area's 2.x id as bytes: a 12-character base64 id decoded; else UTF-8, `_`-padded.
+
+    FEAGI 2.6 builds a source area's destinations in the byte order of these ids (a legacy
+    custom id's 2.x id is its bytes padded with `_` to 8).
+    """
+    if len(area_id) == 12:
+        try:
+            raw = base64.b64decode(area_id, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b''
+        if len(raw) == 8:
+            return raw
+    return area_id.encode('utf-8').ljust(8, b'_')
+
+
+def _stopped_rules(genome: Genome, area: AreaSpec, warnings: List[str]) -> Set[int]:
+    """Indices of the area's rules FEAGI 2.6 does not build (docs/NEURON_MODEL.md §5).
+
+    A rule naming a morphology neither declared nor built in stops the building of its
+    source area's synapses: that rule, the rest of its destination's list and every later
+    destination (in the byte order of their 2.x ids) get none; earlier ones keep theirs.
+    """
+    order = sorted({rule.dst for rule in area.mappings}, key=id_bytes)
+    rank = {dst: k for k, dst in enumerate(order)}
+    failing = [(rank[rule.dst], i) for i, rule in enumerate(area.mappings)
+               if rule.morphology_id not in genome.morphologies]
+    if not failing:
+        return set()
+    first_rank, first = min(failing)
+    rule = area.mappings[first]
+    stopped = {i for i, r in enumerate(area.mappings)
+               if rank[r.dst] > first_rank or (rank[r.dst] == first_rank and i >= first)}
+    lost = sorted({area.mappings[i].dst for i in stopped})
+    warnings.append(f'genome {genome.source}: area {area.id!r}: mapping to {rule.dst!r} names '
+                    f'morphology {rule.morphology_id!r}, which is neither declared nor built '
+                    'in: as FEAGI 2.6, the building of the synapses of this area stops there '
+                    f"({len(stopped)} rule(s) not built, to {', '.join(lost)})")
+    return stopped
 
 
 def _voxel_degrees(areas: List[AreaSpec], rules: List[_Rule]) -> List[np.ndarray]:

@@ -17,7 +17,7 @@ from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
 import numpy as np
 
 # Bump when the builder's output for a given genome changes: cached files are then rebuilt.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 FILE_MAGIC = b'FEAGIHC1'
 FILE_VERSION = 1
 _ALIGN = 64

@@ -5,15 +5,17 @@ default when it is missing; a gene written under another suffix is ignored with 
 naming the key (DESIGN §4-§5).
 """
 
-from dataclasses import dataclass, field
 import hashlib
 import json
 import math
 import os
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from feagi_hailo_ros.brain.errors import GenomeError
+from feagi_hailo_ros.brain.genome_types import (  # noqa: F401 - the genome's types, here too
+    AreaSpec, builtin_morphologies, Genome, make_area, MappingRule, Morphology,
+    MORPHOLOGY_TYPES)
 from feagi_hailo_ros.brain.ids import core_kind, parse_area_id
 
 GENE_PREFIX = '_____10c-'
@@ -46,123 +48,9 @@ AREA_GENES = {
 }
 KNOWN_GENES = {**NEURON_GENES, **AREA_GENES}
 COUNTER_MAX = 65535   # refractory + snooze and the consecutive-fire limit: uint16 counters
-MORPHOLOGY_TYPES = ('vectors', 'patterns', 'functions', 'composite')
 RULE_KEYS = ('morphology_id', 'morphology_scalar', 'postSynapticCurrent_multiplier',
              'plasticity_flag', 'plasticity_constant', 'ltp_multiplier', 'ltd_multiplier',
              'plasticity_window')
-
-
-@dataclass(frozen=True)
-class MappingRule:
-    """One rule of an area's `dstmap`: a morphology from this area to `dst`."""
-
-    dst: str
-    morphology_id: str
-    morphology_scalar: Tuple[float, float, float] = (1, 1, 1)
-    psc_multiplier: float = 1.0
-    plasticity_flag: bool = False
-    plasticity_constant: float = 1.0
-    ltp_multiplier: float = 1.0
-    ltd_multiplier: float = 1.0
-    plasticity_window: int = 0
-    synaptic_delay: int = 1
-
-    @property
-    def weight(self) -> int:
-        """Signed synaptic weight: sign of the multiplier times min(255, trunc(|multiplier|))."""
-        magnitude = min(255, int(math.trunc(abs(self.psc_multiplier))))
-        return -magnitude if self.psc_multiplier < 0 else magnitude
-
-
-@dataclass(frozen=True)
-class Morphology:
-    """A named morphology: `type` (vectors, patterns, functions, composite) and parameters."""
-
-    name: str
-    type: str  # noqa: A003
-    parameters: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-
-@dataclass(frozen=True)
-class AreaSpec:
-    """A cortical area with its dimensions and neuron genes (FEAGI's defaults where omitted)."""
-
-    id: str  # noqa: A003
-    name: str
-    role: str
-    unit: Optional[str]
-    index_in_unit: int
-    dims: Tuple[int, int, int]
-    position: Tuple[int, int, int] = (0, 0, 0)
-    neurons_per_voxel: int = 1
-    group: str = ''
-    fire_threshold: float = 1.0
-    threshold_limit: float = 0.0
-    threshold_increment: Tuple[float, float, float] = (0.0, 0.0, 0.0)
-    refractory_period: int = 0
-    leak_coefficient: float = 0.0
-    consecutive_fire_limit: int = 0
-    snooze_period: float = 0.0
-    psp: float = 1.0
-    psp_uniform: bool = False
-    mp_charge_accumulation: bool = False
-    mp_driven_psp: bool = False
-    excitability: float = 1.0
-    mappings: Tuple[MappingRule, ...] = ()
-    core_kind: Optional[str] = None
-
-    @property
-    def voxels(self) -> int:
-        """Number of voxels x*y*z."""
-        return self.dims[0] * self.dims[1] * self.dims[2]
-
-    @property
-    def neurons(self) -> int:
-        """Number of neurons x*y*z*n (FEAGI creates n per voxel)."""
-        return self.voxels * self.neurons_per_voxel
-
-    @property
-    def psp_u8(self) -> int:
-        """The psp as FEAGI stores it: trunc(clamp(pstcr_, 0, 255))."""
-        return int(math.trunc(min(255.0, max(0.0, float(self.psp)))))
-
-    @property
-    def is_core(self) -> bool:
-        """True for FEAGI core areas (power, death, ...)."""
-        return self.role == 'core'
-
-
-@dataclass
-class Genome:
-    """A loaded genome: areas sorted by id, morphologies, warnings, source and content hash."""
-
-    areas: List[AreaSpec]
-    morphologies: Dict[str, Morphology]
-    warnings: List[str]
-    source: str
-    content_hash: str
-    title: str = ''
-    physiology: Dict[str, Any] = field(default_factory=dict)
-
-    def area(self, area_id: str) -> AreaSpec:
-        """Return the area with this id (or an alias of it); KeyError if there is none."""
-        return self.areas[self.area_index(area_id)]
-
-    def area_index(self, area_id: str) -> int:
-        """Index in `areas` of an id, a 2.x id's decoded text, or a legacy/2.x equivalent."""
-        from feagi_hailo_ros.brain.ids import aliases
-        index = {a.id: i for i, a in enumerate(self.areas)}
-        if area_id in index:
-            return index[area_id]
-        for i, a in enumerate(self.areas):
-            if area_id in aliases(a.id):
-                return i
-        raise KeyError(f'genome {self.source}: no area {area_id!r}')
-
-    @property
-    def neurons(self) -> int:
-        """Total neurons, sum of x*y*z*n."""
-        return sum(a.neurons for a in self.areas)
 
 
 def content_hash(raw: Dict[str, Any]) -> str:
@@ -210,6 +98,7 @@ class _GenomeReader:
         if not isinstance(blueprint, dict):
             self.fail("malformed genome: no 'blueprint' object of genes")
         morphologies = self.read_morphologies(self.raw.get('neuron_morphologies', {}))
+        morphologies.update(builtin_morphologies())
         genes = self.group_genes(blueprint)
         areas = [self.read_area(area_id, area_genes) for area_id, area_genes in genes.items()]
         if not areas:
@@ -390,9 +279,8 @@ class _GenomeReader:
                                   'blueprint)', area.id, 'dstmap')
                     missing_core[rule.dst] = kind
                 morphology = morphologies.get(rule.morphology_id)
-                if morphology is None:
-                    self.fail(f'mapping to {rule.dst!r} uses morphology {rule.morphology_id!r}, '
-                              "which is not in 'neuron_morphologies'", area.id, 'dstmap')
+                if morphology is None or morphology.type == '':
+                    continue   # missing or typeless: the builder says what FEAGI builds
                 if morphology.type not in MORPHOLOGY_TYPES:
                     self.fail(f'mapping to {rule.dst!r}: morphology {rule.morphology_id!r} has '
                               f'unknown type {morphology.type!r} (known: '
@@ -454,13 +342,3 @@ def _convert(value: Any, suffix: str) -> Any:
     if suffix == 't':
         return '' if value is None else str(value)
     return value
-
-
-def make_area(area_id: str, dims: Tuple[int, int, int], name: Optional[str] = None,
-              mappings: Sequence = (), **genes: Any) -> AreaSpec:
-    """Build an AreaSpec by hand (tests, other layers): role and unit from the id, genes as kw."""
-    info = parse_area_id(area_id, genes.pop('group', None))
-    return AreaSpec(id=area_id, name=name or area_id, role=info.role, unit=info.unit,
-                    index_in_unit=info.index_in_unit, dims=tuple(int(d) for d in dims),
-                    mappings=tuple(mappings),
-                    core_kind=info.core_kind if info.role == 'core' else None, **genes)
