@@ -152,8 +152,8 @@ def test_builtin_morphologies_need_no_declaration_and_win_over_the_genomes():
     assert counts(c) == {('csrc00', 'cdst00', 'lateral_+x'): 4,
                          ('csrc00', 'cdst00', 'all_to_0-0-0'): 6,
                          ('csrc00', 'cdst00', 'block_to_block'): 6}
-    assert targets_of(c, 'csrc00', 1, 1, 0) == [('cdst00', 2, 1, 0, 1), ('cdst00', 0, 0, 0, 1),
-                                               ('cdst00', 1, 1, 0, 1)]
+    assert targets_of(c, 'csrc00', 1, 1, 0) == [
+        ('cdst00', 2, 1, 0, 1), ('cdst00', 0, 0, 0, 1), ('cdst00', 1, 1, 0, 1)]
     c = build_connectome(genome({'csrc00': ((2, 1, 1), {'cdst00': [rule('0-0-0_to_all'),
                                                                    rule('lateral_-x')]}),
                                  'cdst00': ((2, 1, 1), {})}, {}))
