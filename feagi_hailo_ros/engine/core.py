@@ -2,27 +2,20 @@
 
 One burst is `begin_burst()` (adds the power amount), then for each partition (a neuron
 range [lo, hi)) `propagate(lo, hi)` and `update(lo, hi)`, then `end_burst()` (gathers the
-fired sets, checks that every neuron was updated once); `burst()` does all of it.
+fired sets, checks that every neuron was updated once); `burst()` does all of it. With
+`partitions=2, threads=True` the partitions of one burst run concurrently in threads (the
+kernel releases the GIL); spikes are exchanged at the burst boundary, which is exact.
 
-A hybrid engine can run a partition's synaptic integration elsewhere (a device):
+A hybrid engine runs a partition's synaptic integration on a device and the rules here:
 
     engine.begin_burst()
-    engine.propagate(0, lo); engine.update(0, lo)            # CPU partition
-    currents = device.run(engine.previous_fired())            # float32[hi - lo]
-    engine.mark_candidates(lo, hi)                            # targets of spikes
-    engine.update(lo, hi, currents=currents)                  # rules on the host
+    engine.propagate(0, lo); engine.update(0, lo)              # CPU partition
+    engine.add_current_grid(base, stride, current, reach)      # a device's dense grid
+    engine.update(lo, hi)                                      # rules on the host
     fired = engine.end_burst()
 
-or, with a device's sparse result (neuron indices and their currents),
-`engine.add_currents(idx, values)` (and `engine.mark_candidates_indices(idx)` for targets
-reached without a current) before `engine.update(lo, hi)`; with its dense per-voxel grid,
-`engine.add_current_grid(base, stride, current, reach)`. `abort_burst()` gives up a burst
-that failed half-way.
-
-`synaptic_currents(lo, hi)` computes on the CPU what the device should return (to check
-it or to fall back). With `partitions=2, threads=True` the partitions of one burst run
-concurrently in threads (the kernel releases the GIL); spikes are exchanged at the burst
-boundary, which is exact.
+(the device's input is `previous_fired()`; `propagate(..., sources=...)` reads only some
+sources' spikes). `abort_burst()` gives up a burst that failed half-way.
 """
 
 from pathlib import Path
@@ -175,28 +168,16 @@ class BurstEngine:
         rows = self._rows[len(self.partitions) + slot]
         syn = synapses or self._synapses
         if sources is None:
-            self._propagate_into(lo, hi, syn, self.fcl_input, rows)
+            self._propagate_into(lo, hi, syn, rows)
             return
         fired = self._fired[:self._n_fired]
         for s_lo, s_hi in sources:
             a, b = (int(i) for i in np.searchsorted(fired, (s_lo, s_hi)))
             if b > a:
-                self._propagate_into(lo, hi, syn, self.fcl_input, rows, a, b)
+                self._propagate_into(lo, hi, syn, rows, a, b)
 
-    def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
-
-        What a device computes for a partition: only the synaptic input (no injections, no
-        power), summed in the engine's order. Allocates; for checks and fallbacks.
-        """
-        buffer = np.full(self.n_neurons, kernel.NOT_CANDIDATE, dtype=np.float32)
-        self._propagate_into(lo, hi, self._synapses, buffer,
-                             np.zeros((2, kernel.BLOCK), np.int64))
-        candidates = kernel.candidate_mask(buffer[lo:hi])
-        return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
-
-    def _propagate_into(self, lo: int, hi: int, syn: Synapses, fcl_input: np.ndarray,
-                        rows: np.ndarray, first: int = 0, last: Optional[int] = None) -> None:
+    def _propagate_into(self, lo: int, hi: int, syn: Synapses, rows: np.ndarray,
+                        first: int = 0, last: Optional[int] = None) -> None:
         """Add spikes fired[first:last] (default all) over `syn` to targets in [lo, hi)."""
         p = self.model.params
         last = self._n_fired if last is None else last
@@ -204,39 +185,18 @@ class BurstEngine:
             self._fired[first:last], self._fired_v[first:last], last - first,
             syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
             self.model.synapses.indptr, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
-            fcl_input, rows)
-
-    def mark_candidates(self, lo: int, hi: int) -> None:
-        """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
-        syn = self._synapses
-        kernel.mark_candidates_range(self._fired, self._n_fired, syn.indptr,
-                                     syn.target, lo, hi, self.fcl_input)
-
-    def add_currents(self, indices, values) -> None:
-        """Add synaptic currents computed elsewhere to neurons and make them candidates.
-
-        The sparse form of `update(..., currents=...)` for a device's result: `indices`
-        (int array) and `values` (float32, same length) are added in order, after the
-        injections and power queued for this burst, and each of those neurons becomes a
-        fire candidate even when its value is 0 (as a propagated synapse does). Valid
-        inside a burst (after `begin_burst`) and before `update` of the range that holds
-        the neurons. O(len(indices)), numba, releases the GIL.
-        """
-        idx = self._checked_indices(indices, 'add_currents')
-        val = np.ascontiguousarray(values, dtype=np.float32)
-        if val.shape != idx.shape:
-            raise ValueError(f'add_currents: {idx.size} indices but values of shape '
-                             f'{val.shape}; pass one float32 value per index')
-        kernel.add_currents_at(idx, val, self.fcl_input)
+            self.fcl_input, rows)
 
     def add_current_grid(self, base: int, stride: int, current: np.ndarray,
                          reach: Optional[np.ndarray] = None) -> None:
         """Add a device's dense currents: neuron `base + v * stride` gets `current[v]`.
 
-        The dense form of `add_currents` for a device's output grid (flattened in the host
-        order): voxel v's neuron becomes a candidate when its current is nonzero or, with
-        `reach`, when reach[v] > 0.5 (reached, zero net current); other neurons are left
-        alone. Same validity as `add_currents`; one vectorised pass, releases the GIL.
+        A device's output grid (flattened in the host order): voxel v's neuron becomes a
+        candidate when its current is nonzero or, with `reach`, when reach[v] > 0.5
+        (reached, zero net current); other neurons are left alone. The currents are added
+        after the injections and power queued for this burst. Valid inside a burst (after
+        `begin_burst`) and before `update` of the range that holds the neurons; one
+        vectorised pass, releases the GIL.
         """
         if not self._in_burst:
             raise RuntimeError('add_current_grid outside a burst: call begin_burst first')
@@ -254,45 +214,14 @@ class BurstEngine:
                              f'are outside 0..{self.n_neurons - 1}')
         kernel.add_current_grid(cur, rch, with_reach, base, stride, self.fcl_input)
 
-    def mark_candidates_indices(self, indices) -> None:
-        """Make neurons fire candidates with no input (sparse; cf. `mark_candidates`).
-
-        `indices` (int array) are, e.g., the targets a device reports as reached by a
-        spike whose current is not passed: they are updated as candidates with their
-        queued injections only. Same validity as `add_currents`; O(len(indices)).
-        """
-        kernel.mark_candidates_at(self._checked_indices(indices, 'mark_candidates_indices'),
-                                  self.fcl_input)
-
-    def _checked_indices(self, indices, caller: str) -> np.ndarray:
-        """Return indices as a contiguous int array; raise unless in a burst and in range."""
-        if not self._in_burst:
-            raise RuntimeError(f'{caller} outside a burst: call begin_burst first')
-        idx = np.asarray(indices)
-        if idx.dtype.kind not in 'iu':
-            if idx.size:
-                raise ValueError(f'{caller}: neuron indices must be integers, got {idx.dtype}')
-            idx = idx.astype(np.int64)
-        idx = np.ascontiguousarray(idx.reshape(-1))
-        bad = kernel.first_outside(idx, self.n_neurons)
-        if bad >= 0:
-            raise ValueError(f'{caller}: neuron index {idx[bad]} (position {bad}) is outside '
-                             f'0..{self.n_neurons - 1}')
-        return idx
-
     def candidates(self, lo: int = 0, hi: Optional[int] = None) -> np.ndarray:
         """Return the candidate mask (bool) of neurons [lo, hi) for the current burst."""
         return kernel.candidate_mask(self.fcl_input[lo:hi])
 
-    def update(self, lo: int, hi: int, currents: Optional[np.ndarray] = None,
-               candidates: Optional[np.ndarray] = None, slot: int = 0,
-               with_potentials: bool = False):
+    def update(self, lo: int, hi: int, slot: int = 0, with_potentials: bool = False):
         """Apply the neuron rules to [lo, hi); return the indices that fired (a view).
 
-        With `with_potentials`, (indices, their potentials at firing) (views).
-        `currents` (float32[hi-lo]) are synaptic inputs computed elsewhere: they are added
-        to the queued injections of the candidates; `candidates` (bool[hi-lo]) marks more
-        candidates (targets of spikes with zero net input are candidates too). Threads may
+        With `with_potentials`, (indices, their potentials at firing) (views). Threads may
         update disjoint ranges at once, each with its own `slot` (0 .. update_slots - 1 of
         the constructor; scratch and output buffers are per slot).
         """
@@ -301,12 +230,6 @@ class BurstEngine:
                              '(update_slots)')
         if not self._in_burst:
             raise RuntimeError('update outside a burst: call begin_burst first')
-        view = self.fcl_input[lo:hi]
-        if candidates is not None:
-            np.add(view, np.float32(0.0), out=view, where=np.asarray(candidates, dtype=bool))
-        if currents is not None:
-            np.add(view, np.asarray(currents, dtype=np.float32), out=view,
-                   where=kernel.candidate_mask(view))
         start = self._used[slot]
         buffer = len(self.partitions) + slot
         count = self._update_resumable(lo, hi, buffer, start, lo)
