@@ -19,12 +19,13 @@ sources' spikes). `abort_burst()` gives up a burst that failed half-way.
 """
 
 from pathlib import Path
-import threading
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.engine import kernel
+from feagi_hailo_ros.engine.memory import memory_report
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
-from feagi_hailo_ros.engine.state import array_checksum, NeuronState
+from feagi_hailo_ros.engine.partition_threads import PartitionThreads
+from feagi_hailo_ros.engine.state import brain_fingerprint, compact_state, NeuronState
 import numpy as np
 
 POWER_AMOUNT = np.float32(1.0)
@@ -62,7 +63,7 @@ class BurstEngine:
         model = self.model
         n = model.n_neurons
         self.n_neurons = n
-        self.state_arrays = _compact_state(model.params)
+        self.state_arrays = compact_state(model.params)
         # Fire-candidate inputs; -0.0 (kernel.NOT_CANDIDATE) marks a non-candidate.
         self.fcl_input = np.full(n, kernel.NOT_CANDIDATE, dtype=np.float32)
         self._index_dtype = np.int32 if n < 2 ** 31 else np.int64
@@ -89,22 +90,11 @@ class BurstEngine:
         self._out = [np.zeros(first, self._index_dtype) for _ in range(slots)]
         self._out_v = [np.zeros(first, np.float32) for _ in range(slots)]
         self._used = [0] * update_slots        # entries of each update() slot this burst
-        if len(self.partitions) == 1:
-            self._synapses = model.synapses
-            rows = (model.synapses.indptr[:-1], model.synapses.indptr[1:])
-            self._partition_rows = [rows]
-        else:
-            # One CSR whose rows are split by partition: the threads share its cache lines.
-            self._synapses, cuts = model.synapses.split_by_target(self.partitions)
-            # the outer cuts are the CSR's own row bounds; keep only the inner ones
-            cuts = ([model.synapses.indptr[:-1]] + [np.array(c) for c in cuts[1:-1]]
-                    + [model.synapses.indptr[1:]])
-            self._partition_rows = [(cuts[p], cuts[p + 1])
-                                    for p in range(len(self.partitions))]
-        self._threads: List[threading.Thread] = []
-        self._workers_error: List[BaseException] = []
+        self._synapses, self._partition_rows = model.synapses.rows_by_partition(
+            self.partitions)
+        self._threads: Optional[PartitionThreads] = None
         if threads and len(self.partitions) > 1:
-            self._start_threads()
+            self._threads = PartitionThreads(len(self.partitions), self._run_partition)
 
     # ---- injections -------------------------------------------------------------------
     def inject(self, area_id: str, x, y, z, potential) -> None:
@@ -130,7 +120,7 @@ class BurstEngine:
         The view is valid until the next burst: copy it to keep it.
         """
         self.begin_burst()
-        if self._threads:
+        if self._threads is not None:
             self._run_threaded()
         else:
             for p in range(len(self.partitions)):
@@ -341,38 +331,12 @@ class BurstEngine:
             count += self._update_resumable(lo, hi, p, count, stop)
         self._segments.append((lo, hi, p, 0, count))
 
-    # ---- threads ----------------------------------------------------------------------
-    def _start_threads(self) -> None:
-        parts = len(self.partitions)
-        self._start = threading.Barrier(parts)
-        self._done = threading.Barrier(parts)
-        self._stop = False
-        for p in range(1, parts):
-            thread = threading.Thread(target=self._worker, args=(p,), daemon=True,
-                                      name=f'burst-partition-{p}')
-            thread.start()
-            self._threads.append(thread)
-
-    def _worker(self, p: int) -> None:
-        while True:
-            self._start.wait()
-            if self._stop:
-                return
-            try:
-                self._run_partition(p)
-            except BaseException as exc:  # reported by the main thread
-                self._workers_error.append(exc)
-            self._done.wait()
-
     def _run_threaded(self) -> None:
-        self._start.wait()
-        try:
-            self._run_partition(0)
-        finally:
-            self._done.wait()
-        if self._workers_error:
+        """Run the partitions in their threads; a failed worker ends the burst."""
+        error = self._threads.run()
+        if error is not None:
             self._in_burst = False
-            raise RuntimeError('a partition thread failed') from self._workers_error.pop()
+            raise RuntimeError('a partition thread failed') from error
 
     def describe(self) -> List[dict]:
         """Device partitions (the Engine API): none, everything runs here."""
@@ -380,12 +344,9 @@ class BurstEngine:
 
     def close(self) -> None:
         """Stop the partition threads (the engine then runs partitions in turn)."""
-        if self._threads:
-            self._stop = True
-            self._start.wait()
-            for thread in self._threads:
-                thread.join()
-            self._threads = []
+        if self._threads is not None:
+            self._threads.close()
+            self._threads = None
 
     def __del__(self):
         try:
@@ -395,41 +356,12 @@ class BurstEngine:
 
     # ---- reading results and state ----------------------------------------------------
     def memory(self) -> Dict[str, Dict[str, int]]:
-        """Return the bytes of every array the brain and the engine hold, by group and name.
-
-        Groups: `connectome_neurons` (indptr, neuron_area) and `connectome_synapses`
-        (targets, weights), the arrays of a brain.Connectome, read in place; `params`
-        (neuron parameters); `state` (what a checkpoint holds: potentials, counters, the
-        last fired list's buffers); `inputs` (`fcl_input`, float32[N], the dense
-        accumulator of each burst's inputs; between bursts it holds the queued injections,
-        which a checkpoint stores sparsely); `scratch` (fired output
-        buffers and work space, rebuilt at will); `partition_synapses` (with partitions > 1:
-        the synapses reordered by target range, a second copy of targets and weights).
-        Views of another held array are not counted twice.
-        """
-        syn, s = self.model.synapses, self.state_arrays
-        out: Dict[str, Dict[str, int]] = {
-            'connectome_neurons': {'indptr': syn.indptr.nbytes,
-                                   'neuron_area': syn.neuron_area.nbytes},
-            'connectome_synapses': {'target': syn.target.nbytes, 'weight': syn.weight.nbytes},
-            'params': {name: arr.nbytes
-                       for name, arr in self.model.params.arrays().items()},
-            'state': {'potential': s.potential.nbytes,
-                      'refractory_countdown': s.refractory_countdown.nbytes,
-                      'consecutive_fires': s.consecutive_fires.nbytes,
-                      'fired': self._fired.nbytes, 'fired_potential': self._fired_v.nbytes},
-            'inputs': {'fcl_input': self.fcl_input.nbytes},
-            'scratch': {'out_fired': _distinct_nbytes(self._out, self._fired),
-                        'out_potential': _distinct_nbytes(self._out_v, self._fired_v),
-                        'rows': sum(a.nbytes for a in self._rows),
-                        'flags': sum(a.nbytes for a in self._scratch)},
-            'partition_synapses': {}}
-        if self._synapses is not syn:
-            out['partition_synapses'] = {'target': self._synapses.target.nbytes,
-                                         'weight': self._synapses.weight.nbytes}
-            out['scratch']['partition_cuts'] = sum(
-                rows[1].nbytes for rows in self._partition_rows[:-1])
-        return out
+        """Return the bytes of every array the brain and the engine hold (memory_report)."""
+        split = self._synapses is not self.model.synapses
+        return memory_report(self.model, self.state_arrays, self.fcl_input,
+                             (self._fired, self._fired_v), (self._out, self._out_v),
+                             (self._rows, self._scratch),
+                             (self._synapses, self._partition_rows) if split else None)
 
     @property
     def fired(self) -> np.ndarray:
@@ -485,16 +417,7 @@ class BurstEngine:
     def fingerprint(self) -> dict:
         """Return what identifies the brain in a checkpoint (sizes, area ids, checksum)."""
         if self._fingerprint is None:
-            p, syn = self.model.params, self.model.synapses
-            self._fingerprint = {
-                'n_neurons': self.n_neurons, 'n_synapses': syn.n_synapses,
-                'areas': list(self.model.layout.ids),
-                # indptr and targets as int64 / int32 whatever their dtype in memory, so a
-                # checkpoint's fingerprint does not depend on how the CSR is stored
-                'checksum': array_checksum(
-                    *p.arrays().values(), (syn.indptr, np.int64),
-                    (syn.target, np.int32 if self.n_neurons < 2 ** 31 else np.int64),
-                    syn.weight)}
+            self._fingerprint = brain_fingerprint(self.model)
         return self._fingerprint
 
     def checkpoint(self, path: Union[str, Path]) -> None:
@@ -520,22 +443,3 @@ def _grown(size: int, need: int) -> int:
     while size < need:
         size *= 2
     return size
-
-
-def _compact_state(params) -> NeuronState:
-    """Return the rest state with the smallest counters the brain's genes allow."""
-    n = params.n_neurons
-    longest = int((params.refractory.astype(np.int64) + params.snooze).max(initial=0))
-    countdown = np.uint8 if longest <= np.iinfo(np.uint8).max else np.uint16
-    limited = bool(np.any(params.consecutive_limit > 0))
-    state = NeuronState.zeros(0)
-    state.potential = np.zeros(n, np.float32)
-    state.refractory_countdown = np.zeros(n, countdown)
-    state.consecutive_fires = np.zeros(n if limited else 0, np.uint16)
-    return state
-
-
-def _distinct_nbytes(arrays: List[np.ndarray], held: np.ndarray) -> int:
-    """Return the bytes of the distinct arrays in a list, other than `held`."""
-    unique = {id(a): a for a in arrays if a is not held}
-    return int(sum(a.nbytes for a in unique.values()))
