@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.engine import kernel
-from feagi_hailo_ros.engine.memory import memory_report
+from feagi_hailo_ros.engine.memory import bytes_held
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
 from feagi_hailo_ros.engine.partition_threads import PartitionThreads
 from feagi_hailo_ros.engine.state import brain_fingerprint, compact_state, NeuronState
@@ -356,12 +356,12 @@ class BurstEngine:
 
     # ---- reading results and state ----------------------------------------------------
     def memory(self) -> Dict[str, Dict[str, int]]:
-        """Return the bytes of every array the brain and the engine hold (memory_report)."""
+        """Return the bytes of every array the brain and the engine hold (bytes_held)."""
         split = self._synapses is not self.model.synapses
-        return memory_report(self.model, self.state_arrays, self.fcl_input,
-                             (self._fired, self._fired_v), (self._out, self._out_v),
-                             (self._rows, self._scratch),
-                             (self._synapses, self._partition_rows) if split else None)
+        return bytes_held(self.model, self.state_arrays, self.fcl_input,
+                          (self._fired, self._fired_v), (self._out, self._out_v),
+                          (self._rows, self._scratch),
+                          (self._synapses, self._partition_rows) if split else None)
 
     @property
     def fired(self) -> np.ndarray:

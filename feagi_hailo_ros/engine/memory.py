@@ -9,9 +9,9 @@ import numpy as np
 Buffers = Tuple[List[np.ndarray], List[np.ndarray]]
 
 
-def memory_report(model: EngineModel, state: NeuronState, fcl_input: np.ndarray,
-                  fired: Tuple[np.ndarray, np.ndarray], outputs: Buffers, work: Buffers,
-                  partition: Optional[Tuple[Synapses, list]]) -> Dict[str, Dict[str, int]]:
+def bytes_held(model: EngineModel, state: NeuronState, fcl_input: np.ndarray,
+               fired: Tuple[np.ndarray, np.ndarray], outputs: Buffers, work: Buffers,
+               partition: Optional[Tuple[Synapses, list]]) -> Dict[str, Dict[str, int]]:
     """Return the bytes of every array the brain and an engine hold, by group and name.
 
     Groups: `connectome_neurons` (indptr, neuron_area) and `connectome_synapses`
