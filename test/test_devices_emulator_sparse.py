@@ -9,11 +9,11 @@ row (its buffers are cleared between runs) and compared with onnxruntime.
 from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.devices.base import DeviceError
 from feagi_hailo_ros.devices.emulator import EmulatedHailo
-from feagi_hailo_ros.devices.emulator_sparse import SparseGraph
 from feagi_hailo_ros.devices.export import export_partition
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, PartitionIO, to_onnx_layout
 from feagi_hailo_ros.devices.operators import analyse
 from feagi_hailo_ros.devices.planner import DevicePartition, plan_partitions
+from feagi_hailo_ros.devices.sparse_graph import SparseGraph
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
@@ -265,7 +265,7 @@ def test_backend_is_validated_and_reopen_reuses_the_compiled_graph():
 @pytest.mark.parametrize('groups', [2, 3])
 def test_output_groups_run_at_once_give_the_single_graphs_outputs(groups, monkeypatch):
     """compile_groups splits whole outputs; SplitGraph runs them in threads, same result."""
-    from feagi_hailo_ros.devices.emulator_sparse import SplitGraph
+    from feagi_hailo_ros.devices.sparse_graph import SplitGraph
     exported = _irregular()
     single = SparseGraph.compile(exported.model, exported.manifest)
     parts = SparseGraph.compile_groups(exported.model, exported.manifest, groups)

@@ -7,6 +7,7 @@ from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine, split_range
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.replay import read_injections
+from feagi_hailo_ros.testing.oracles import synaptic_currents
 from feagi_hailo_ros.testing.workloads import bench_workload, random_brain
 import numpy as np
 import pytest
@@ -132,10 +133,12 @@ def test_fused_bench_injections_equal_explicit_injections():
 
 
 def test_device_path_currents_and_candidates_match_propagate():
-    """update(lo, hi, currents, candidates) with currents computed elsewhere == propagate.
+    """A partition's currents and candidates computed elsewhere, as a grid == propagate.
 
-    Adding a partition's summed currents after the injections can round differently from
-    adding each synapse in turn (DESIGN §6 exactness); on this brain the sums coincide.
+    The device's result goes in with add_current_grid(lo, 1, currents, reach = candidates)
+    before update(lo, hi). Adding a partition's summed currents after the injections can
+    round differently from adding each synapse in turn (DESIGN §6 exactness); on this brain
+    the sums coincide.
     """
     brain = random_brain(11, bursts=40)
     model = brain.model
@@ -147,12 +150,12 @@ def test_device_path_currents_and_candidates_match_propagate():
         plain.inject_indices(idx, pot)
         split.inject_indices(idx, pot)
         expected = plain.burst().copy()
-        currents, cand = split.synaptic_currents(lo, hi)   # what a device would return
+        currents, cand = synaptic_currents(split, lo, hi)   # what a device would return
         split.begin_burst()
         split.propagate(0, lo)
         split.update(0, lo)
-        split.mark_candidates(lo, hi)
-        split.update(lo, hi, currents=currents, candidates=cand)
+        split.add_current_grid(lo, 1, currents, cand.astype(np.float32))
+        split.update(lo, hi)
         got = split.end_burst()
         assert np.array_equal(got, expected), f'burst {split.burst_count - 1} differs'
         reached += int(cand.sum())
@@ -160,14 +163,14 @@ def test_device_path_currents_and_candidates_match_propagate():
 
 
 def test_synaptic_currents_are_the_propagated_input():
-    """synaptic_currents == what propagate adds, for neurons without injections or power."""
+    """The oracle synaptic_currents == what propagate adds (no injections or power)."""
     brain = random_brain(4, bursts=30)
     engine = BurstEngine(brain.model)
     n = brain.model.n_neurons
     checked = 0
     for idx, pot in brain.injections:
         engine.inject_indices(idx, pot)
-        currents, cand = engine.synaptic_currents(0, n)
+        currents, cand = synaptic_currents(engine, 0, n)
         engine.begin_burst()
         engine.propagate(0, n)
         clean = np.ones(n, bool)
@@ -179,8 +182,8 @@ def test_synaptic_currents_are_the_propagated_input():
         engine.update(0, n)
         engine.end_burst()
         half = n // 2
-        part_currents, part_cand = engine.synaptic_currents(0, half)
-        whole_currents, whole_cand = engine.synaptic_currents(0, n)
+        part_currents, part_cand = synaptic_currents(engine, 0, half)
+        whole_currents, whole_cand = synaptic_currents(engine, 0, n)
         assert np.array_equal(part_cand, whole_cand[:half])
         assert np.array_equal(part_currents, whole_currents[:half])
     assert checked > 0

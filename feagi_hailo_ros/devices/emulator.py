@@ -1,6 +1,6 @@
 """Emulated Hailo: the exported ONNX graph run on the host, quantised as the manifest says.
 
-Two backends. `sparse` (default) compiles the graph into sparse matrices (emulator_sparse)
+Two backends. `sparse` (default) compiles the graph into sparse matrices (sparse_graph)
 and does work only for the nonzero inputs (event-driven: spikes are sparse), its outputs
 split over `threads` graphs run at once; a graph it cannot compile runs on onnxruntime
 instead (`backend_used`, describe() notes say so). At upload it checks itself against
@@ -35,8 +35,8 @@ from typing import Dict, List, Optional, Union
 from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth,
                                           DeviceUnavailable, wait_out)
 from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
-from feagi_hailo_ros.devices.emulator_sparse import SparseGraph, SplitGraph
 from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
+from feagi_hailo_ros.devices.sparse_graph import SparseGraph, SplitGraph
 import numpy as np
 
 

@@ -2,6 +2,8 @@
 
 - `params`: per-area neuron parameters (DESIGN §4 conversions), `model`: what the engine
   reads of a brain (layout, CSR synapses, parameters), `state`: neuron state and checkpoints.
-- `reference`: the per-neuron Python oracle; `kernel`: the numba kernel; `core`: BurstEngine.
-- `replay`: injection files and fired-set records; `workloads` and `bench`: benchmark brains.
+- `reference`: the per-neuron Python oracle; `kernel`: the numba kernel; `core`: BurstEngine
+  (`partition_threads`: its partitions in threads, `memory`: the bytes it holds).
+- `hybrid`: HybridEngine (CPU + device partitions); `replay`: injection files and
+  fired-set records (benchmark brains: testing.workloads).
 """

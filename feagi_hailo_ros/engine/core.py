@@ -2,36 +2,31 @@
 
 One burst is `begin_burst()` (adds the power amount), then for each partition (a neuron
 range [lo, hi)) `propagate(lo, hi)` and `update(lo, hi)`, then `end_burst()` (gathers the
-fired sets, checks that every neuron was updated once); `burst()` does all of it.
+fired sets, checks that every neuron was updated once); `burst()` does all of it. With
+`partitions=2, threads=True` the partitions of one burst run concurrently in threads (the
+kernel releases the GIL); spikes are exchanged at the burst boundary, which is exact.
 
-A hybrid engine can run a partition's synaptic integration elsewhere (a device):
+A hybrid engine runs a partition's synaptic integration on a device and the rules here:
 
     engine.begin_burst()
-    engine.propagate(0, lo); engine.update(0, lo)            # CPU partition
-    currents = device.run(engine.previous_fired())            # float32[hi - lo]
-    engine.mark_candidates(lo, hi)                            # targets of spikes
-    engine.update(lo, hi, currents=currents)                  # rules on the host
+    engine.propagate(0, lo); engine.update(0, lo)              # CPU partition
+    engine.add_current_grid(base, stride, current, reach)      # a device's dense grid
+    engine.update(lo, hi)                                      # rules on the host
     fired = engine.end_burst()
 
-or, with a device's sparse result (neuron indices and their currents),
-`engine.add_currents(idx, values)` (and `engine.mark_candidates_indices(idx)` for targets
-reached without a current) before `engine.update(lo, hi)`; with its dense per-voxel grid,
-`engine.add_current_grid(base, stride, current, reach)`. `abort_burst()` gives up a burst
-that failed half-way.
-
-`synaptic_currents(lo, hi)` computes on the CPU what the device should return (to check
-it or to fall back). With `partitions=2, threads=True` the partitions of one burst run
-concurrently in threads (the kernel releases the GIL); spikes are exchanged at the burst
-boundary, which is exact.
+(the device's input is `previous_fired()`; `propagate(..., sources=...)` reads only some
+sources' spikes). `abort_burst()` gives up a burst that failed half-way.
 """
 
 from pathlib import Path
-import threading
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.engine import kernel
+from feagi_hailo_ros.engine.memory import bytes_held
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
-from feagi_hailo_ros.engine.state import array_checksum, CheckpointError, NeuronState
+from feagi_hailo_ros.engine.partition_threads import PartitionThreads
+from feagi_hailo_ros.engine.state import (brain_fingerprint, CheckpointError, compact_state,
+                                          NeuronState)
 import numpy as np
 
 POWER_AMOUNT = np.float32(1.0)
@@ -69,7 +64,7 @@ class BurstEngine:
         model = self.model
         n = model.n_neurons
         self.n_neurons = n
-        self.state_arrays = _compact_state(model.params)
+        self.state_arrays = compact_state(model.params)
         # Fire-candidate inputs; -0.0 (kernel.NOT_CANDIDATE) marks a non-candidate.
         self.fcl_input = np.full(n, kernel.NOT_CANDIDATE, dtype=np.float32)
         self._index_dtype = np.int32 if n < 2 ** 31 else np.int64
@@ -96,22 +91,11 @@ class BurstEngine:
         self._out = [np.zeros(first, self._index_dtype) for _ in range(slots)]
         self._out_v = [np.zeros(first, np.float32) for _ in range(slots)]
         self._used = [0] * update_slots        # entries of each update() slot this burst
-        if len(self.partitions) == 1:
-            self._synapses = model.synapses
-            rows = (model.synapses.indptr[:-1], model.synapses.indptr[1:])
-            self._partition_rows = [rows]
-        else:
-            # One CSR whose rows are split by partition: the threads share its cache lines.
-            self._synapses, cuts = model.synapses.split_by_target(self.partitions)
-            # the outer cuts are the CSR's own row bounds; keep only the inner ones
-            cuts = ([model.synapses.indptr[:-1]] + [np.array(c) for c in cuts[1:-1]]
-                    + [model.synapses.indptr[1:]])
-            self._partition_rows = [(cuts[p], cuts[p + 1])
-                                    for p in range(len(self.partitions))]
-        self._threads: List[threading.Thread] = []
-        self._workers_error: List[BaseException] = []
+        self._synapses, self._partition_rows = model.synapses.rows_by_partition(
+            self.partitions)
+        self._threads: Optional[PartitionThreads] = None
         if threads and len(self.partitions) > 1:
-            self._start_threads()
+            self._threads = PartitionThreads(len(self.partitions), self._run_partition)
 
     # ---- injections -------------------------------------------------------------------
     def inject(self, area_id: str, x, y, z, potential) -> None:
@@ -137,7 +121,7 @@ class BurstEngine:
         The view is valid until the next burst: copy it to keep it.
         """
         self.begin_burst()
-        if self._threads:
+        if self._threads is not None:
             self._run_threaded()
         else:
             for p in range(len(self.partitions)):
@@ -175,28 +159,16 @@ class BurstEngine:
         rows = self._rows[len(self.partitions) + slot]
         syn = synapses or self._synapses
         if sources is None:
-            self._propagate_into(lo, hi, syn, self.fcl_input, rows)
+            self._propagate_into(lo, hi, syn, rows)
             return
         fired = self._fired[:self._n_fired]
         for s_lo, s_hi in sources:
             a, b = (int(i) for i in np.searchsorted(fired, (s_lo, s_hi)))
             if b > a:
-                self._propagate_into(lo, hi, syn, self.fcl_input, rows, a, b)
+                self._propagate_into(lo, hi, syn, rows, a, b)
 
-    def synaptic_currents(self, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Return (currents float32[hi-lo], candidates bool[hi-lo]) of the previous spikes.
-
-        What a device computes for a partition: only the synaptic input (no injections, no
-        power), summed in the engine's order. Allocates; for checks and fallbacks.
-        """
-        buffer = np.full(self.n_neurons, kernel.NOT_CANDIDATE, dtype=np.float32)
-        self._propagate_into(lo, hi, self._synapses, buffer,
-                             np.zeros((2, kernel.BLOCK), np.int64))
-        candidates = kernel.candidate_mask(buffer[lo:hi])
-        return np.where(candidates, buffer[lo:hi], np.float32(0)), candidates
-
-    def _propagate_into(self, lo: int, hi: int, syn: Synapses, fcl_input: np.ndarray,
-                        rows: np.ndarray, first: int = 0, last: Optional[int] = None) -> None:
+    def _propagate_into(self, lo: int, hi: int, syn: Synapses, rows: np.ndarray,
+                        first: int = 0, last: Optional[int] = None) -> None:
         """Add spikes fired[first:last] (default all) over `syn` to targets in [lo, hi)."""
         p = self.model.params
         last = self._n_fired if last is None else last
@@ -204,39 +176,18 @@ class BurstEngine:
             self._fired[first:last], self._fired_v[first:last], last - first,
             syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
             self.model.synapses.indptr, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
-            fcl_input, rows)
-
-    def mark_candidates(self, lo: int, hi: int) -> None:
-        """Mark targets in [lo, hi) of the previous burst's spikes as candidates only."""
-        syn = self._synapses
-        kernel.mark_candidates_range(self._fired, self._n_fired, syn.indptr,
-                                     syn.target, lo, hi, self.fcl_input)
-
-    def add_currents(self, indices, values) -> None:
-        """Add synaptic currents computed elsewhere to neurons and make them candidates.
-
-        The sparse form of `update(..., currents=...)` for a device's result: `indices`
-        (int array) and `values` (float32, same length) are added in order, after the
-        injections and power queued for this burst, and each of those neurons becomes a
-        fire candidate even when its value is 0 (as a propagated synapse does). Valid
-        inside a burst (after `begin_burst`) and before `update` of the range that holds
-        the neurons. O(len(indices)), numba, releases the GIL.
-        """
-        idx = self._checked_indices(indices, 'add_currents')
-        val = np.ascontiguousarray(values, dtype=np.float32)
-        if val.shape != idx.shape:
-            raise ValueError(f'add_currents: {idx.size} indices but values of shape '
-                             f'{val.shape}; pass one float32 value per index')
-        kernel.add_currents_at(idx, val, self.fcl_input)
+            self.fcl_input, rows)
 
     def add_current_grid(self, base: int, stride: int, current: np.ndarray,
                          reach: Optional[np.ndarray] = None) -> None:
         """Add a device's dense currents: neuron `base + v * stride` gets `current[v]`.
 
-        The dense form of `add_currents` for a device's output grid (flattened in the host
-        order): voxel v's neuron becomes a candidate when its current is nonzero or, with
-        `reach`, when reach[v] > 0.5 (reached, zero net current); other neurons are left
-        alone. Same validity as `add_currents`; one vectorised pass, releases the GIL.
+        A device's output grid (flattened in the host order): voxel v's neuron becomes a
+        candidate when its current is nonzero or, with `reach`, when reach[v] > 0.5
+        (reached, zero net current); other neurons are left alone. The currents are added
+        after the injections and power queued for this burst. Valid inside a burst (after
+        `begin_burst`) and before `update` of the range that holds the neurons; one
+        vectorised pass, releases the GIL.
         """
         if not self._in_burst:
             raise RuntimeError('add_current_grid outside a burst: call begin_burst first')
@@ -254,45 +205,14 @@ class BurstEngine:
                              f'are outside 0..{self.n_neurons - 1}')
         kernel.add_current_grid(cur, rch, with_reach, base, stride, self.fcl_input)
 
-    def mark_candidates_indices(self, indices) -> None:
-        """Make neurons fire candidates with no input (sparse; cf. `mark_candidates`).
-
-        `indices` (int array) are, e.g., the targets a device reports as reached by a
-        spike whose current is not passed: they are updated as candidates with their
-        queued injections only. Same validity as `add_currents`; O(len(indices)).
-        """
-        kernel.mark_candidates_at(self._checked_indices(indices, 'mark_candidates_indices'),
-                                  self.fcl_input)
-
-    def _checked_indices(self, indices, caller: str) -> np.ndarray:
-        """Return indices as a contiguous int array; raise unless in a burst and in range."""
-        if not self._in_burst:
-            raise RuntimeError(f'{caller} outside a burst: call begin_burst first')
-        idx = np.asarray(indices)
-        if idx.dtype.kind not in 'iu':
-            if idx.size:
-                raise ValueError(f'{caller}: neuron indices must be integers, got {idx.dtype}')
-            idx = idx.astype(np.int64)
-        idx = np.ascontiguousarray(idx.reshape(-1))
-        bad = kernel.first_outside(idx, self.n_neurons)
-        if bad >= 0:
-            raise ValueError(f'{caller}: neuron index {idx[bad]} (position {bad}) is outside '
-                             f'0..{self.n_neurons - 1}')
-        return idx
-
     def candidates(self, lo: int = 0, hi: Optional[int] = None) -> np.ndarray:
         """Return the candidate mask (bool) of neurons [lo, hi) for the current burst."""
         return kernel.candidate_mask(self.fcl_input[lo:hi])
 
-    def update(self, lo: int, hi: int, currents: Optional[np.ndarray] = None,
-               candidates: Optional[np.ndarray] = None, slot: int = 0,
-               with_potentials: bool = False):
+    def update(self, lo: int, hi: int, slot: int = 0, with_potentials: bool = False):
         """Apply the neuron rules to [lo, hi); return the indices that fired (a view).
 
-        With `with_potentials`, (indices, their potentials at firing) (views).
-        `currents` (float32[hi-lo]) are synaptic inputs computed elsewhere: they are added
-        to the queued injections of the candidates; `candidates` (bool[hi-lo]) marks more
-        candidates (targets of spikes with zero net input are candidates too). Threads may
+        With `with_potentials`, (indices, their potentials at firing) (views). Threads may
         update disjoint ranges at once, each with its own `slot` (0 .. update_slots - 1 of
         the constructor; scratch and output buffers are per slot).
         """
@@ -301,12 +221,6 @@ class BurstEngine:
                              '(update_slots)')
         if not self._in_burst:
             raise RuntimeError('update outside a burst: call begin_burst first')
-        view = self.fcl_input[lo:hi]
-        if candidates is not None:
-            np.add(view, np.float32(0.0), out=view, where=np.asarray(candidates, dtype=bool))
-        if currents is not None:
-            np.add(view, np.asarray(currents, dtype=np.float32), out=view,
-                   where=kernel.candidate_mask(view))
         start = self._used[slot]
         buffer = len(self.partitions) + slot
         count = self._update_resumable(lo, hi, buffer, start, lo)
@@ -418,38 +332,12 @@ class BurstEngine:
             count += self._update_resumable(lo, hi, p, count, stop)
         self._segments.append((lo, hi, p, 0, count))
 
-    # ---- threads ----------------------------------------------------------------------
-    def _start_threads(self) -> None:
-        parts = len(self.partitions)
-        self._start = threading.Barrier(parts)
-        self._done = threading.Barrier(parts)
-        self._stop = False
-        for p in range(1, parts):
-            thread = threading.Thread(target=self._worker, args=(p,), daemon=True,
-                                      name=f'burst-partition-{p}')
-            thread.start()
-            self._threads.append(thread)
-
-    def _worker(self, p: int) -> None:
-        while True:
-            self._start.wait()
-            if self._stop:
-                return
-            try:
-                self._run_partition(p)
-            except BaseException as exc:  # reported by the main thread
-                self._workers_error.append(exc)
-            self._done.wait()
-
     def _run_threaded(self) -> None:
-        self._start.wait()
-        try:
-            self._run_partition(0)
-        finally:
-            self._done.wait()
-        if self._workers_error:
+        """Run the partitions in their threads; a failed worker ends the burst."""
+        error = self._threads.run()
+        if error is not None:
             self._in_burst = False
-            raise RuntimeError('a partition thread failed') from self._workers_error.pop()
+            raise RuntimeError('a partition thread failed') from error
 
     def describe(self) -> List[dict]:
         """Device partitions (the Engine API): none, everything runs here."""
@@ -457,12 +345,9 @@ class BurstEngine:
 
     def close(self) -> None:
         """Stop the partition threads (the engine then runs partitions in turn)."""
-        if self._threads:
-            self._stop = True
-            self._start.wait()
-            for thread in self._threads:
-                thread.join()
-            self._threads = []
+        if self._threads is not None:
+            self._threads.close()
+            self._threads = None
 
     def __del__(self):
         try:
@@ -472,41 +357,12 @@ class BurstEngine:
 
     # ---- reading results and state ----------------------------------------------------
     def memory(self) -> Dict[str, Dict[str, int]]:
-        """Return the bytes of every array the brain and the engine hold, by group and name.
-
-        Groups: `connectome_neurons` (indptr, neuron_area) and `connectome_synapses`
-        (targets, weights), the arrays of a brain.Connectome, read in place; `params`
-        (neuron parameters); `state` (what a checkpoint holds: potentials, counters, the
-        last fired list's buffers); `inputs` (`fcl_input`, float32[N], the dense
-        accumulator of each burst's inputs; between bursts it holds the queued injections,
-        which a checkpoint stores sparsely); `scratch` (fired output
-        buffers and work space, rebuilt at will); `partition_synapses` (with partitions > 1:
-        the synapses reordered by target range, a second copy of targets and weights).
-        Views of another held array are not counted twice.
-        """
-        syn, s = self.model.synapses, self.state_arrays
-        out: Dict[str, Dict[str, int]] = {
-            'connectome_neurons': {'indptr': syn.indptr.nbytes,
-                                   'neuron_area': syn.neuron_area.nbytes},
-            'connectome_synapses': {'target': syn.target.nbytes, 'weight': syn.weight.nbytes},
-            'params': {name: arr.nbytes
-                       for name, arr in self.model.params.arrays().items()},
-            'state': {'potential': s.potential.nbytes,
-                      'refractory_countdown': s.refractory_countdown.nbytes,
-                      'consecutive_fires': s.consecutive_fires.nbytes,
-                      'fired': self._fired.nbytes, 'fired_potential': self._fired_v.nbytes},
-            'inputs': {'fcl_input': self.fcl_input.nbytes},
-            'scratch': {'out_fired': _distinct_nbytes(self._out, self._fired),
-                        'out_potential': _distinct_nbytes(self._out_v, self._fired_v),
-                        'rows': sum(a.nbytes for a in self._rows),
-                        'flags': sum(a.nbytes for a in self._scratch)},
-            'partition_synapses': {}}
-        if self._synapses is not syn:
-            out['partition_synapses'] = {'target': self._synapses.target.nbytes,
-                                         'weight': self._synapses.weight.nbytes}
-            out['scratch']['partition_cuts'] = sum(
-                rows[1].nbytes for rows in self._partition_rows[:-1])
-        return out
+        """Return the bytes of every array the brain and the engine hold (bytes_held)."""
+        split = self._synapses is not self.model.synapses
+        return bytes_held(self.model, self.state_arrays, self.fcl_input,
+                          (self._fired, self._fired_v), (self._out, self._out_v),
+                          (self._rows, self._scratch),
+                          (self._synapses, self._partition_rows) if split else None)
 
     @property
     def fired(self) -> np.ndarray:
@@ -562,16 +418,7 @@ class BurstEngine:
     def fingerprint(self) -> dict:
         """Return what identifies the brain in a checkpoint (sizes, area ids, checksum)."""
         if self._fingerprint is None:
-            p, syn = self.model.params, self.model.synapses
-            self._fingerprint = {
-                'n_neurons': self.n_neurons, 'n_synapses': syn.n_synapses,
-                'areas': list(self.model.layout.ids),
-                # indptr and targets as int64 / int32 whatever their dtype in memory, so a
-                # checkpoint's fingerprint does not depend on how the CSR is stored
-                'checksum': array_checksum(
-                    *p.arrays().values(), (syn.indptr, np.int64),
-                    (syn.target, np.int32 if self.n_neurons < 2 ** 31 else np.int64),
-                    syn.weight)}
+            self._fingerprint = brain_fingerprint(self.model)
         return self._fingerprint
 
     def checkpoint(self, path: Union[str, Path]) -> None:
@@ -605,22 +452,3 @@ def _grown(size: int, need: int) -> int:
     while size < need:
         size *= 2
     return size
-
-
-def _compact_state(params) -> NeuronState:
-    """Return the rest state with the smallest counters the brain's genes allow."""
-    n = params.n_neurons
-    longest = int((params.refractory.astype(np.int64) + params.snooze).max(initial=0))
-    countdown = np.uint8 if longest <= np.iinfo(np.uint8).max else np.uint16
-    limited = bool(np.any(params.consecutive_limit > 0))
-    state = NeuronState.zeros(0)
-    state.potential = np.zeros(n, np.float32)
-    state.refractory_countdown = np.zeros(n, countdown)
-    state.consecutive_fires = np.zeros(n if limited else 0, np.uint16)
-    return state
-
-
-def _distinct_nbytes(arrays: List[np.ndarray], held: np.ndarray) -> int:
-    """Return the bytes of the distinct arrays in a list, other than `held`."""
-    unique = {id(a): a for a in arrays if a is not held}
-    return int(sum(a.nbytes for a in unique.values()))

@@ -6,9 +6,8 @@ device can compute the synaptic currents while the host applies the rules:
 1. `accumulate` adds sensory injections (and the power amount) into `fcl_input`
    (DESIGN §4 steps 1 and 3); p = 0 is discarded.
 2. `propagate_range` adds the synaptic input of the neurons fired in the previous burst to
-   the targets in [lo, hi) (step 4). `mark_candidates_range` only marks them candidates
-   (for currents computed elsewhere, e.g. on a device); `add_currents_at` and
-   `mark_candidates_at` do the same for a sparse list of neurons (device results).
+   the targets in [lo, hi) (step 4); `add_current_grid` adds a device's currents instead
+   (a dense per-voxel grid computed elsewhere) and makes the reached targets candidates.
 3. `update_range` applies steps 2, 5 and 6 to the neurons in [lo, hi), appends the fired ones
    to an output buffer and resets `fcl_input` in the range for the next burst (or fills it
    with benchmark injections), so no pass is spent on clearing.
@@ -215,46 +214,14 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
 
 
 @njit(nogil=True, cache=True)
-def mark_candidates_range(fired, n_fired, indptr, target, lo, hi, fcl_input):
-    """Mark the targets in [lo, hi) of fired sources as candidates (adds +0.0, no current)."""
-    for j in range(n_fired):
-        src = fired[j]
-        for k in range(indptr[src], indptr[src + 1]):
-            t = target[k]
-            if t >= lo and t < hi:
-                fcl_input[t] += _ZERO
-
-
-@njit(nogil=True, cache=True)
-def first_outside(indices, n):
-    """Return the position of the first index outside [0, n), or -1 when all are inside."""
-    for j in range(indices.size):
-        if indices[j] < 0 or indices[j] >= n:
-            return j
-    return -1
-
-
-@njit(nogil=True, cache=True)
-def add_currents_at(indices, values, fcl_input):
-    """Add currents to neurons in the given order and make them candidates (sparse).
-
-    Same as propagated synapses: a neuron becomes a candidate even when its current is 0
-    (the final + 0.0 turns a -0.0 sum, i.e. "not a candidate", into +0.0 and leaves any
-    other value unchanged). Indices must be in range (see `first_outside`).
-    """
-    for j in range(indices.size):
-        i = indices[j]
-        fcl_input[i] = (fcl_input[i] + np.float32(values[j])) + _ZERO
-
-
-@njit(nogil=True, cache=True)
 def add_current_grid(current, reach, with_reach, base, stride, fcl_input):
     """Add dense per-voxel currents: neuron base + v*stride gets current[v] (dense form).
 
     Voxel v's neuron becomes a candidate when current[v] != 0 or, `with_reach`, reach[v]
-    > 0.5 (reached with a zero net current); then `(x + c) + 0.0` as in `add_currents_at`.
-    Other neurons are left as they are. One branch-free pass (selects), so LLVM vectorises
-    it; indices must be in range (the caller checks the span).
+    > 0.5 (reached with a zero net current): it gets `(x + c) + 0.0` (the + 0.0 turns a
+    -0.0 sum, "not a candidate", into +0.0). Other neurons are left as they are. One
+    branch-free pass (selects), so LLVM vectorises it; indices must be in range (the
+    caller checks the span).
     """
     first = np.uint64(base)
     step = np.uint64(stride)
@@ -271,13 +238,6 @@ def add_current_grid(current, reach, with_reach, base, stride, fcl_input):
         i = first + v * step
         x = fcl_input[i]
         fcl_input[i] = ((x + c) + _ZERO) if hit else x
-
-
-@njit(nogil=True, cache=True)
-def mark_candidates_at(indices, fcl_input):
-    """Make neurons candidates without adding input (adds +0.0; sparse)."""
-    for j in range(indices.size):
-        fcl_input[indices[j]] += _ZERO
 
 
 @njit(nogil=True, cache=True)

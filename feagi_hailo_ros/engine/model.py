@@ -91,6 +91,20 @@ class Synapses:
                              out_weight, cuts)
         return Synapses(self.indptr, out_target, out_weight, self.neuron_area), list(cuts)
 
+    def rows_by_partition(self, bounds: Sequence[Tuple[int, int]]
+                          ) -> Tuple['Synapses', List[Tuple[np.ndarray, np.ndarray]]]:
+        """Return the synapses partitions read and each one's (row begin, row end) per source.
+
+        One partition reads this CSR in place; more read one CSR whose rows are split by
+        target (`split_by_target`): the partitions' threads share its cache lines.
+        """
+        if len(bounds) == 1:
+            return self, [(self.indptr[:-1], self.indptr[1:])]
+        synapses, cuts = self.split_by_target(bounds)
+        # the outer cuts are the CSR's own row bounds; keep only the inner ones
+        cuts = [self.indptr[:-1]] + [np.array(c) for c in cuts[1:-1]] + [self.indptr[1:]]
+        return synapses, [(cuts[p], cuts[p + 1]) for p in range(len(bounds))]
+
 
 @dataclass
 class EngineModel:

@@ -1,4 +1,4 @@
-"""Neuron state in struct-of-arrays form, and its checkpoint file."""
+"""Neuron state in struct-of-arrays form, its checkpoint file and the brain's fingerprint."""
 
 from dataclasses import dataclass, fields
 import json
@@ -8,6 +8,8 @@ from typing import Union
 import zipfile
 import zlib
 
+from feagi_hailo_ros.engine.model import EngineModel
+from feagi_hailo_ros.engine.params import NeuronParams
 import numpy as np
 
 CHECKPOINT_FORMAT = 'feagi-hailo-engine-state/1'
@@ -181,3 +183,30 @@ def array_checksum(*arrays, chunk: int = 1 << 20) -> int:
         for at in range(0, arr.size, chunk):
             crc = zlib.crc32(arr[at:at + chunk].astype(dtype).view(np.uint8), crc)
     return crc
+
+
+def compact_state(params: NeuronParams) -> NeuronState:
+    """Return the rest state with the smallest counters the brain's genes allow."""
+    n = params.n_neurons
+    longest = int((params.refractory.astype(np.int64) + params.snooze).max(initial=0))
+    countdown = np.uint8 if longest <= np.iinfo(np.uint8).max else np.uint16
+    limited = bool(np.any(params.consecutive_limit > 0))
+    state = NeuronState.zeros(0)
+    state.potential = np.zeros(n, np.float32)
+    state.refractory_countdown = np.zeros(n, countdown)
+    state.consecutive_fires = np.zeros(n if limited else 0, np.uint16)
+    return state
+
+
+def brain_fingerprint(model: EngineModel) -> dict:
+    """Return what identifies a brain in a checkpoint (sizes, area ids, checksum)."""
+    p, syn = model.params, model.synapses
+    return {
+        'n_neurons': model.n_neurons, 'n_synapses': syn.n_synapses,
+        'areas': list(model.layout.ids),
+        # indptr and targets as int64 / int32 whatever their dtype in memory, so a
+        # checkpoint's fingerprint does not depend on how the CSR is stored
+        'checksum': array_checksum(
+            *p.arrays().values(), (syn.indptr, np.int64),
+            (syn.target, np.int32 if model.n_neurons < 2 ** 31 else np.int64),
+            syn.weight)}

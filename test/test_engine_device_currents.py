@@ -1,8 +1,9 @@
-"""Sparse device results: add_currents / mark_candidates_indices against host propagation."""
+"""Device results in the engine: add_current_grid (dense grids) against host propagation."""
 
 from feagi_hailo_ros.engine.core import BurstEngine, split_range
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
+from feagi_hailo_ros.testing.oracles import synaptic_currents
 from feagi_hailo_ros.testing.workloads import random_brain
 import numpy as np
 import pytest
@@ -22,21 +23,22 @@ def integer_brain(seed: int):
 
 
 def device_result(engine: BurstEngine, lo: int, hi: int):
-    """Return (indices, currents) of the candidates in [lo, hi): a device's sparse result."""
-    currents, candidates = engine.synaptic_currents(lo, hi)
+    """Return (indices, currents) of the candidates in [lo, hi): what a device reaches."""
+    currents, candidates = synaptic_currents(engine, lo, hi)
     local = np.flatnonzero(candidates)
     return (lo + local).astype(np.uint32), currents[local]
 
 
 @pytest.mark.parametrize('seed', [3, 11, 21])
-@pytest.mark.parametrize('form', ['sparse', 'zeros_as_marks', 'grid', 'grid_reach'])
+@pytest.mark.parametrize('form', ['strided', 'reach_for_zeros', 'grid', 'grid_reach'])
 def test_device_currents_fire_exactly_as_propagation(seed, form):
     """Host partition propagated + device partition's currents == one plain engine.
 
-    `sparse`: add_currents; `zeros_as_marks`: targets whose current is 0 go through
-    mark_candidates_indices (the device reports them without a current); `grid`: the dense
-    grid of the whole range (add_current_grid, candidates = current != 0: zero-current
-    targets are missed unless none occur); `grid_reach`: with the reach grid as well.
+    `grid`: the dense grid of the whole range (add_current_grid, candidates = current != 0:
+    zero-current targets are missed unless none occur); `grid_reach`: with the reach grid
+    of every reached target as well; `reach_for_zeros`: reach only for the targets whose
+    current is 0 (the others are candidates by their current); `strided`: the range as two
+    interleaved grids (stride 2) with reach.
     """
     model, injections = integer_brain(seed)
     n = model.n_neurons
@@ -55,12 +57,13 @@ def test_device_currents_fire_exactly_as_propagation(seed, form):
         grid[dev_idx - lo] = dev_val
         reach = np.zeros(hi - lo, np.float32)
         reach[dev_idx - lo] = 1
-        if form == 'zeros_as_marks':
-            zero = dev_val == 0
-            hybrid.mark_candidates_indices(dev_idx[zero])
-            hybrid.add_currents(dev_idx[~zero], dev_val[~zero])
-        elif form == 'sparse':
-            hybrid.add_currents(dev_idx, dev_val)
+        if form == 'reach_for_zeros':
+            zeros = np.zeros(hi - lo, np.float32)
+            zeros[dev_idx[dev_val == 0] - lo] = 1
+            hybrid.add_current_grid(lo, 1, grid, zeros)
+        elif form == 'strided':
+            for first in (lo, lo + 1):
+                hybrid.add_current_grid(first, 2, grid[first - lo::2], reach[first - lo::2])
         else:
             hybrid.add_current_grid(lo, 1, grid, reach if form == 'grid_reach' else None)
         hybrid.update(lo, hi)
@@ -75,7 +78,7 @@ def test_device_currents_fire_exactly_as_propagation(seed, form):
         zero_current += int(np.count_nonzero(dev_val == 0))
     assert reached > 0, 'no spike reached the device partition: the test proves nothing'
     if seed == 3 and form != 'grid':
-        assert zero_current > 0, 'no zero-current candidate: the marks are not exercised'
+        assert zero_current > 0, 'no zero-current candidate: the reach is not exercised'
 
 
 @pytest.mark.parametrize('seed', [4, 9])
@@ -121,40 +124,43 @@ def one_leaky_neuron_engine():
     return engine
 
 
-def test_zero_current_and_marks_make_candidates_that_leak():
-    """A neuron given current 0 (or -0.0) or marked is a candidate: its potential leaks."""
+def test_zero_current_with_reach_makes_candidates_that_leak():
+    """A neuron given current 0 (or -0.0) with reach is a candidate: its potential leaks."""
     engine = one_leaky_neuron_engine()
     assert engine.state_arrays.potential.tolist() == [2.0, 2.0, 2.0]
     engine.begin_burst()
-    engine.add_currents(np.array([0, 1]), np.array([0.0, -0.0], np.float32))
-    engine.mark_candidates_indices(np.array([], np.int64))
+    engine.add_current_grid(0, 1, np.array([0.0, -0.0, 0.0], np.float32),
+                            np.array([1.0, 1.0, 0.0], np.float32))
+    engine.add_current_grid(0, 1, np.zeros(0, np.float32))          # an empty grid
     engine.update(0, 3)
     engine.end_burst()
     # candidates 0 and 1 leak to 1.0; neuron 2 got nothing and keeps 2.0
     assert engine.state_arrays.potential.tolist() == [1.0, 1.0, 2.0]
     engine.begin_burst()
-    engine.mark_candidates_indices(np.array([2], np.int32))
-    engine.add_currents([1, 1], [4.0, 5.0])          # duplicates add up: 1 + 9 = 10 fires
+    engine.add_current_grid(2, 1, np.zeros(1, np.float32), np.ones(1, np.float32))
+    engine.add_current_grid(1, 1, np.array([4.0], np.float32))
+    engine.add_current_grid(1, 1, np.array([5.0], np.float32))    # add up: 1 + 9 = 10 fires
     engine.update(0, 3)
     assert engine.end_burst().tolist() == [1]
     assert engine.state_arrays.potential.tolist() == [1.0, 0.0, 1.0]
 
 
-def test_sparse_calls_check_their_arguments():
-    """Outside a burst, out-of-range indices and mismatched lengths are refused clearly."""
+def test_current_grid_checks_its_arguments():
+    """Outside a burst, neurons out of range and mismatched reach are refused clearly."""
     engine = one_leaky_neuron_engine()
+    one = np.ones(1, np.float32)
     with pytest.raises(RuntimeError, match='begin_burst'):
-        engine.add_currents([0], [1.0])
-    with pytest.raises(RuntimeError, match='begin_burst'):
-        engine.mark_candidates_indices([0])
+        engine.add_current_grid(0, 1, one)
     engine.begin_burst()
-    with pytest.raises(ValueError, match='index 3 .*outside 0..2'):
-        engine.add_currents([0, 3], [1.0, 1.0])
-    with pytest.raises(ValueError, match='index -1'):
-        engine.mark_candidates_indices([-1])
-    with pytest.raises(ValueError, match='one float32 value per index'):
-        engine.add_currents([0, 1], [1.0])
-    with pytest.raises(ValueError, match='integers'):
-        engine.mark_candidates_indices([0.5])
+    with pytest.raises(ValueError, match=r'neurons 0\.\.3 \(stride 1\) are outside 0\.\.2'):
+        engine.add_current_grid(0, 1, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match=r'neurons 1\.\.3 \(stride 2\)'):
+        engine.add_current_grid(1, 2, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r'neurons -1\.\.-1'):
+        engine.add_current_grid(-1, 1, one)
+    with pytest.raises(ValueError, match='stride 0'):
+        engine.add_current_grid(0, 0, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match='2 currents but 1 reach'):
+        engine.add_current_grid(0, 1, np.ones(2, np.float32), one)
     # nothing was applied by the refused calls
     assert not engine.candidates().any()
