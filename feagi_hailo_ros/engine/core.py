@@ -6,16 +6,11 @@ fired sets, checks that every neuron was updated once); `burst()` does all of it
 `partitions=2, threads=True` the partitions of one burst run concurrently in threads (the
 kernel releases the GIL); spikes are exchanged at the burst boundary, which is exact.
 
-A hybrid engine runs a partition's synaptic integration on a device and the rules here:
-
-    engine.begin_burst()
-    engine.propagate(0, lo); engine.update(0, lo)              # CPU partition
-    engine.add_current_grid(base, stride, current, reach)      # a device's dense grid
-    engine.update(lo, hi)                                      # rules on the host
-    fired = engine.end_burst()
-
-(the device's input is `previous_fired()`; `propagate(..., sources=...)` reads only some
-sources' spikes). `abort_burst()` gives up a burst that failed half-way.
+A hybrid engine runs a partition's synaptic integration on a device (its input is
+`previous_fired()`) and the rules here: `begin_burst()`, `propagate(0, lo)` and
+`update(0, lo)` for the CPU partition, `add_current_grid(base, stride, current, reach)` (a
+device's dense grid) then `update(lo, hi)`, `end_burst()`; `propagate(..., sources=...)` reads
+only some sources' spikes; `abort_burst()` gives up a burst that failed half-way.
 """
 
 from pathlib import Path
