@@ -214,6 +214,18 @@ def test_the_report_reads_quant_info_when_hailort_is_installed(exports, tmp_path
     assert report['stream_of'][off] == 'hailo0/conv1'
 
 
+def test_a_hef_hailort_cannot_open_is_reported_not_fatal(exports, tmp_path):
+    hailort = tmp_path / 'hailort' / 'hailo_platform'
+    hailort.mkdir(parents=True)
+    (hailort / '__init__.py').write_text(
+        'class HEF:\n    def __init__(self, path):\n        raise RuntimeError(\n'
+        '            "libhailort failed with error: 26 (HAILO_INVALID_HEF)")\n')
+    result, work, calls = _run(exports['synthetic'], tmp_path, extra_paths=[hailort.parent])
+    report = _check_compile(result, work, calls)
+    assert report['quant_info'].startswith('not read: hailo_platform could not open model.hef '
+                                           '(RuntimeError: libhailort failed with error: 26')
+
+
 def test_the_script_is_standalone():
     source = Path(compile_hef.__file__).read_text()
     allowed = set(sys.stdlib_module_names) | {'numpy', 'hailo_sdk_client', 'hailo_platform'}

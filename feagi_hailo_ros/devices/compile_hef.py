@@ -236,10 +236,17 @@ def read_hef_streams(hef_path: str) -> Tuple[Optional[Dict[str, dict]], str]:
         return None, (f'missing: hailo_platform (HailoRT) is not installed on this host '
                       f'({exc}); the streams below are the expected ones')
     # [RT] pyhailort.py: HEF(path), get_*_vstream_infos(), get_original_names_from_vstream_name
-    hef = hailo_platform.HEF(hef_path)
+    try:
+        hef = hailo_platform.HEF(hef_path)
+        directions = (('input', hef.get_input_vstream_infos()),
+                      ('output', hef.get_output_vstream_infos()))
+    except Exception as exc:  # noqa: BLE001 - the HEF is written; say why it was not read
+        first = (str(exc).strip().splitlines() or [''])[0]
+        return None, (f'not read: hailo_platform could not open {os.path.basename(hef_path)} '
+                      f'({type(exc).__name__}: {first}); the streams below are the expected '
+                      'ones')
     streams = {}
-    for direction, infos in (('input', hef.get_input_vstream_infos()),
-                             ('output', hef.get_output_vstream_infos())):
+    for direction, infos in directions:
         for info in infos:
             try:
                 originals = [str(n) for n in hef.get_original_names_from_vstream_name(info.name)]
