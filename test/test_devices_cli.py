@@ -16,7 +16,7 @@ def test_export_writes_onnx_manifest_calibration_and_compile_script(tmp_path, ca
     assert cli_main(['export', '--genome', str(PROBE), '--out', str(out), '--no-cache',
                      '--calibration-samples', '16']) == 0
     text = capsys.readouterr().out
-    assert 'hailo parser onnx model.onnx --hw-arch hailo8' in text
+    assert f'python3 {out / "hailo0" / "compile_hef.py"}' in text
     assert 'max error 0 ' in text
     part = out / 'hailo0'
     manifest = json.loads((part / 'manifest.json').read_text())
@@ -30,8 +30,9 @@ def test_export_writes_onnx_manifest_calibration_and_compile_script(tmp_path, ca
         assert spec['bits'] in (8, 16) and spec['scale'] > 0
         assert spec['neuron_range'][1] > spec['neuron_range'][0]
     assert set(np.load(part / 'calib.npz').files) == {s['name'] for s in manifest['inputs']}
-    assert 'a16_w16' in (part / 'model.alls').read_text()
-    assert (part / 'compile.sh').read_text().count('hailo ') == 3
+    assert all(spec['onnx_node'] for spec in manifest['outputs'])
+    assert 'ClientRunner' in (part / 'compile_hef.py').read_text()
+    assert 'compile_hef.py' in (part / 'compile.sh').read_text()
     plan = json.loads((out / 'plan.json').read_text())
     assert plan['partitions'][0]['name'] == 'hailo0' and plan['report']
 

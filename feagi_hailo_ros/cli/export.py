@@ -1,4 +1,4 @@
-"""`feagi-hailo export`: write each device partition as ONNX + manifest for the Hailo DFC."""
+"""`feagi-hailo export`: write each device partition as ONNX + manifest + compile script."""
 
 import argparse
 import json
@@ -11,7 +11,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     """Add the options of `export`."""
     add_brain_options(parser)
     parser.add_argument('--out', metavar='DIR', required=True,
-                        help='output folder: DIR/<partition>/model.onnx, manifest.json, ...')
+                        help='output folder: DIR/<partition>/model.onnx, manifest.json, '
+                        'compile_hef.py, ...')
     parser.add_argument('--calibration-samples', type=int, default=64, metavar='N',
                         help='inputs in the calibration set (Hailo: 64-1024; default 64)')
     add_device_options(parser)
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'\n{part.name}: {len(m["targets"])} areas, {m["device_weights"]} weights, '
               f'{m["precision_mode"]}, exact={m["exact"]}, onnxruntime check: max error '
               f'{error:.3g} -> {exported.directory}')
-        print('compile on an x86_64 host with the Hailo DFC 3.x:')
+        print('compile on the x86_64 host of the Hailo DFC 3.x (its virtual environment '
+              'active; copy the folder there), unattended:')
         for command in m['compile']:
             print(f'  {command}')
     with open(os.path.join(args.out, 'plan.json'), 'w', encoding='utf-8') as handle:

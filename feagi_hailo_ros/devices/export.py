@@ -17,8 +17,10 @@ Quantisation (recorded in the manifest, applied by the emulator, expected of the
 from dataclasses import dataclass
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
+from feagi_hailo_ros.devices.dfc_script import (add_output_nodes, compile_commands,
+                                                write_compile_script)
 from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
 from feagi_hailo_ros.devices.operators import pair_synapses, PairSynapses
 from feagi_hailo_ros.devices.planner import DevicePartition
@@ -213,8 +215,8 @@ def export_partition(connectome, part: DevicePartition,
         pairs = pair_synapses(connectome)
     manifest = build_manifest(connectome, part, pairs)
     reach = {o['area_index'] for o in manifest['outputs'] if o['kind'] == 'reach'}
-    model = build_graph(connectome.areas, part.operators, part.name, reach)
-    return ExportedPartition(part.name, model.SerializeToString(), manifest)
+    model = build_graph(connectome.areas, part.operators, part.name, reach).SerializeToString()
+    return ExportedPartition(part.name, model, add_output_nodes(manifest, model))
 
 
 def calibration_set(manifest: dict, samples: int = CALIBRATION_SAMPLES,
@@ -240,35 +242,9 @@ def calibration_set(manifest: dict, samples: int = CALIBRATION_SAMPLES,
     return out
 
 
-def model_script(manifest: dict) -> str:
-    """A DFC model script (.alls) for the manifest's precision (layer names: (check))."""
-    lines = ['# feagi_hailo_ros: quantisation wanted by manifest.json (check against the DFC',
-             '# User Guide; layer names come from `hailo parser` output).',
-             'model_optimization_flavor(optimization_level=0, compression_level=0)']
-    if manifest['precision_mode'] == 'a16_w16':
-        lines.append('quantization_param({*}, precision_mode=a16_w16)')
-    for spec in manifest['outputs']:
-        if spec['kind'] == 'current' and spec['exact']:
-            half = 2 ** (spec['bits'] - 1)
-            lines.append(f'# {spec["name"]}: force the output range to [-{half}, {half - 1}] '
-                         f'* {spec["scale"]} so that the scale is exactly {spec["scale"]}')
-    return '\n'.join(lines) + '\n'
-
-
-def compile_commands(directory: str, name: str) -> List[str]:
-    """The Hailo DFC 3.x commands that turn the exported ONNX into model.hef (run in DIR)."""
-    return [
-        f'cd {directory}',
-        'hailo parser onnx model.onnx --hw-arch hailo8',
-        'hailo optimize model.har --hw-arch hailo8 --calib-set-path calib.npz '
-        '--model-script model.alls',
-        'hailo compiler model_optimized.har --hw-arch hailo8',
-    ]
-
-
 def write_partition(exported: ExportedPartition, directory: str,
                     calibration_samples: int = CALIBRATION_SAMPLES) -> ExportedPartition:
-    """Write model.onnx, manifest.json, calib.npz + calib/<input>.npy, model.alls, compile.sh."""
+    """Write model.onnx, manifest.json, calib.npz + calib/<input>.npy and compile_hef.py."""
     os.makedirs(os.path.join(directory, 'calib'), exist_ok=True)
     with open(os.path.join(directory, 'model.onnx'), 'wb') as handle:
         handle.write(exported.model)
@@ -279,12 +255,8 @@ def write_partition(exported: ExportedPartition, directory: str,
     manifest = dict(exported.manifest)
     manifest['calibration'] = {'npz': 'calib.npz', 'per_input': 'calib/<input>.npy',
                                'samples': calibration_samples, 'layout': 'NHWC'}
-    manifest['compile'] = compile_commands(directory, exported.name)
+    manifest['compile'] = compile_commands(directory)
     with open(os.path.join(directory, 'manifest.json'), 'w', encoding='utf-8') as handle:
         json.dump(manifest, handle, indent=1)
-    with open(os.path.join(directory, 'model.alls'), 'w', encoding='utf-8') as handle:
-        handle.write(model_script(manifest))
-    with open(os.path.join(directory, 'compile.sh'), 'w', encoding='utf-8') as handle:
-        handle.write('#!/bin/sh\n# Hailo Dataflow Compiler 3.x (x86_64 Ubuntu), HailoRT 4.x '
-                     'target\nset -e\n' + '\n'.join(manifest['compile']) + '\n')
+    write_compile_script(directory)
     return ExportedPartition(exported.name, exported.model, manifest, directory)

@@ -98,8 +98,8 @@ def _device_factory(device: str, connectome, plan, config: EngineConfig):
     if not config.hef_dir:
         raise ValueError('device hailo needs a HEF folder (--hef-dir DIR, parameter hef_dir): '
                          'run `feagi-hailo export --out DIR` with the same partition, '
-                         'compile each DIR/<partition>/model.onnx to model.hef (see '
-                         'compile.sh)')
+                         'then `python3 DIR/<partition>/compile_hef.py` on the Hailo DFC '
+                         'host for each model.hef')
     exported: Dict[str, object] = {}
     for part in plan.partitions:
         exp = ExportedPartition.load(os.path.join(config.hef_dir, part.name))
