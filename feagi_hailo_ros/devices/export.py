@@ -23,6 +23,8 @@ from typing import Dict, List, Optional
 from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
 from feagi_hailo_ros.devices.operators import pair_synapses, PairSynapses
 from feagi_hailo_ros.devices.planner import DevicePartition
+from feagi_hailo_ros.devices.selfcheck import (FRAME_DENSITIES, record_frames, SELFCHECK_FILE,
+                                               write_frames)
 import numpy as np
 
 MANIFEST_FORMAT = 'feagi-hailo-partition/1'
@@ -279,8 +281,6 @@ def write_partition(exported: ExportedPartition, directory: str,
     With the connectome also selfcheck.npz: recorded frames a Hailo device must reproduce
     at open (devices.selfcheck); a Hailo device refuses an export without them.
     """
-    from feagi_hailo_ros.devices.selfcheck import (FRAME_DENSITIES, record_frames,
-                                                   SELFCHECK_FILE, write_frames)
     os.makedirs(os.path.join(directory, 'calib'), exist_ok=True)
     with open(os.path.join(directory, 'model.onnx'), 'wb') as handle:
         handle.write(exported.model)

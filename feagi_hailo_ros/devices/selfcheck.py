@@ -13,9 +13,6 @@ import math
 import os
 from typing import Callable, Dict, List, Optional
 
-from feagi_hailo_ros.devices.host_io import PartitionIO
-from feagi_hailo_ros.devices.operators import pair_synapses
-from feagi_hailo_ros.devices.verify import reference_outputs
 import numpy as np
 
 SELFCHECK_FILE = 'selfcheck.npz'
@@ -48,7 +45,14 @@ def model_digest(model: bytes) -> str:
 
 def record_frames(connectome, manifest: dict, pairs: Optional[dict] = None,
                   seed: int = 0) -> SelfCheckFrames:
-    """Frames of seeded random fired sets (FRAME_DENSITIES) and the outputs they must give."""
+    """Frames of seeded random fired sets (FRAME_DENSITIES) and the outputs they must give.
+
+    (Export side: the host I/O and the reference are imported here, so that a device
+    reading frames loads neither.)
+    """
+    from feagi_hailo_ros.devices.host_io import PartitionIO
+    from feagi_hailo_ros.devices.operators import pair_synapses
+    from feagi_hailo_ros.devices.verify import reference_outputs
     pairs = pairs if pairs is not None else pair_synapses(connectome)
     io = PartitionIO(connectome, manifest)
     rng = np.random.default_rng(seed)
