@@ -4,6 +4,7 @@ import json
 import shutil
 
 from feagi_hailo_ros.cli.main import main as cli_main
+from feagi_hailo_ros.devices.selfcheck import FRAME_DENSITIES
 import numpy as np
 import test_devices_conftest_helpers as helpers
 from test_devices_conftest_helpers import ESSENTIAL, ESSENTIAL_INJECT, PROBE
@@ -33,6 +34,11 @@ def test_export_writes_onnx_manifest_calibration_and_compile_script(tmp_path, ca
     assert all(spec['onnx_node'] for spec in manifest['outputs'])
     assert 'ClientRunner' in (part / 'compile_hef.py').read_text()
     assert 'compile_hef.py' in (part / 'compile.sh').read_text()
+    assert manifest['selfcheck']['frames'] == len(FRAME_DENSITIES)
+    frames = np.load(part / 'selfcheck.npz')          # recorded frames for the device at open
+    for spec in manifest['outputs']:
+        assert frames[f'expected.{spec["name"]}'].shape == (len(FRAME_DENSITIES), *spec['dims'])
+        assert spec['error_bound'] == 0 if spec['exact'] else spec['error_bound'] > 0
     plan = json.loads((out / 'plan.json').read_text())
     assert plan['partitions'][0]['name'] == 'hailo0' and plan['report']
 
@@ -67,9 +73,10 @@ def test_devices_and_run_on_fake_hailo(fake_hailo, tmp_path, capsys):
                          str(ESSENTIAL_INJECT), '--record', str(rec), '--device', device,
                          '--partition', spec, '--hef-dir', str(out), '--no-cache']) == 0
         records[device] = rec.read_text()
-    # the inference at open, 60 bursts; the next burst's job may already have run
-    # (prefetch) when the run ends
-    assert records['cpu'] == records['hailo'] and fake_hailo.runs in (61, 62)
+    # the self-check frames and the inference at open, 60 bursts; the next burst's job may
+    # already have run (prefetch) when the run ends
+    frames = len(FRAME_DENSITIES)
+    assert records['cpu'] == records['hailo'] and fake_hailo.runs - frames in (61, 62)
     capsys.readouterr()
     rc = cli_main(['run', '--genome', str(ESSENTIAL), '--bursts', '1', '--device', 'hailo',
                    '--partition', 'c__bac', '--hef-dir', str(out), '--no-cache'])

@@ -13,6 +13,7 @@ from feagi_hailo_ros.devices.export import export_partition, write_partition
 from feagi_hailo_ros.devices.hailo import explain, HailoDevice, load_hailort, scan, status_name
 from feagi_hailo_ros.devices.host_io import PartitionIO
 from feagi_hailo_ros.devices.planner import plan_partitions
+from feagi_hailo_ros.devices.selfcheck import FRAME_DENSITIES
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.hybrid import HybridEngine
 import numpy as np
@@ -30,7 +31,8 @@ def _compiled(connectome, tmp_path, spec='auto'):
     plan = plan_partitions(connectome, spec, prefix='hailo')
     exported = {}
     for part in plan.partitions:
-        exp = write_partition(export_partition(connectome, part), str(tmp_path / part.name))
+        exp = write_partition(export_partition(connectome, part), str(tmp_path / part.name),
+                              connectome=connectome)
         shutil.copy(exp.onnx_path, exp.hef_path)
         exported[part.name] = exp
     return plan, exported
@@ -83,7 +85,8 @@ def test_hybrid_on_fake_hailo_matches_cpu(fake_hailo, tmp_path):
                       exported=exported) as hybrid:
         fired = run_bursts(hybrid, 150, injections)
         assert hybrid.faults == [] and hybrid.describe()[0]['mode'] == 'device'
-    assert fake_hailo.runs == 1 + 150                 # the inference at open, the bursts
+    # the recorded self-check frames, the inference at open, the bursts
+    assert fake_hailo.runs == len(FRAME_DENSITIES) + 1 + 150
     assert all(np.array_equal(x, y) for x, y in zip(cpu, fired))
 
 

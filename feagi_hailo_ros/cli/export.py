@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     pairs = pair_synapses(connectome)
     for part in plan.partitions:
         exported = write_partition(export_partition(connectome, part, pairs),
-                                   os.path.join(args.out, part.name), args.calibration_samples)
+                                   os.path.join(args.out, part.name), args.calibration_samples,
+                                   connectome, pairs)
         error = verify_partition(connectome, exported, pairs)
         m = exported.manifest
         print(f'\n{part.name}: {len(m["targets"])} areas, {m["device_weights"]} weights, '

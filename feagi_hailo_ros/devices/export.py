@@ -7,7 +7,8 @@ Quantisation (recorded in the manifest, applied by the emulator, expected of the
 - weights: integers; 8-bit when every |weight| <= 127, else 16-bit (a16_w16): exact.
 - current outputs: bound B = max over target voxels of sum |w| * max input. With integer
   inputs, B <= 127 gives 8-bit scale 1, B <= 32767 16-bit scale 1: exact. Otherwise 16-bit
-  with the power-of-two scale that covers B: approximate (reported per target).
+  with the power-of-two scale that covers B: approximate (reported per target), off by at
+  most `error_bound` = half an output step + sum |w| * half an input step.
 - reach outputs: clipped to 0..1, uint8: exact. A target whose current is exact, whose
   weights all have one sign (no zero-sum synapse pairs) and whose sources always send a value
   >= 1 gets no reach output: a reached voxel then has |current| >= 1, so the host takes
@@ -24,8 +25,11 @@ from feagi_hailo_ros.devices.dfc_script import (add_output_nodes, compile_comman
 from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
 from feagi_hailo_ros.devices.operators import pair_synapses, PairSynapses
 from feagi_hailo_ros.devices.planner import DevicePartition
+from feagi_hailo_ros.devices.selfcheck import (FRAME_DENSITIES, record_frames, SELFCHECK_FILE,
+                                               write_frames)
 import numpy as np
 
+REPORT_FILE = 'compile_report.json'   # written by compile_hef.py next to model.hef
 MANIFEST_FORMAT = 'feagi-hailo-partition/1'
 CALIBRATION_SAMPLES = 64
 
@@ -64,7 +68,28 @@ class ExportedPartition:
         if manifest.get('format') != MANIFEST_FORMAT:
             raise ValueError(f'{path}: format {manifest.get("format")!r} is not '
                              f'{MANIFEST_FORMAT!r}: export again')
+        quant = report_quant(os.path.join(directory, REPORT_FILE))
+        if quant:
+            manifest = dict(manifest, hef_quant=quant)
         return cls(manifest['partition'], model, manifest, directory)
+
+
+def report_quant(path: str) -> Dict[str, dict]:
+    """{ONNX name: HEF quant_info} from a compile report (compile_hef.py); {} without one.
+
+    The HEF's own quantisation, as the compile on the DFC host read it: a Hailo device then
+    checks the HEF against it instead of the manifest's wishes.
+    """
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding='utf-8') as handle:
+            rows = json.load(handle).get('streams', [])
+        return {row['original_name']: row['quant_info'] for row in rows
+                if isinstance(row.get('quant_info'), dict) and 'qp_scale' in row['quant_info']}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f'compile report {path}: unreadable ({exc}); compile again or remove '
+                         'it') from None
 
 
 def source_factors(connectome) -> np.ndarray:
@@ -152,17 +177,21 @@ def build_manifest(connectome, part: DevicePartition,
     for b in targets:
         area = connectome.areas[b]
         bound = np.zeros(area.voxels, dtype=np.float64)
+        input_error = np.zeros(area.voxels, dtype=np.float64)
         integral = True
         for op in part.operators:
             if op.dst != b:
                 continue
             p = pairs[(op.src, op.dst)]
-            np.add.at(bound, p.dst_vox,
-                      np.abs(p.weight) * stats[op.src]['per_voxel_max'][p.src_vox])
-            integral = integral and stats[op.src]['integral']
+            st = stats[op.src]
+            np.add.at(bound, p.dst_vox, np.abs(p.weight) * st['per_voxel_max'][p.src_vox])
+            if not st['integral']:          # uint8 with scale max/255: off by half a step
+                np.add.at(input_error, p.dst_vox, np.abs(p.weight) * (st['max'] / 510.0))
+            integral = integral and st['integral']
             max_weight = max(max_weight, op.max_abs_weight, op.max_count)
         b_max = float(bound.max()) if bound.size else 0.0
         bits, scale, exact = _output_bits(b_max, integral)
+        error = 0.0 if exact else scale / 2 + (float(input_error.max()) if bound.size else 0.0)
         cur_name, reach_name = output_names(b)
         lo = int(connectome.area_start[b])
         common = {'area': area.id, 'area_index': b, 'dims': list(area.dims),
@@ -171,7 +200,7 @@ def build_manifest(connectome, part: DevicePartition,
                   'onnx_shape': [1, area.dims[2], area.dims[0], area.dims[1]],
                   'hef_shape': list(area.dims)}
         outputs.append({**common, 'name': cur_name, 'kind': 'current', 'bits': bits,
-                        'scale': scale, 'bound': b_max, 'exact': exact})
+                        'scale': scale, 'bound': b_max, 'exact': exact, 'error_bound': error})
         derived = exact and _sign_definite(
             [op for op in part.operators if op.dst == b],
             [stats[op.src] for op in part.operators if op.dst == b])
@@ -179,7 +208,7 @@ def build_manifest(connectome, part: DevicePartition,
         outputs[-1]['reach_from_current'] = derived
         if not derived:
             outputs.append({**common, 'name': reach_name, 'kind': 'reach', 'bits': 8,
-                            'scale': 1.0, 'bound': 1.0, 'exact': True})
+                            'scale': 1.0, 'bound': 1.0, 'exact': True, 'error_bound': 0.0})
     reach_targets = {o['area_index'] for o in outputs if o['kind'] == 'reach'}
     need_spikes = {op.src for op in part.operators if op.dst in reach_targets}
     inputs = [i for i in inputs if i['kind'] == 'value' or i['area_index'] in need_spikes]
@@ -243,8 +272,13 @@ def calibration_set(manifest: dict, samples: int = CALIBRATION_SAMPLES,
 
 
 def write_partition(exported: ExportedPartition, directory: str,
-                    calibration_samples: int = CALIBRATION_SAMPLES) -> ExportedPartition:
-    """Write model.onnx, manifest.json, calib.npz + calib/<input>.npy and compile_hef.py."""
+                    calibration_samples: int = CALIBRATION_SAMPLES, connectome=None,
+                    pairs: Optional[Dict[tuple, PairSynapses]] = None) -> ExportedPartition:
+    """Write model.onnx, manifest.json, calib.npz + calib/<input>.npy and compile_hef.py.
+
+    With the connectome also selfcheck.npz: recorded frames a Hailo device must reproduce
+    at open (devices.selfcheck); a Hailo device refuses an export without them.
+    """
     os.makedirs(os.path.join(directory, 'calib'), exist_ok=True)
     with open(os.path.join(directory, 'model.onnx'), 'wb') as handle:
         handle.write(exported.model)
@@ -256,6 +290,11 @@ def write_partition(exported: ExportedPartition, directory: str,
     manifest['calibration'] = {'npz': 'calib.npz', 'per_input': 'calib/<input>.npy',
                                'samples': calibration_samples, 'layout': 'NHWC'}
     manifest['compile'] = compile_commands(directory)
+    if connectome is not None:
+        frames = record_frames(connectome, exported.manifest, pairs)
+        write_frames(os.path.join(directory, SELFCHECK_FILE), frames, exported.model)
+        manifest['selfcheck'] = {'npz': SELFCHECK_FILE, 'frames': len(FRAME_DENSITIES),
+                                 'inputs': 'input.<name>', 'expected': 'expected.<name>'}
     with open(os.path.join(directory, 'manifest.json'), 'w', encoding='utf-8') as handle:
         json.dump(manifest, handle, indent=1)
     write_compile_script(directory)

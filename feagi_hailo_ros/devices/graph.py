@@ -6,7 +6,9 @@ both NCHW (1, Z, X, Y); the Hailo parser turns them into NHWC (X, Y, Z), the hos
 order. Outputs, per target area `b`: `cur_b` (input current per voxel) and `reach_b` (1 where
 some synapse reached the voxel: FEAGI's candidacy, even when the net input is 0). Ops used:
 Conv, MatMul with constant weights, Reshape, Transpose, Slice, Add, Clip (DFC-supported list in
-HAILORT.md; three-dimensional batched MatMul of the separable form is marked (check)).
+HAILORT.md; three-dimensional batched MatMul of the separable form is marked (check)). The node
+producing an output bears the output's name: a HEF's output streams name their ONNX nodes
+(original names), and the device finds its streams through them.
 """
 
 from typing import Dict, List, Optional, Set, Tuple
@@ -150,6 +152,7 @@ def build_graph(areas, operators: List[Operator], name: str,
             if last.output[0] != total:
                 raise AssertionError('graph builder: the last node must produce the sum')
             last.output[0] = out_name
+            last.name = out_name        # the HEF's original names are ONNX node names
             shape = [1, ddims[2], ddims[0], ddims[1]]
             outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape))
     graph = helper.make_graph(b.nodes, name, inputs, outputs, b.inits)

@@ -5,15 +5,25 @@ InferModel (scheduler ROUND_ROBIN); per burst the host binds float32 NHWC buffer
 quantises on the host side) and runs one frame. A separate `Device(id)` handle reads
 temperature and power; it does not claim the chip. HailoRT 5.x and Hailo-10/15 chips are
 refused: they are a different product line (HAILORT.md).
+
+At upload the chip proves itself before any burst: the HEF's streams are paired with the
+manifest's tensors through their original (ONNX) names, their shapes and quant_info must be
+what the manifest expects (devices.hef_streams), and the recorded frames of the export
+(selfcheck.npz) must give the CPU's outputs: exact where the manifest says exact, within
+the output's error bound elsewhere (devices.selfcheck). Anything else is refused with the
+reason; `allow_unchecked=True` runs an export without recorded frames (unchecked, noted).
 """
 
 import contextlib
 import os
-import re
 from typing import Dict, List, Optional, Tuple
 
-from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth, DeviceTimeout,
-                                          DeviceUnavailable)
+from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth, DeviceUnavailable
+from feagi_hailo_ros.devices.hailo_status import explain, status_name
+from feagi_hailo_ros.devices.hef_streams import (check_quantisation, describe_pairs,
+                                                 HefStream, match_streams)
+from feagi_hailo_ros.devices.selfcheck import (load_frames, run_selfcheck, SelfCheckFrames,
+                                               summary)
 import numpy as np
 
 INSTALL_HELP = (
@@ -22,85 +32,8 @@ INSTALL_HELP = (
     "and library .debs and the `hailort-4.x-cp3XY` wheel from Hailo's Developer Zone into "
     'this Python (it requires numpy<2). Check with `hailortcli scan`.')
 
-STATUS_NAMES = {
-    4: 'HAILO_TIMEOUT', 61: 'HAILO_NOT_FOUND', 63: 'HAILO_STREAM_ABORT',
-    64: 'HAILO_DRIVER_NOT_INSTALLED', 73: 'HAILO_DEVICE_IN_USE',
-    74: 'HAILO_OUT_OF_PHYSICAL_DEVICES', 76: 'HAILO_INVALID_DRIVER_VERSION',
-    78: 'HAILO_INVALID_SERVICE_VERSION', 93: 'HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE',
-}
-
-EXPLANATIONS = {
-    'HAILO_DEVICE_IN_USE': 'the Hailo chip is in use by another process (a camera pipeline?): '
-                           'stop it, or share the chip (hailort.service + shared group id)',
-    'HAILO_OUT_OF_PHYSICAL_DEVICES': 'no free Hailo chip: it is in use by another process '
-                                     '(stop it, or share it via hailort.service)',
-    'HAILO_INVALID_DRIVER_VERSION': 'the Hailo PCIe driver and the HailoRT library versions '
-                                    'differ: install the same version of both (hailo-all '
-                                    'or the matching .debs) and reboot',
-    'HAILO_DRIVER_NOT_INSTALLED': 'the Hailo PCIe driver is not installed or not loaded '
-                                  '(hailo-dkms / hailo_pci): install it and reboot',
-    'HAILO_INVALID_SERVICE_VERSION': 'hailort.service runs another HailoRT version than '
-                                     'this library: restart or reinstall it',
-    'HAILO_TIMEOUT': 'the Hailo device did not answer in time',
-    'HAILO_STREAM_ABORT': 'the inference stream was aborted (device reset or removed?)',
-    'HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE': 'the HEF was compiled for another chip '
-                                            '(hailo8 vs hailo8l): recompile with --hw-arch',
-    'HAILO_INVALID_HEF': 'the file is not a valid HEF: recompile it with the Hailo DFC 3.x',
-    'HAILO_NOT_SUPPORTED': 'the operation is not supported by this chip/library '
-                           '(a Hailo-10/15 needs HailoRT 5.x, a Hailo-8 needs 4.x)',
-    'HAILO_COMMUNICATION_CLOSED': 'communication with the device was closed (device removed '
-                                  'or reset)',
-    'HAILO_DRIVER_OPERATION_FAILED': 'a driver operation failed (PCIe error, device reset?)',
-    'HAILO_INVALID_ARGUMENT': 'HailoRT refused an argument (a shared chip needs the '
-                              'ROUND_ROBIN scheduler)',
-}
-
-_CLASS_STATUS = {
-    'HailoRTTimeout': 'HAILO_TIMEOUT', 'HailoRTStreamAborted': 'HAILO_STREAM_ABORT',
-    'HailoRTInvalidHEFException': 'HAILO_INVALID_HEF',
-    'HailoRTHEFNotCompatibleWithDevice': 'HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE',
-    'HailoRTNotFoundException': 'HAILO_NOT_FOUND',
-    'HailoRTInvalidArgumentException': 'HAILO_INVALID_ARGUMENT',
-    'HailoRTDriverOperationFailedException': 'HAILO_DRIVER_OPERATION_FAILED',
-    'HailoRTPCIeDriverException': 'HAILO_DRIVER_OPERATION_FAILED',
-    'HailoCommunicationClosedException': 'HAILO_COMMUNICATION_CLOSED',
-    'HailoRTFirmwareControlFailedException': 'HAILO_FW_CONTROL_FAILURE',
-    'HailoRTUnsupportedOpcodeException': 'HAILO_UNSUPPORTED_OPCODE',
-}
-
 _SUPPORTED_ARCH = ('HAILO8', 'HAILO8L', 'HAILO8R')
-
-
-def status_name(exc: BaseException) -> str:
-    """The HAILO_* status of a HailoRT exception ('' when unknown)."""
-    text = str(exc)
-    match = re.search(r'\((HAILO_[A-Z0-9_]+)\)', text)
-    if match:
-        return match.group(1)
-    if type(exc).__name__ == 'HailoRTStatusException':
-        try:
-            return STATUS_NAMES.get(int(text.strip()), f'status {text.strip()}')
-        except ValueError:
-            return ''
-    for cls in type(exc).__mro__:
-        if cls.__name__ in _CLASS_STATUS:
-            return _CLASS_STATUS[cls.__name__]
-    if 'not found in the system' in text:
-        return 'HAILO_NOT_FOUND'
-    return ''
-
-
-def explain(exc: BaseException, where: str = '') -> DeviceError:
-    """Turn a HailoRT exception into a DeviceError whose reason says what to do."""
-    name = status_name(exc)
-    reason = EXPLANATIONS.get(name, str(exc) or type(exc).__name__)
-    prefix = f'{where}: ' if where else ''
-    message = f'{prefix}{reason} [{name or type(exc).__name__}]'
-    cls = DeviceTimeout if name == 'HAILO_TIMEOUT' else DeviceError
-    if name in ('HAILO_DRIVER_NOT_INSTALLED', 'HAILO_INVALID_DRIVER_VERSION',
-                'HAILO_NOT_SUPPORTED'):
-        cls = DeviceUnavailable
-    return cls(message, reason=reason, status=name)
+STARTUP_TIMEOUT_MS = 60000      # least limit of the self-check's inferences (the first loads)
 
 
 def load_hailort():
@@ -217,20 +150,47 @@ class _Handle:
             pass
 
 
+def _hef_streams(hef, direction: str) -> List[HefStream]:
+    """The HEF's input or output vstreams: name, shape, quant_info and original names."""
+    infos = (hef.get_input_vstream_infos() if direction == 'input'
+             else hef.get_output_vstream_infos())
+    return [HefStream(str(info.name), direction, tuple(int(d) for d in info.shape),
+                      float(info.quant_info.qp_scale), float(info.quant_info.qp_zp),
+                      tuple(str(n) for n in hef.get_original_names_from_vstream_name(info.name)))
+            for info in infos]
+
+
+def _stream_of(hef, original_name: str) -> Optional[str]:
+    """HEF.get_vstream_name_from_original_name, None where the HEF has no such name."""
+    try:
+        return str(hef.get_vstream_name_from_original_name(original_name))
+    except Exception as exc:  # noqa: BLE001 - HailoRTNotFoundException: not in this HEF
+        if status_name(exc) == 'HAILO_NOT_FOUND':
+            return None
+        raise
+
+
 class HailoDevice(Device):
-    """One Hailo-8 chip running one exported partition's HEF."""
+    """One Hailo-8 chip running one exported partition's HEF, checked at upload.
+
+    `allow_unchecked` (default False) runs an export that has no recorded self-check
+    frames (selfcheck.npz, written by `feagi-hailo export`); its results are then trusted
+    unchecked, and describe() says so.
+    """
 
     kind = 'hailo'
 
     def __init__(self, device_id: Optional[str] = None, hef_path: Optional[str] = None,
                  timeout_ms: int = 1000, shared: bool = False, group_id: str = 'SHARED',
-                 name: str = 'hailo0'):
+                 name: str = 'hailo0', allow_unchecked: bool = False):
         self.device_id = device_id
         self.hef_path = hef_path
         self.timeout_ms = int(timeout_ms)
         self.shared = shared
         self.group_id = group_id
         self.name = name
+        self.allow_unchecked = bool(allow_unchecked)
+        self._check_notes: List[str] = []
         self._hp = None
         self._handle: Optional[_Handle] = None
         self._vdevice = None
@@ -277,7 +237,12 @@ class HailoDevice(Device):
         self._status = 'open'
 
     def upload(self, partition) -> None:
-        """Load the partition's compiled HEF and bind float32 buffers to its streams."""
+        """Load the HEF, match and check its streams, bind float32 buffers, run the self-check.
+
+        A HEF whose streams or quantisation do not fit the manifest, or an export without
+        recorded frames (unless allow_unchecked), is refused (DeviceUnavailable); an output
+        that fails the self-check is a DeviceError naming it and its error.
+        """
         if self._vdevice is None:
             raise DeviceError(f'{self.name}: upload before open')
         hef = self.hef_path or getattr(partition, 'hef_path', None)
@@ -288,21 +253,22 @@ class HailoDevice(Device):
                 reason='HEF missing')
         hp = self._hp
         manifest = partition.manifest
+        frames = self._frames(partition)
+        self._check_notes = []
         try:
+            pairs = self._matched(hp.HEF(hef), manifest)
             model = self._vdevice.create_infer_model(hef)
             model.set_batch_size(1)
             for name in model.input_names:
                 model.input(name).set_format_type(hp.FormatType.FLOAT32)
             for name in model.output_names:
                 model.output(name).set_format_type(hp.FormatType.FLOAT32)
-            self._in_map = {spec['name']: (stream, tuple(model.input(stream).shape))
-                            for spec, stream in _match(manifest['inputs'], model.input_names,
-                                                       model, 'input')}
+            self._in_map = {spec['name']: (stream.name, tuple(model.input(stream.name).shape))
+                            for spec, stream in pairs['input']}
             self._out_map = {}
-            for spec, stream in _match(manifest['outputs'], model.output_names, model,
-                                       'output'):
-                shape = tuple(model.output(stream).shape)
-                self._out_map[spec['name']] = (stream, np.empty(shape, dtype=np.float32))
+            for spec, stream in pairs['output']:
+                shape = tuple(model.output(stream.name).shape)
+                self._out_map[spec['name']] = (stream.name, np.empty(shape, dtype=np.float32))
             self._stack = contextlib.ExitStack()
             self._configured = self._stack.enter_context(model.configure())
             self._bindings = self._configured.create_bindings(
@@ -314,6 +280,59 @@ class HailoDevice(Device):
         except Exception as exc:  # noqa: BLE001
             raise explain(exc, f'{self.name}: loading {hef}') from None
         self._status = 'loaded'
+        self._self_check(manifest, frames)
+
+    def _frames(self, partition) -> Optional[SelfCheckFrames]:
+        """The export's recorded frames; refuse an export without them unless allowed."""
+        directory = getattr(partition, 'directory', None)
+        try:
+            frames = load_frames(directory, partition.manifest, partition.model)
+        except ValueError as exc:
+            raise DeviceUnavailable(f'{self.name}: {exc}', reason='self-check frames unusable') \
+                from None
+        if frames is None and not self.allow_unchecked:
+            raise DeviceUnavailable(
+                f'{self.name}: the export in {directory} has no selfcheck.npz, so nothing would '
+                "check the chip's results against the CPU at open. Export again with "
+                '`feagi-hailo export` (it records the frames), or set allow_unchecked to run '
+                'unchecked.', reason='self-check frames missing')
+        return frames
+
+    def _matched(self, hef, manifest: dict) -> Dict[str, list]:
+        """Pair streams and manifest tensors by original names; check shapes, quant_info."""
+        streams = _hef_streams(hef, 'input') + _hef_streams(hef, 'output')
+        stream_of = {spec['name']: _stream_of(hef, spec['name'])
+                     for spec in manifest['inputs'] + manifest['outputs']}
+        pairs = match_streams(manifest, streams, stream_of, self.name)
+        check_quantisation(pairs, manifest, self.name)
+        source = 'compile report' if manifest.get('hef_quant') else 'manifest'
+        self._check_notes.append(f'streams matched by original names: {describe_pairs(pairs)}'
+                                 f'; shapes and quant_info as the {source} states')
+        return {what: [(spec, stream) for spec, stream in pairs if stream.direction == what]
+                for what in ('input', 'output')}
+
+    def _self_check(self, manifest: dict, frames: Optional[SelfCheckFrames]) -> None:
+        """Run the recorded frames; refuse the device when an output is wrong."""
+        if frames is None:
+            self._check_notes.append('UNCHECKED: no recorded self-check frames '
+                                     '(allow_unchecked); results are not compared with the CPU')
+            return
+        limit = max(STARTUP_TIMEOUT_MS, 10 * self.timeout_ms)     # the first run loads
+        results = run_selfcheck(manifest, frames,
+                                lambda grids: self._run(grids, limit, 'self-check inference'))
+        wrong = [r for r in results if r['result'] == 'wrong']
+        if wrong:
+            self._status = 'error'
+            detail = '; '.join(
+                f'output {r["name"]} off by up to {r["error"]:g} '
+                + ('(exact output: must be equal)' if r['bound'] == 0
+                   else f'(bound {r["bound"]:g})') for r in wrong)
+            raise DeviceError(
+                f'{self.name}: self-check failed on {frames.frames} recorded frames: {detail}. '
+                'The chip does not compute what the CPU does: check the HEF was compiled from '
+                'this export with its model.alls, or compile again.',
+                reason=f'self-check failed: {detail}')
+        self._check_notes.append(summary(results, frames.frames))
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Run one frame: NHWC float32 grids in, NHWC float32 grids out (dequantised).
@@ -321,6 +340,11 @@ class HailoDevice(Device):
         The output grids are the bindings' buffers (no copy: the host scans them before the
         next inference); copy them to keep them longer.
         """
+        return self._run(inputs, self.timeout_ms, 'inference')
+
+    def _run(self, inputs: Dict[str, np.ndarray], timeout_ms: int,
+             what: str) -> Dict[str, np.ndarray]:
+        """One frame through the configured model within `timeout_ms`."""
         if self._configured is None:
             raise DeviceError(f'{self.name}: no partition loaded')
         try:
@@ -328,14 +352,14 @@ class HailoDevice(Device):
                 stream, shape = self._in_map[name]
                 buf = np.ascontiguousarray(np.asarray(grid, dtype=np.float32).reshape(shape))
                 self._bindings.input(stream).set_buffer(buf)
-            self._configured.wait_for_async_ready(timeout_ms=self.timeout_ms)
-            self._configured.run([self._bindings], self.timeout_ms)
+            self._configured.wait_for_async_ready(timeout_ms=timeout_ms)
+            self._configured.run([self._bindings], timeout_ms)
             return {name: np.asarray(self._bindings.output(stream).get_buffer())
                     .reshape(self._dims[name])
                     for name, (stream, _) in self._out_map.items()}
         except Exception as exc:  # noqa: BLE001
             self._status = 'error'
-            raise explain(exc, f'{self.name}: inference') from None
+            raise explain(exc, f'{self.name}: {what}') from None
 
     def describe(self) -> DeviceHealth:
         """Identity, chip temperature and power (None when the board has no sensor)."""
@@ -348,6 +372,7 @@ class HailoDevice(Device):
                 notes.append('power n/a: no power sensor readable on this board')
         notes.append('utilisation n/a: HailoRT has no Python utilisation API '
                      '(hailortcli monitor with HAILO_MONITOR=1)')
+        notes += self._check_notes
         return DeviceHealth(
             name=self.name, kind=self.kind, device_id=self.device_id or '',
             architecture=self._identity.get('architecture', ''),
@@ -368,21 +393,3 @@ class HailoDevice(Device):
         self._stack = self._configured = self._bindings = self._vdevice = None
         self._handle = None
         self._status = 'closed'
-
-
-def _match(specs: List[dict], streams: List[str], model, what: str):
-    """Pair manifest tensors with HEF stream names: by name suffix, else by order and shape."""
-    by_suffix = {s.split('/')[-1]: s for s in streams}
-    pairs = []
-    if all(spec['name'] in by_suffix for spec in specs):
-        return [(spec, by_suffix[spec['name']]) for spec in specs]
-    if len(specs) != len(streams):
-        raise DeviceError(f'the HEF has {len(streams)} {what}s, the manifest {len(specs)}: '
-                          'was it compiled from this export?')
-    for spec, stream in zip(specs, streams):
-        shape = tuple(getattr(model, what)(stream).shape)
-        if int(np.prod(shape)) != int(np.prod(spec['hef_shape'])):
-            raise DeviceError(f'{what} {stream} has shape {shape}, the manifest expects '
-                              f'{tuple(spec["hef_shape"])} for {spec["name"]}')
-        pairs.append((spec, stream))
-    return pairs

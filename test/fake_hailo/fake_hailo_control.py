@@ -1,7 +1,7 @@
 """Knobs of the fake `hailo_platform` (test only): boards, driver state, injected faults."""
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 
 @dataclass
@@ -30,6 +30,11 @@ class FakeState:
     runs: int = 0
     claimed: Set[str] = field(default_factory=set)          # ids held by our VDevices
     log: List[str] = field(default_factory=list)
+    # what the next HEFs look like (stream order and quantisation) and what they get wrong
+    shuffle_seed: Optional[int] = None      # permute the order of input and output streams
+    swap_outputs: Tuple[str, ...] = ()      # two ONNX outputs whose streams trade places
+    quant: Dict[str, dict] = field(default_factory=dict)    # ONNX name -> qp_scale, qp_zp
+    corrupt_output: str = ''                # ONNX output one step off at one element
 
 
 STATE = FakeState()

@@ -118,13 +118,15 @@ class DeviceRunner:
     def start(self, burst: int) -> None:
         """Open the device in the worker within the start-up limit; on failure, the CPU.
 
-        DeviceUnavailable (library, chip or HEF missing: nothing to retry) is raised.
+        DeviceUnavailable (library, chip or HEF missing or refused: nothing to retry) is
+        raised, the device closed.
         """
         started = self.executor.submit(self._open_device)
         try:
             self.startup_s = started.result(timeout=self.policy.startup_timeout_s)
         except DeviceUnavailable:
             self.executor.shutdown(wait=False)
+            self.device.close()
             raise
         except FutureTimeout:
             self.busy = started

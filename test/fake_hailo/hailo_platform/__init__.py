@@ -1,7 +1,8 @@
 """Fake `hailo_platform` (HailoRT 4.23 Python API surface) for tests without hardware.
 
 Mirrors the real module layout; inference runs the HEF's ONNX graph (a fake HEF is the ONNX
-file) on onnxruntime, with the output quantisation of the manifest.json next to it.
+file) on onnxruntime, quantised as HailoRT does with the quant_info each stream reports (taken
+from the manifest.json next to it).
 """
 
 import hailo_platform.pyhailort._pyhailort as _pyhailort

@@ -1,7 +1,10 @@
 """Fake `hailo_platform.pyhailort.pyhailort` (tests only): names and behaviour of HailoRT 4.23.
 
 Only what feagi_hailo_ros uses plus the common neighbours; the fake HEF is an ONNX file and
-inference runs it on onnxruntime (NHWC buffers in and out, like the real vstreams).
+inference runs it on onnxruntime (NHWC buffers in and out, like the real vstreams), with the
+host-side quantisation of FLOAT32 buffers HailoRT applies (quantization.hpp) from the
+quant_info each stream reports. fake_hailo_control.STATE shuffles the stream order, changes
+a stream's quant_info or corrupts an output.
 """
 
 import enum
@@ -201,8 +204,29 @@ def _check_driver_scan() -> None:
 
 
 # ---- HEF -----------------------------------------------------------------------------------
+def _quant(spec, onnx_name, recorded):
+    """qp_scale, qp_zp, bits of a tensor: what the compile of the manifest gives.
+
+    Test overrides (STATE.quant) and a compile report's `hef_quant` win; else the manifest's
+    scale with zero point 0 (inputs, reach) or mid-range (signed currents).
+    """
+    if spec is None:
+        return None
+    entry = STATE.quant.get(onnx_name) or recorded.get(onnx_name)
+    bits = int(spec['bits'])
+    if entry:
+        return float(entry['qp_scale']), float(entry['qp_zp']), bits
+    zero = 2 ** (bits - 1) if spec['kind'] == 'current' else 0
+    return float(spec['scale']), float(zero), bits
+
+
 class HEF:
-    """A compiled network (fake: an ONNX file, quantisation from manifest.json beside it)."""
+    """A compiled network (fake: an ONNX file, quantisation from manifest.json beside it).
+
+    Streams are named as the DFC names its layers (`<net>/input_layer<k>` in input order,
+    `<net>/conv<k>` after the node that produces an output); their original names are the
+    ONNX input name, or the producing node's name after its predecessor's (fused layers).
+    """
 
     def __init__(self, hef_source):
         import onnx
@@ -224,37 +248,93 @@ class HEF:
                                              '(HAILO_INVALID_HEF)') from None
         self._bytes = data
         self.name = graph.name or 'net'
-        scales = {}
+        manifest = {'inputs': [], 'outputs': []}
         if directory and os.path.exists(os.path.join(directory, 'manifest.json')):
             with open(os.path.join(directory, 'manifest.json'), encoding='utf-8') as handle:
                 manifest = json.load(handle)
-            for spec in manifest['inputs'] + manifest['outputs']:
-                scales[spec['name']] = spec
-        self._specs = scales
+        specs = {spec['name']: spec for spec in manifest['inputs'] + manifest['outputs']}
+        recorded = manifest.get('hef_quant') or {}
+        producer = {out: (k, node) for k, node in enumerate(graph.node) for out in node.output}
 
-        def info(value):
+        def info(value, stream, originals):
             dims = [d.dim_value for d in value.type.tensor_type.shape.dim]
             n, c, h, w = dims
-            spec = scales.get(value.name, {})
-            quant = SimpleNamespace(qp_scale=float(spec.get('scale', 1.0)), qp_zp=0.0,
-                                    limvals_min=0.0, limvals_max=0.0)
-            return SimpleNamespace(name=f'{self.name}/{value.name}', shape=(h, w, c),
-                                   format=SimpleNamespace(type=FormatType.UINT8),
-                                   quant_info=quant, network_name=f'{self.name}/{self.name}')
-        self._inputs = [info(v) for v in graph.input]
-        self._outputs = [info(v) for v in graph.output]
+            quant = _quant(specs.get(value.name), value.name, recorded)
+            scale, zero, bits = quant or (1.0, 0.0, 8)
+            return SimpleNamespace(
+                name=f'{self.name}/{stream}', shape=(h, w, c),
+                format=SimpleNamespace(type=FormatType.UINT16 if bits > 8 else FormatType.UINT8),
+                quant_info=SimpleNamespace(qp_scale=scale, qp_zp=zero, limvals_min=0.0,
+                                           limvals_max=0.0),
+                network_name=f'{self.name}/{self.name}',
+                _onnx=value.name, _originals=list(originals), _bits=quant and bits)
 
-    def get_input_vstream_infos(self, network_name=None):
+        def output_originals(node):
+            before = producer.get(node.input[0]) if node.input else None
+            return ([before[1].name] if before else []) + [node.name]
+        self._inputs = [info(v, f'input_layer{k + 1}', [v.name])
+                        for k, v in enumerate(graph.input)]
+        self._outputs = [info(v, f'conv{producer[v.name][0] + 1}',
+                              output_originals(producer[v.name][1])) for v in graph.output]
+        if STATE.shuffle_seed is not None:
+            rng = np.random.default_rng(STATE.shuffle_seed)
+            self._inputs = [self._inputs[k] for k in rng.permutation(len(self._inputs))]
+            self._outputs = [self._outputs[k] for k in rng.permutation(len(self._outputs))]
+        if STATE.swap_outputs:
+            where = [k for k, o in enumerate(self._outputs) if o._onnx in STATE.swap_outputs]
+            i, j = where
+            self._outputs[i], self._outputs[j] = self._outputs[j], self._outputs[i]
+
+    def get_input_vstream_infos(self, name=None):
         """Input vstream infos (NHWC shapes)."""
         return list(self._inputs)
 
-    def get_output_vstream_infos(self, network_name=None):
+    def get_output_vstream_infos(self, name=None):
         """Output vstream infos (NHWC shapes)."""
         return list(self._outputs)
 
     def get_network_group_names(self):
         """Network group names."""
         return [self.name]
+
+    def get_original_names_from_vstream_name(self, vstream_name, network_group_name=None):
+        """The ONNX names a vstream was compiled from."""
+        for info in self._inputs + self._outputs:
+            if info.name == vstream_name:
+                return list(info._originals)
+        raise HailoRTNotFoundException('Item not found. See hailort.log for more information')
+
+    def get_vstream_name_from_original_name(self, original_name, network_group_name=None):
+        """The vstream an ONNX name was compiled into."""
+        for info in self._inputs + self._outputs:
+            if original_name in info._originals:
+                return info.name
+        raise HailoRTNotFoundException('Item not found. See hailort.log for more information')
+
+
+def _to_chip(array, info):
+    """Quantise a FLOAT32 host buffer as HailoRT does: bankers_round(clip(x)/s + zp)."""
+    if info._bits is None:
+        return array
+    q, top = info.quant_info, 2 ** info._bits - 1
+    scale, zero = np.float32(q.qp_scale), q.qp_zp
+    clipped = np.clip(array, (0 - zero) * scale, (top - zero) * scale).astype(np.float32)
+    codes = np.rint((clipped / scale).astype(np.float64) + zero)
+    codes = codes.astype(np.uint16 if info._bits > 8 else np.uint8)
+    return ((codes.astype(np.float64) - zero) * scale).astype(np.float32)
+
+
+def _from_chip(array, info):
+    """What the chip's output codes dequantise to: (q - zp) * s, q saturated."""
+    if info._bits is None:
+        return array
+    q, top = info.quant_info, 2 ** info._bits - 1
+    scale, zero = np.float32(q.qp_scale), q.qp_zp
+    codes = np.clip(np.rint((array / scale).astype(np.float64) + zero), 0, top)
+    out = ((codes - zero) * scale).astype(np.float32)
+    if STATE.corrupt_output == info._onnx and out.size:
+        out.reshape(-1)[0] += scale
+    return out
 
 
 class _Engine:
@@ -278,28 +358,15 @@ class _Engine:
                 'libhailort failed with error: 36 (HAILO_DRIVER_OPERATION_FAILED)')
         if self._board.used_by_other_process:
             raise HailoCommunicationClosedException('communication closed')
-        prefix = self._hef.name + '/'
         feed = {}
         for info in self._hef._inputs:
             array = np.asarray(feed_nhwc[info.name], dtype=np.float32).reshape(info.shape)
-            spec = self._hef._specs.get(info.name[len(prefix):])
-            if spec:                # FLOAT32 format: HailoRT quantises on the host side
-                top = 2 ** spec['bits'] - 1
-                array = np.clip(np.rint(array / np.float32(spec['scale'])), 0, top) \
-                    * np.float32(spec['scale'])
-            feed[info.name[len(prefix):]] = np.ascontiguousarray(
-                np.transpose(array, (2, 0, 1))[None])
-        names = [i.name[len(prefix):] for i in self._hef._outputs]
+            feed[info._onnx] = np.ascontiguousarray(
+                np.transpose(_to_chip(array, info), (2, 0, 1))[None])
+        outputs = self._hef._outputs
         out = {}
-        for info, value in zip(self._hef._outputs, self._session.run(names, feed)):
-            nhwc = np.transpose(value[0], (1, 2, 0))
-            spec = self._hef._specs.get(info.name[len(prefix):])
-            if spec:
-                bits, scale = spec['bits'], spec['scale']
-                signed = spec['kind'] == 'current'
-                lo, hi = ((-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed
-                          else (0, 2 ** bits - 1))
-                nhwc = np.clip(np.rint(nhwc / scale), lo, hi) * scale
+        for info, value in zip(outputs, self._session.run([o._onnx for o in outputs], feed)):
+            nhwc = _from_chip(np.transpose(value[0], (1, 2, 0)), info)
             out[info.name] = np.ascontiguousarray(nhwc, dtype=np.float32)
         return out
 
