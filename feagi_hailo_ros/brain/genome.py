@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.ids import core_kind, parse_area_id
+from feagi_hailo_ros.brain.layout import find_area
 
 GENE_PREFIX = '_____10c-'
 
@@ -149,14 +150,10 @@ class Genome:
 
     def area_index(self, area_id: str) -> int:
         """Index in `areas` of an id, a 2.x id's decoded text, or a legacy/2.x equivalent."""
-        from feagi_hailo_ros.brain.ids import aliases
-        index = {a.id: i for i, a in enumerate(self.areas)}
-        if area_id in index:
-            return index[area_id]
-        for i, a in enumerate(self.areas):
-            if area_id in aliases(a.id):
-                return i
-        raise KeyError(f'genome {self.source}: no area {area_id!r}')
+        index = find_area(area_id, [a.id for a in self.areas])
+        if index is None:
+            raise KeyError(f'genome {self.source}: no area {area_id!r}')
+        return index
 
     @property
     def neurons(self) -> int:
