@@ -59,6 +59,10 @@ def test_out_of_range_voxels_are_one_error():
             layout.voxel_neuron(0, [0, x], [0, y], [0, z])
     with pytest.raises(ValueError, match=r'voxel \(0, 4, 1\)'):    # scalars broadcast
         layout.voxel_neuron(0, 0, [1, 4], 1)
+    with pytest.raises(ValueError, match=r'neuron index 120 is outside 0\.\.119'):
+        layout.coords([0, 120])
+    with pytest.raises(ValueError, match='neuron index -1 is outside'):
+        layout.coords(-1)
 
 
 def test_area_ids_and_aliases_resolve_to_one_index():

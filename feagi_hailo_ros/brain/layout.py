@@ -155,8 +155,14 @@ class AreaLayout:
                          n_per, dtype=np.int64)
 
     def coords(self, indices) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return (area index, x, y, z) int64 arrays of neuron indices (the voxel of each)."""
+        """Return (area index, x, y, z) int64 arrays of neuron indices (the voxel of each).
+
+        Raises ValueError for an index outside 0..N-1.
+        """
         idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.area_start[-1]):
+            bad = idx[(idx < 0) | (idx >= self.area_start[-1])].reshape(-1)[0]
+            raise ValueError(f'neuron index {bad} is outside 0..{self.n_neurons - 1}')
         area = np.searchsorted(self.area_start, idx, side='right') - 1
         voxel = (idx - self.area_start[area]) // self.neurons_per_voxel[area]
         x, y, z = voxel_coords(voxel, self.dims[area])
