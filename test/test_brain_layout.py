@@ -8,7 +8,7 @@ import pytest
 
 
 def random_areas(seed: int, n_areas: int = 5):
-    """AreaSpecs of random sizes (1..6 per axis) and 1..3 neurons per voxel."""
+    """Return areas of random sizes (1..6 per axis) and 1..3 neurons per voxel."""
     rng = np.random.default_rng(seed)
     return [make_area(f'c{a:05d}', tuple(int(d) for d in rng.integers(1, 7, 3)),
                       neurons_per_voxel=int(rng.integers(1, 4))) for a in range(n_areas)]
