@@ -25,6 +25,9 @@ def test_coords_of_voxel_neuron_round_trip(seed):
         neurons = layout.voxel_neuron(a, x, y, z)
         n = area.neurons_per_voxel
         assert np.all((neurons - layout.area_start[a]) % n == n - 1)     # the voxel's last
+        first = layout.first_neuron(a, voxel_index(x, y, z, area.dims))
+        assert np.array_equal(first + (n - 1), neurons)
+        assert layout.coords(first)[0].tolist() == [a] * 40
         got_area, gx, gy, gz = layout.coords(neurons)
         assert got_area.tolist() == [a] * 40
         assert (gx.tolist(), gy.tolist(), gz.tolist()) == (x.tolist(), y.tolist(), z.tolist())

@@ -111,7 +111,7 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
             for src_vox, dst_vox, rank in part_pairs(part, src.dims, dst.dims):
                 offset = before[src_vox] + rank
                 target = layout.receiving_neuron(r.dst, dst_vox).astype(np.uint32)
-                base = area_start[r.src] + src_vox * n_src
+                base = layout.first_neuron(r.src, src_vox)
                 for k in range(n_src):
                     pos = indptr[base + k] + offset
                     syn_target[pos] = target

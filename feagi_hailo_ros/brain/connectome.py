@@ -193,8 +193,9 @@ class Connectome:
         for part in rule_parts(src, dst, morphology, rule).parts:
             for src_vox, dst_vox, _ in part_pairs(part, src.dims, dst.dims):
                 target = self.layout.receiving_neuron(d, dst_vox)
+                first = self.layout.first_neuron(s, src_vox)
                 for k in range(n_src):
-                    sources.append(self.area_start[s] + src_vox * n_src + k)
+                    sources.append(first + k)
                     targets.append(target)
         if not sources:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)

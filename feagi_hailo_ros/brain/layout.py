@@ -143,10 +143,14 @@ class AreaLayout:
                              f'its size {nx}x{ny}x{nz}')
         return self.receiving_neuron(area, voxel_index(x, y, z, self.dims[area]))
 
+    def first_neuron(self, area: int, voxel) -> np.ndarray:
+        """Return the first neuron (k = 0) of flat voxel indices of an area (int64)."""
+        n_per = int(self.neurons_per_voxel[area])
+        return self.area_start[area] + np.asarray(voxel, dtype=np.int64) * n_per
+
     def receiving_neuron(self, area: int, voxel) -> np.ndarray:
         """Return the receiving neuron (last of the voxel) of flat voxel indices of an area."""
-        n_per = int(self.neurons_per_voxel[area])
-        return self.area_start[area] + np.asarray(voxel, dtype=np.int64) * n_per + (n_per - 1)
+        return self.first_neuron(area, voxel) + (int(self.neurons_per_voxel[area]) - 1)
 
     def receivers(self, area: int) -> np.ndarray:
         """Return the receiving neurons of every voxel of an area, ascending (int64)."""
