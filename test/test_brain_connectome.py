@@ -43,7 +43,7 @@ def test_coords_and_voxel_neuron_are_inverse():
         (xs.ravel().tolist(), ys.ravel().tolist(), zs.ravel().tolist())
     assert c.coords([neurons[7] - 1])[2].tolist() == [zs.ravel()[7]]   # k=0 shares the voxel
     assert c.neuron_area[neurons].tolist() == [a] * 60
-    with pytest.raises(IndexError):
+    with pytest.raises(ValueError, match=r'voxel \(3, 0, 0\) is outside its size 3x4x5'):
         c.voxel_neuron(a, [3], [0], [0])
     assert c.area_index('aXN2aUkAAAA=') == c.area_index('iic400')   # 2.x spelling resolves
 

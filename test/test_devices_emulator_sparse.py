@@ -10,7 +10,8 @@ from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.devices.base import DeviceError
 from feagi_hailo_ros.devices.emulator import EmulatedHailo
 from feagi_hailo_ros.devices.export import export_partition
-from feagi_hailo_ros.devices.host_io import from_onnx_layout, PartitionIO, to_onnx_layout
+from feagi_hailo_ros.devices.host_io import PartitionIO
+from feagi_hailo_ros.devices.layout import from_onnx_layout, to_onnx_layout
 from feagi_hailo_ros.devices.operators import analyse
 from feagi_hailo_ros.devices.planner import DevicePartition, plan_partitions
 from feagi_hailo_ros.devices.sparse_graph import SparseGraph

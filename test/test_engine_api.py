@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+from feagi_hailo_ros.brain import Connectome, make_area
 from feagi_hailo_ros.brain.builder import load_brain
+from feagi_hailo_ros.brain.ids import io_v2_id, text_v2_id
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine, split_range
 from feagi_hailo_ros.engine.model import EngineModel
@@ -53,7 +55,7 @@ def test_engine_accepts_a_connectome_and_injects_by_voxel(probe):
     assert potential[np.array(ids) == area].tolist() == [50.0, 50.0]
     with pytest.raises(ValueError, match='outside'):
         engine.inject(area, 5, 0, 0, 1.0)
-    with pytest.raises(KeyError, match='unknown area'):
+    with pytest.raises(KeyError, match='no area'):
         engine.inject('nope00', 0, 0, 0, 1.0)
     with pytest.raises(ValueError, match='outside'):
         engine.inject_indices([connectome.n_neurons], [1.0])
@@ -217,3 +219,21 @@ def test_split_by_target_keeps_each_rows_order_per_partition():
             assert split.weight[part].tolist() == syn.weight[row][keep].tolist()
     with pytest.raises(ValueError, match='contiguous'):
         syn.split_by_target([(0, 3), (4, n)])
+
+
+def test_inject_finds_areas_as_the_connectome_does():
+    """inject(alias, ...) resolves an id as connectome.area_index does (2.x <-> legacy)."""
+    vision, power = io_v2_id('i', 'svi', 4), text_v2_id('___power')
+    areas = [make_area(power, (1, 1, 1)), make_area(vision, (3, 2, 1))]
+    connectome = Connectome.from_arrays(areas, np.zeros(1 + 6 + 1, np.int64), [], [])
+    engine = BurstEngine(connectome)
+    for alias, x in (('iic400', 0), (vision, 2)):
+        assert engine.model.layout.area_index(alias) == connectome.area_index(alias) == 1
+        engine.inject(alias, x, 1, 0, 5.0)
+    engine.burst()
+    ids, x, y, z, _ = engine.fired_coords()
+    picked = sorted((xx, yy) for i, xx, yy in zip(ids, x.tolist(), y.tolist()) if i == vision)
+    assert picked == [(0, 1), (2, 1)]
+    assert engine.model.layout is connectome.layout
+    with pytest.raises(KeyError, match='no area'):
+        engine.inject('iic500', 0, 0, 0, 1.0)

@@ -5,8 +5,7 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
-from feagi_hailo_ros.io.areas import (decode_io_id, find_gaze_area, find_motor_areas,
-                                      find_vision_areas)
+from feagi_hailo_ros.io.areas import find_gaze_area, find_motor_areas, find_vision_areas
 from feagi_hailo_ros.io.motors import (DeadMan, decode_area, decode_gaze, decode_gaze_modulation,
                                        decode_legacy_motor, decode_rotary,
                                        decode_rotary_fractional, decode_servo, differential_drive,
@@ -101,22 +100,6 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def test_decode_io_ids_of_both_kinds():
-    centre = decode_io_id('aXN2aUkAAAA=')  # b'isviI\\0\\0\\0'
-    assert (centre.direction, centre.unit, centre.index_in_unit, centre.data_type) == \
-        ('i', 'svi', 4, 9)
-    assert decode_io_id('aXN2aQkAAAA=').index_in_unit == 0
-    assert decode_io_id('aXN2aYkAAAA=').index_in_unit == 8
-    motor = decode_io_id('b21vdAUAAAA=')
-    assert (motor.unit, motor.fractional, motor.data_type) == ('mot', False, 5)
-    assert decode_io_id(_b64(b'omot\x05\x02\x01\x00')).fractional
-    assert decode_io_id(_b64(b'omot\x05\x02\x01\x00')).group == 1
-    assert decode_io_id('b2dhegIAAAA=').unit == 'gaz'
-    assert decode_io_id('iic300').index_in_unit == 3 and decode_io_id('iic300').legacy
-    for other in ('X19fcG93ZXI=', '_power', 'cIHMot', 'Y19fYmFjX18=', 'iic900', 'iic41'):
-        assert decode_io_id(other) is None
-
-
 def test_areas_of_legacy_and_v3_essential_genomes_match():
     load_genome = pytest.importorskip('feagi_hailo_ros.brain.genome').load_genome
     legacy = load_genome(str(DATA / 'essential_genome.json')).areas
@@ -145,5 +128,7 @@ def test_vision_groups_and_servo_pick():
     servos = [SimpleNamespace(id=_b64(b'opse' + bytes([(i << 4) | 1, 0, 0, 0])),
                               dims=(3, 1, 10)) for i in range(3)]
     assert [m.kind for m in find_motor_areas(servos)] == ['servo']
+    legacy_servo = SimpleNamespace(id='o_spos', dims=(1, 1, 10))  # a `pse`, not decoded
+    assert find_motor_areas([legacy_servo]) == []
     with pytest.raises(ValueError, match='dimensions'):
         find_motor_areas([SimpleNamespace(id='omot00', dims=(0, 1, 1))])

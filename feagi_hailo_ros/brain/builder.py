@@ -16,6 +16,7 @@ from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_
                                               compact_indptr, Connectome, MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, Genome, load_genome, MappingRule
+from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.brain.morphologies import (MorphologyError, PairBudgetError,
                                                 part_counts_grid, part_pairs, rule_parts,
                                                 RuleParts)
@@ -78,8 +79,8 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
     if neurons >= 2 ** 32:
         raise GenomeError(f'{neurons} neurons: at most 2**32-1 are supported', genome.source)
 
-    area_start = np.zeros(len(areas) + 1, dtype=np.int64)
-    np.cumsum([a.neurons for a in areas], out=area_start[1:])
+    layout = AreaLayout.from_areas(areas)
+    area_start = layout.area_start
     degree = _voxel_degrees(areas, rules)
     indptr = np.zeros(neurons + 1, dtype=np.int64)
     for a, area in enumerate(areas):
@@ -95,14 +96,14 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
     for r in rules:
         src, dst = areas[r.src], areas[r.dst]
         weight = r.rule.weight
-        n_src, n_dst = src.neurons_per_voxel, dst.neurons_per_voxel
+        n_src = src.neurons_per_voxel
         fill = filled[r.src]
         for part in r.parts.parts:
             before = fill.reshape(-1)
             for src_vox, dst_vox, rank in part_pairs(part, src.dims, dst.dims):
                 offset = before[src_vox] + rank
-                target = (area_start[r.dst] + dst_vox * n_dst + (n_dst - 1)).astype(np.uint32)
-                base = area_start[r.src] + src_vox * n_src
+                target = layout.receiving_neuron(r.dst, dst_vox).astype(np.uint32)
+                base = layout.first_neuron(r.src, src_vox)
                 for k in range(n_src):
                     pos = indptr[base + k] + offset
                     syn_target[pos] = target

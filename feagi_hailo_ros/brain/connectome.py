@@ -1,7 +1,7 @@
 """The connectome: neurons and synapses of a brain as struct-of-arrays, saved as one file.
 
-Neuron index inside an area: ((x*Y + y)*Z + z)*n + k, x outermost, n neurons per voxel;
-only k = n-1 receives (DESIGN §5). Coordinates are derived, not stored. Synapses are CSR by
+Where the neurons lie (areas, voxels, the receiving neuron of a voxel) is the brain's
+`layout` (brain.layout.AreaLayout); coordinates are derived, not stored. Synapses are CSR by
 source: `syn_indptr`, `syn_target` (uint32), `syn_weight` (int16, signed); psp is per area.
 """
 
@@ -12,7 +12,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
-from feagi_hailo_ros.brain.ids import aliases, CORE_KINDS
+from feagi_hailo_ros.brain.ids import CORE_KINDS
+from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
 import numpy as np
 
@@ -48,9 +49,9 @@ class Connectome:
                  meta: Optional[dict] = None,
                  morphologies: Optional[Dict[str, Morphology]] = None):
         self.areas: List[AreaSpec] = list(areas)
-        counts = np.array([a.neurons for a in self.areas], dtype=np.int64)
-        self.area_start = np.zeros(len(self.areas) + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.area_start[1:])
+        self.layout = AreaLayout.from_areas(self.areas)
+        self.area_start = self.layout.area_start
+        counts = np.diff(self.area_start)
         n = int(self.area_start[-1])
         if len(self.areas) > np.iinfo(np.uint16).max:
             raise ValueError(f'{len(self.areas)} areas: at most 65535 are supported')
@@ -67,9 +68,6 @@ class Connectome:
         self.meta: dict = dict(meta or {})
         self.morphologies: Dict[str, Morphology] = dict(morphologies or {})
         self._check(n)
-        self._index: Dict[str, int] = {a.id: i for i, a in enumerate(self.areas)}
-        self._dims = np.array([a.dims for a in self.areas], dtype=np.int64).reshape(-1, 3)
-        self._npv = np.array([a.neurons_per_voxel for a in self.areas], dtype=np.int64)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -146,15 +144,7 @@ class Connectome:
     # ---- areas and coordinates ----------------------------------------------------------
     def area_index(self, area_id: str) -> int:
         """Index of an area by id, a 2.x id's decoded text, or its legacy/2.x equivalent."""
-        index = self._index.get(area_id)
-        if index is not None:
-            return index
-        for i, area in enumerate(self.areas):
-            if area_id in aliases(area.id):
-                self._index[area_id] = i
-                return i
-        raise KeyError(f'no area {area_id!r} in this brain '
-                       f'(areas: {", ".join(a.id for a in self.areas)})')
+        return self.layout.area_index(area_id)
 
     def area(self, area_id: str) -> AreaSpec:
         """The AreaSpec of an id (aliases accepted)."""
@@ -162,28 +152,16 @@ class Connectome:
 
     def area_neurons(self, area_index: int) -> slice:
         """The neuron index range of an area."""
-        return slice(int(self.area_start[area_index]), int(self.area_start[area_index + 1]))
+        return self.layout.area_neurons(area_index)
 
     def coords(self, indices: ArrayLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, y, z) int64 arrays of neuron indices, computed from the index (not stored)."""
-        idx = np.asarray(indices, dtype=np.int64)
-        area = self.neuron_area[idx].astype(np.int64)
-        voxel = (idx - self.area_start[area]) // self._npv[area]
-        dims = self._dims[area]
-        z = voxel % dims[..., 2]
-        rest = voxel // dims[..., 2]
-        return rest // dims[..., 1], rest % dims[..., 1], z
+        return self.layout.coords(indices)[1:]
 
     def voxel_neuron(self, area_index: int, x: ArrayLike, y: ArrayLike,
                      z: ArrayLike) -> np.ndarray:
         """Receiving neuron (the voxel's last, k = n-1) of each (x, y, z); int64 indices."""
-        sx, sy, sz = (int(v) for v in self._dims[area_index])
-        x, y, z = (np.asarray(v, dtype=np.int64) for v in (x, y, z))
-        if np.any((x < 0) | (x >= sx) | (y < 0) | (y >= sy) | (z < 0) | (z >= sz)):
-            raise IndexError(f'coordinates outside area {self.areas[area_index].id!r} '
-                             f'of dimensions {(sx, sy, sz)}')
-        n = int(self._npv[area_index])
-        return self.area_start[area_index] + ((x * sy + y) * sz + z) * n + (n - 1)
+        return self.layout.voxel_neuron(area_index, x, y, z)
 
     def receiving_mask(self) -> np.ndarray:
         """Mask bool[N]: True for the neurons that can receive (the last of each voxel)."""
@@ -210,13 +188,14 @@ class Connectome:
         if morphology is None:
             raise KeyError(f'morphology {rule.morphology_id!r} of mapping {info.src} -> '
                            f'{info.dst} is not stored in this connectome')
-        n_src, n_dst = src.neurons_per_voxel, dst.neurons_per_voxel
+        n_src = src.neurons_per_voxel
         sources, targets = [], []
         for part in rule_parts(src, dst, morphology, rule).parts:
             for src_vox, dst_vox, _ in part_pairs(part, src.dims, dst.dims):
-                target = self.area_start[d] + dst_vox * n_dst + (n_dst - 1)
+                target = self.layout.receiving_neuron(d, dst_vox)
+                first = self.layout.first_neuron(s, src_vox)
                 for k in range(n_src):
-                    sources.append(self.area_start[s] + src_vox * n_src + k)
+                    sources.append(first + k)
                     targets.append(target)
         if not sources:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)

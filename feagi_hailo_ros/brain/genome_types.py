@@ -9,6 +9,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from feagi_hailo_ros.brain.ids import parse_area_id
+from feagi_hailo_ros.brain.layout import find_area
 
 MORPHOLOGY_TYPES = ('vectors', 'patterns', 'functions', 'composite')
 _ANY = ['*', '*', '*']
@@ -126,14 +127,10 @@ class Genome:
 
     def area_index(self, area_id: str) -> int:
         """Index in `areas` of an id, a 2.x id's decoded text, or a legacy/2.x equivalent."""
-        from feagi_hailo_ros.brain.ids import aliases
-        index = {a.id: i for i, a in enumerate(self.areas)}
-        if area_id in index:
-            return index[area_id]
-        for i, a in enumerate(self.areas):
-            if area_id in aliases(a.id):
-                return i
-        raise KeyError(f'genome {self.source}: no area {area_id!r}')
+        index = find_area(area_id, [a.id for a in self.areas])
+        if index is None:
+            raise KeyError(f'genome {self.source}: no area {area_id!r}')
+        return index
 
     @property
     def neurons(self) -> int:

@@ -1,22 +1,48 @@
-"""Cortical area ids: legacy 6-character ids and FEAGI 2.x base64 ids, roles and units."""
+"""Cortical area ids: legacy 6-character ids and FEAGI 2.x base64 ids, roles and units.
+
+A 2.x input/output id is 8 bytes in base64 (feagi-rust-py-libs' layout): byte 0 `i`/`o`,
+bytes 1-3 the unit (`svi` segmented vision, `pro` proximity, `svm` servo sensor, `rim` raw
+IMU, `mot` rotary motor, `pse` positional servo, `gaz` gaze...), byte 4 the data type (low
+4 bits) and the area's index within its unit (high 4 bits), byte 5 flags (bit 0
+incremental, bit 1 fractional), byte 6 the unit's group. Legacy input/output ids are known
+from a table (`iicN00` is segmented-vision segment N).
+"""
 
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Optional
+import re
+from typing import Dict, Optional, Tuple
 
-# FEAGI's seven one-neuron core areas, in the order of their excitability ids 0..6 (DESIGN §4).
+# FEAGI's seven one-neuron core areas, in the order of their excitability ids 0..6.
 CORE_KINDS = ('power', 'death', 'fatigue', 'pain', 'pleasure', 'fear', 'hope')
 _CORE_ALIASES = {'pwr': 'power'}
 
-# Legacy input/output id -> (unit, index) where known (DESIGN §5, §7a).
-_LEGACY_UNITS = {
-    'omot': 'mot', 'o__mot': 'mot', 'ogaz': 'gaz', 'i__pro': 'pro', 'i_spos': 'svm',
-    'o_spos': 'svm', 'i__imu': 'rim',
-}
-
 # 2.x unit type for a legacy segmented-vision id; also used to give legacy ids a 2.x alias.
 SEGMENTED_VISION = 'svi'
+
+# Legacy input/output id -> (direction, unit, index in unit); `iicN00` is matched apart.
+_LEGACY_IO: Dict[str, Tuple[str, str, int]] = {
+    'omot00': ('o', 'mot', 0), 'o__mot': ('o', 'mot', 0), 'ogaz00': ('o', 'gaz', 0),
+    'i__pro': ('i', 'pro', 0), 'i__imu': ('i', 'rim', 0),
+    'i_spos': ('i', 'svm', 0),      # servo position sensor (FEAGI's `svm`)
+    'o_spos': ('o', 'pse', 0),      # positional servo, an output (FEAGI's `pse`)
+}
+_LEGACY_VISION = re.compile(r'^iic([0-8])00$')
+
+
+@dataclass(frozen=True)
+class IoId:
+    """What an input/output area id says about the area."""
+
+    direction: str          # 'i' or 'o'
+    unit: str               # 3-letter unit type: 'svi', 'mot', 'pse', 'gaz', ...
+    index_in_unit: int      # segment for vision, sub-area index otherwise
+    data_type: int          # low 4 bits of byte 4 (2.x); -1 for legacy ids
+    incremental: bool
+    fractional: bool
+    group: int
+    legacy: bool
 
 
 @dataclass(frozen=True)
@@ -73,38 +99,46 @@ def core_kind(text: str) -> Optional[str]:
     return None
 
 
+def decode_io_id(area_id: str) -> Optional[IoId]:
+    """Decode an input/output area id, legacy or 2.x; None for other and unknown ids."""
+    legacy = _LEGACY_IO.get(area_id)
+    if legacy is None:
+        match = _LEGACY_VISION.match(area_id)
+        if match:
+            legacy = ('i', SEGMENTED_VISION, int(match.group(1)))
+    if legacy is not None:
+        return IoId(*legacy, data_type=-1, incremental=False, fractional=False, group=0,
+                    legacy=True)
+    raw = decode_v2(area_id)
+    if raw is None or raw[0:1] not in (b'i', b'o') or not raw[1:4].isalpha():
+        return None
+    return IoId(direction=chr(raw[0]), unit=raw[1:4].decode('ascii'),
+                index_in_unit=raw[4] >> 4, data_type=raw[4] & 0x0F,
+                incremental=bool(raw[5] & 1), fractional=bool(raw[5] & 2),
+                group=raw[6], legacy=False)
+
+
 def parse_area_id(area_id: str, group: Optional[str] = None,
                   memory: bool = False) -> AreaId:
     """Decode an area id (legacy or 2.x) into its role, unit and index."""
+    io = decode_io_id(area_id)
     raw = decode_v2(area_id)
+    if io is not None:
+        role = 'input' if io.direction == 'i' else 'output'
+        text = area_id if raw is None else raw.decode('latin-1')
+        return AreaId(role, io.unit, io.index_in_unit, text, raw is not None, None)
     if raw is not None:
-        lead = chr(raw[0])
-        if lead in ('i', 'o') and raw[1:4].isalpha():
-            unit = raw[1:4].decode('ascii')
-            role = 'input' if lead == 'i' else 'output'
-            return AreaId(role, unit, raw[4] >> 4, raw.decode('latin-1'), True, None)
-        text = raw.decode('latin-1')
-        return _from_text(text, group, memory, is_v2=True)
+        return _from_text(raw.decode('latin-1'), group, memory, is_v2=True)
     return _from_text(area_id, group, memory, is_v2=False)
 
 
 def _from_text(text: str, group: Optional[str], memory: bool, is_v2: bool) -> AreaId:
+    """Role of an id that is not a known input/output unit: its lead character or group."""
     if text.startswith('_'):
         return AreaId('core', None, 0, text, is_v2, core_kind(text))
     lead = text[:1]
     if not is_v2 and lead in ('i', 'o'):
-        role = 'input' if lead == 'i' else 'output'
-        unit, index = None, 0
-        if text.startswith('iic') and len(text) == 6 and text[3].isdigit():
-            unit, index = SEGMENTED_VISION, int(text[3])
-        else:
-            for prefix, legacy_unit in _LEGACY_UNITS.items():
-                if text.startswith(prefix):
-                    unit = legacy_unit
-                    tail = text[len(prefix):]
-                    index = int(tail[0]) if tail[:1].isdigit() else 0
-                    break
-        return AreaId(role, unit, index, text, is_v2, None)
+        return AreaId('input' if lead == 'i' else 'output', None, 0, text, is_v2, None)
     grp = (group or '').upper()
     if memory or grp == 'MEMORY' or lead == 'm':
         return AreaId('memory', None, 0, text, is_v2, None)

@@ -14,6 +14,7 @@ import math
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
+from feagi_hailo_ros.brain.layout import voxel_index
 import numpy as np
 
 SUPPORTED_FUNCTIONS = ('projector', 'block_to_block')
@@ -265,19 +266,17 @@ def part_pairs(part: Part, src_dims: Sequence[int], dst_dims: Sequence[int],
     rx, ry, rz = part.axes
     if not part.count:
         return
-    _, sy, sz = (int(v) for v in src_dims)
-    _, dy, dz = (int(v) for v in dst_dims)
     cy, cz = ry.counts(), rz.counts()
     rank_x, rank_y, rank_z = rx.ranks(), ry.ranks(), rz.ranks()
-    # per (y, z) pair terms, computed once
-    src_yz = (ry.s[:, None] * sz + rz.s[None, :]).ravel()
-    dst_yz = (ry.d[:, None] * dz + rz.d[None, :]).ravel()
+    # voxel index = its x term + its (y, z) term; the (y, z) terms computed once
+    src_yz = voxel_index(0, ry.s[:, None], rz.s[None, :], src_dims).ravel()
+    dst_yz = voxel_index(0, ry.d[:, None], rz.d[None, :], dst_dims).ravel()
     per_yz = (cy[ry.s][:, None] * cz[rz.s][None, :]).ravel()     # targets per source (y,z)
     rank_yz = (rank_y[:, None] * cz[rz.s][None, :] + rank_z[None, :]).ravel()
     step = max(1, max_pairs // max(1, src_yz.size))
     for start in range(0, len(rx), step):
         sl = slice(start, start + step)
-        src = (rx.s[sl, None] * (sy * sz) + src_yz[None, :]).ravel()
-        dst = (rx.d[sl, None] * (dy * dz) + dst_yz[None, :]).ravel()
+        src = (voxel_index(rx.s[sl, None], 0, 0, src_dims) + src_yz[None, :]).ravel()
+        dst = (voxel_index(rx.d[sl, None], 0, 0, dst_dims) + dst_yz[None, :]).ravel()
         rank = (rank_x[sl, None] * per_yz[None, :] + rank_yz[None, :]).ravel()
         yield src, dst, rank

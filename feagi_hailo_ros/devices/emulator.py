@@ -35,7 +35,8 @@ from typing import Dict, List, Optional, Union
 from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth,
                                           DeviceUnavailable, wait_out)
 from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
-from feagi_hailo_ros.devices.host_io import from_onnx_layout, quantize, to_onnx_layout
+from feagi_hailo_ros.devices.host_io import quantize
+from feagi_hailo_ros.devices.layout import from_onnx_layout, to_onnx_layout
 from feagi_hailo_ros.devices.sparse_graph import SparseGraph, SplitGraph
 import numpy as np
 

@@ -23,6 +23,7 @@ from typing import Dict, Optional
 from feagi_hailo_ros.devices.dfc_script import (add_output_nodes, compile_commands,
                                                 write_compile_script)
 from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
+from feagi_hailo_ros.devices.layout import onnx_shape
 from feagi_hailo_ros.devices.operators import pair_synapses, PairSynapses
 from feagi_hailo_ros.devices.planner import DevicePartition
 from feagi_hailo_ros.devices.selfcheck import (FRAME_DENSITIES, record_frames, SELFCHECK_FILE,
@@ -167,7 +168,7 @@ def build_manifest(connectome, part: DevicePartition,
         dims = list(area.dims)
         scale = 1.0 if st['integral'] else (st['max'] / 255.0 if st['max'] > 0 else 1.0)
         common = {'area': area.id, 'area_index': a, 'dims': dims,
-                  'onnx_shape': [1, dims[2], dims[0], dims[1]], 'hef_shape': dims}
+                  'onnx_shape': list(onnx_shape(dims)), 'hef_shape': dims}
         inputs.append({**common, 'name': value_name, 'kind': 'value', 'bits': 8,
                        'scale': scale, 'max': st['max'], 'exact': st['integral']})
         inputs.append({**common, 'name': spike_name, 'kind': 'spike', 'bits': 8,
@@ -197,7 +198,7 @@ def build_manifest(connectome, part: DevicePartition,
         common = {'area': area.id, 'area_index': b, 'dims': list(area.dims),
                   'neuron_range': [lo, int(connectome.area_start[b + 1])],
                   'neurons_per_voxel': area.neurons_per_voxel,
-                  'onnx_shape': [1, area.dims[2], area.dims[0], area.dims[1]],
+                  'onnx_shape': list(onnx_shape(area.dims)),
                   'hef_shape': list(area.dims)}
         outputs.append({**common, 'name': cur_name, 'kind': 'current', 'bits': bits,
                         'scale': scale, 'bound': b_max, 'exact': exact, 'error_bound': error})

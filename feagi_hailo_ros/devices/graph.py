@@ -13,6 +13,7 @@ producing an output bears the output's name: a HEF's output streams name their O
 
 from typing import Dict, List, Optional, Set, Tuple
 
+from feagi_hailo_ros.devices.layout import onnx_shape
 from feagi_hailo_ros.devices.operators import Operator
 import numpy as np
 import onnx
@@ -78,8 +79,8 @@ def _conv(b: _Builder, x: str, kernel: np.ndarray, op: Operator, sdims, ddims) -
 def _separable(b: _Builder, x: str, axes, scale: float, sdims, ddims) -> str:
     """Apply Mx (x) My (x) Mz: one MatMul per axis (x, y, z relations src -> dst)."""
     mx, my, mz = axes
-    (xs, ys, zs), (xd, yd, zd) = (tuple(int(v) for v in sdims), tuple(int(v) for v in ddims))
-    h = b.node('Reshape', [x, b.const(np.array([zs, xs, ys], np.int64), 'shape')], 'flat')
+    h = b.node('Reshape', [x, b.const(np.array(onnx_shape(sdims)[1:], np.int64), 'shape')],
+               'flat')                                                            # zs,xs,ys
     h = b.node('MatMul', [h, b.const(my.astype(np.float32), 'my')], 'along_y')   # zs,xs,yd
     h = b.node('Transpose', [h], 'tr', perm=[0, 2, 1])                            # zs,yd,xs
     h = b.node('MatMul', [h, b.const(mx.astype(np.float32), 'mx')], 'along_x')   # zs,yd,xd
@@ -87,7 +88,7 @@ def _separable(b: _Builder, x: str, axes, scale: float, sdims, ddims) -> str:
     mz = (mz * np.float32(scale)).astype(np.float32)
     h = b.node('MatMul', [h, b.const(mz, 'mz')], 'along_z')                       # yd,xd,zd
     h = b.node('Transpose', [h], 'tr', perm=[2, 1, 0])                            # zd,xd,yd
-    return b.node('Reshape', [h, b.const(np.array([1, zd, xd, yd], np.int64), 'shape')],
+    return b.node('Reshape', [h, b.const(np.array(onnx_shape(ddims), np.int64), 'shape')],
                   'grid')
 
 
@@ -95,7 +96,7 @@ def _dense(b: _Builder, x: str, matrix: np.ndarray, sdims, ddims) -> str:
     n_src = int(np.prod(sdims))
     h = b.node('Reshape', [x, b.const(np.array([1, n_src], np.int64), 'shape')], 'flat')
     h = b.node('MatMul', [h, b.const(matrix.astype(np.float32), 'dense')], 'dense_mm')
-    shape = np.array([1, int(ddims[2]), int(ddims[0]), int(ddims[1])], np.int64)
+    shape = np.array(onnx_shape(ddims), np.int64)
     return b.node('Reshape', [h, b.const(shape, 'shape')], 'grid')
 
 
@@ -123,10 +124,10 @@ def build_graph(areas, operators: List[Operator], name: str,
                    if reach_targets is None or op.dst in reach_targets}
     inputs = []
     for a in sources:
-        z, x, y = areas[a].dims[2], areas[a].dims[0], areas[a].dims[1]
+        shape = list(onnx_shape(areas[a].dims))
         value_name, spike_name = input_names(a)
         for n in ([value_name, spike_name] if a in need_spikes else [value_name]):
-            inputs.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, z, x, y]))
+            inputs.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, shape))
     outputs = []
     by_target: Dict[int, List[Operator]] = {t: [] for t in targets}
     for op in operators:
@@ -153,7 +154,7 @@ def build_graph(areas, operators: List[Operator], name: str,
                 raise AssertionError('graph builder: the last node must produce the sum')
             last.output[0] = out_name
             last.name = out_name        # the HEF's original names are ONNX node names
-            shape = [1, ddims[2], ddims[0], ddims[1]]
+            shape = list(onnx_shape(ddims))
             outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape))
     graph = helper.make_graph(b.nodes, name, inputs, outputs, b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)],

@@ -1,6 +1,7 @@
 """Host side of a device burst: fired set -> input grids; output grids checked for the engine.
 
-Grids are in the host's natural order (X, Y, Z) (= the HEF's NHWC); `voxel = (x*Y + y)*Z + z`.
+Grids are in the host's natural order (X, Y, Z) (= the HEF's NHWC; devices.layout converts
+to the ONNX graph's NCHW); `voxel = (x*Y + y)*Z + z`.
 The value of a fired source is what DESIGN §4 step 4 multiplies the weight by: psp divided
 by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounded potential.
 """
@@ -223,13 +224,3 @@ def output_limits(spec: dict) -> Tuple[float, float]:
 
 def _bad_output(name: str, why: str) -> DeviceError:
     return DeviceError(f'device output {name!r}: {why}', reason=f'bad result: {name} {why}')
-
-
-def to_onnx_layout(grid: np.ndarray) -> np.ndarray:
-    """(X, Y, Z) -> (1, Z, X, Y) float32 contiguous (the ONNX graph's NCHW)."""
-    return np.ascontiguousarray(np.transpose(grid, (2, 0, 1))[None], dtype=np.float32)
-
-
-def from_onnx_layout(array: np.ndarray) -> np.ndarray:
-    """(1, Z, X, Y) -> (X, Y, Z)."""
-    return np.ascontiguousarray(np.transpose(np.asarray(array)[0], (1, 2, 0)))

@@ -16,6 +16,8 @@ A second operator with the synapse counts as weights gives candidacy (reach).
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from feagi_hailo_ros.brain.layout import voxel_coords
+from feagi_hailo_ros.devices.layout import host_to_onnx_index
 import numpy as np
 
 DENSE_LIMIT = 4_000_000        # src x dst voxels for a dense block (int8/16: <= 4-8 MB)
@@ -123,19 +125,14 @@ def pair_synapses(connectome) -> Dict[Tuple[int, int], PairSynapses]:
     return pairs
 
 
-def _coords(vox: np.ndarray, dims) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    _, ny, nz = (int(d) for d in dims)
-    return vox // (ny * nz), (vox // nz) % ny, vox % nz
-
-
 def _overlap(n_src: int, n_dst: int, d: np.ndarray) -> np.ndarray:
     """Number of s in [0, n_src) with s + d in [0, n_dst), per offset d."""
     return np.maximum(0, np.minimum(n_src, n_dst - d) - np.maximum(0, -d))
 
 
 def _as_conv(p: PairSynapses, sdims, ddims) -> Optional[dict]:
-    sx, sy, sz = _coords(p.src_vox, sdims)
-    dx, dy, dz = _coords(p.dst_vox, ddims)
+    sx, sy, sz = voxel_coords(p.src_vox, sdims)
+    dx, dy, dz = voxel_coords(p.dst_vox, ddims)
     off = np.stack([dx - sx, dy - sy, dz - sz], axis=1)
     uniq, inverse = np.unique(off, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -181,7 +178,7 @@ def _as_separable(p: PairSynapses, sdims, ddims) -> Optional[dict]:
         return None
     axes = []
     size = 1
-    for s, d, n_s, n_d in zip(_coords(p.src_vox, sdims), _coords(p.dst_vox, ddims),
+    for s, d, n_s, n_d in zip(voxel_coords(p.src_vox, sdims), voxel_coords(p.dst_vox, ddims),
                               sdims, ddims):
         rel = np.zeros((int(n_s), int(n_d)), dtype=np.float32)
         rel[s, d] = 1.0
@@ -191,11 +188,6 @@ def _as_separable(p: PairSynapses, sdims, ddims) -> Optional[dict]:
         return None
     return {'axes': tuple(axes), 'scalar_weight': int(p.weight[0]),
             'scalar_count': int(p.count[0])}
-
-
-def _nchw_flat(vox: np.ndarray, dims) -> np.ndarray:
-    x, y, z = _coords(vox, dims)
-    return (z * int(dims[0]) + x) * int(dims[1]) + y
 
 
 def plastic_pairs(connectome) -> Dict[Tuple[int, int], bool]:
@@ -273,7 +265,8 @@ def _choose(op: Operator, p: PairSynapses, sdims, ddims, dense_limit: int) -> No
     else:
         op.matrix = np.zeros((n_src, n_dst), dtype=np.float32)
         op.reach_matrix = np.zeros_like(op.matrix)
-        rows, cols = _nchw_flat(p.src_vox, sdims), _nchw_flat(p.dst_vox, ddims)
+        rows = host_to_onnx_index(p.src_vox, sdims)
+        cols = host_to_onnx_index(p.dst_vox, ddims)
         op.matrix[rows, cols] = p.weight
         op.reach_matrix[rows, cols] = p.count
         op.reason = f'dense block {n_src} x {n_dst} (<= {dense_limit} weights)'

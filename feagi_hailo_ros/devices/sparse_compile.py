@@ -9,6 +9,7 @@ elements, columns the output's elements, both in the host order (X, Y, Z)
 
 from typing import Dict, List, Optional, Tuple, Union
 
+from feagi_hailo_ros.devices.layout import host_dims, onnx_to_host_index
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -37,8 +38,8 @@ def compile_outputs(model: Union[onnx.ModelProto, bytes]
         if len(shape) != 4 or shape[0] != 1 or (declared and declared != tuple(shape)):
             raise ValueError(f'sparse emulator: output {value.name!r} has shape {shape}, '
                              f'declared {declared}; expected (1, Z, X, Y)')
-        _, z, x, y = shape
-        entries.append((value.name, (x, y, z), cols, _onnx_to_host(rows, z, x, y), vals))
+        dims = host_dims(shape)
+        entries.append((value.name, dims, cols, onnx_to_host_index(rows, dims), vals))
     comp.maps.clear()
     return comp, entries
 
@@ -60,13 +61,13 @@ class GraphCompiler:
             if len(shape) != 4 or shape[0] != 1 or min(shape) < 1:
                 raise ValueError(f'graph input {value.name!r}: shape {shape} is not '
                                  '(1, Z, X, Y)')
-            _, z, x, y = shape
-            n = z * x * y
+            dims = host_dims(shape)
+            n = int(np.prod(dims))
             rows = np.arange(n, dtype=np.int64)
-            self.maps[value.name] = (rows, offset + _onnx_to_host(rows, z, x, y),
+            self.maps[value.name] = (rows, offset + onnx_to_host_index(rows, dims),
                                      np.ones(n), shape)
             self.input_names.append(value.name)
-            self.input_dims.append((x, y, z))
+            self.input_dims.append(dims)
             offset += n
         self.n_inputs = offset
         self.outputs = [o.name for o in graph.output]
@@ -238,13 +239,6 @@ def _attrs(node) -> dict:
 
 def _error(node, message: str) -> ValueError:
     return ValueError(f'sparse emulator: node {node.name!r} ({node.op_type}): {message}')
-
-
-def _onnx_to_host(flat: np.ndarray, z: int, x: int, y: int) -> np.ndarray:
-    """Index in (1, Z, X, Y) C order -> index in (X, Y, Z) C order."""
-    zi, rest = np.divmod(flat, x * y)
-    xi, yi = np.divmod(rest, y)
-    return (xi * y + yi) * z + zi
 
 
 def _pairs(keys: np.ndarray, tap_keys: np.ndarray, n_keys: int) -> Tuple[np.ndarray, ...]:

@@ -2,7 +2,7 @@
 
 from typing import Dict, Optional
 
-from feagi_hailo_ros.devices.host_io import from_onnx_layout, to_onnx_layout
+from feagi_hailo_ros.devices.layout import from_onnx_layout, to_onnx_layout
 import numpy as np
 
 

@@ -1,53 +1,12 @@
 """What the engine needs of a brain: layout of areas, synapses in CSR and neuron parameters."""
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
+from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.engine.kernel import split_rows_by_target
-from feagi_hailo_ros.engine.params import area_coords, NeuronParams
+from feagi_hailo_ros.engine.params import NeuronParams
 import numpy as np
-
-
-@dataclass
-class AreaLayout:
-    """Area ids, grid sizes and neurons per voxel, to map indices to (area, x, y, z)."""
-
-    ids: List[str]
-    dims: np.ndarray                # int64[A, 3]
-    neurons_per_voxel: np.ndarray   # int64[A]
-    area_start: np.ndarray          # int64[A+1]
-
-    def area_index(self, area_id: str) -> int:
-        """Return the index of an area by id; raise KeyError naming the known ids."""
-        try:
-            return self.ids.index(area_id)
-        except ValueError:
-            raise KeyError(f'unknown area {area_id!r}; the brain has {self.ids}') from None
-
-    def voxel_neuron(self, area: int, x, y, z) -> np.ndarray:
-        """Return the receiving neuron (last of the voxel) of each (x, y, z) in an area."""
-        x, y, z = (np.asarray(v, dtype=np.int64) for v in (x, y, z))
-        nx, ny, nz = (int(d) for d in self.dims[area])
-        bad = (x < 0) | (x >= nx) | (y < 0) | (y >= ny) | (z < 0) | (z >= nz)
-        if np.any(bad):
-            where = int(np.flatnonzero(np.atleast_1d(bad))[0])
-            raise ValueError(
-                f'area {self.ids[area]!r}: voxel ({np.atleast_1d(x)[where]}, '
-                f'{np.atleast_1d(y)[where]}, {np.atleast_1d(z)[where]}) is outside its '
-                f'size {nx}x{ny}x{nz}')
-        n_per = int(self.neurons_per_voxel[area])
-        return self.area_start[area] + ((x * ny + y) * nz + z) * n_per + (n_per - 1)
-
-    def coords(self, indices: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                   np.ndarray]:
-        """Return (area index, x, y, z) arrays of neuron indices."""
-        idx = np.asarray(indices, dtype=np.int64)
-        area = np.searchsorted(self.area_start, idx, side='right') - 1
-        local = idx - self.area_start[area]
-        n_per = self.neurons_per_voxel[area]
-        voxel = local // n_per
-        ny, nz = self.dims[area, 1], self.dims[area, 2]
-        return area, voxel // (ny * nz), (voxel // nz) % ny, voxel % nz
 
 
 @dataclass
@@ -139,30 +98,26 @@ class EngineModel:
             'synapses': int(syn.indptr.nbytes + syn.target.nbytes + syn.weight.nbytes
                             + syn.neuron_area.nbytes),
             'params': int(sum(a.nbytes for a in self.params.arrays().values())),
-            'layout': int(self.layout.dims.nbytes + self.layout.neurons_per_voxel.nbytes
-                          + self.layout.area_start.nbytes)}
+            'layout': self.layout.nbytes}
 
     @classmethod
     def from_arrays(cls, params: NeuronParams, indptr, target, weight,
                     ids: Sequence[str] = (), dims=None, neurons_per_voxel=None,
-                    neuron_area=None) -> 'EngineModel':
+                    neuron_area=None, layout: Optional[AreaLayout] = None) -> 'EngineModel':
         """Build a model from plain arrays; areas default to 1-D grids (N_a x 1 x 1).
 
-        indptr becomes uint32 when S < 2^32 (else int64) and target uint32 when N <= 2^32
-        (else int64); arrays already of that dtype are used in place, not copied.
+        The areas are `layout` (over params.area_start) or `AreaLayout.from_arrays` of
+        ids, dims and neurons_per_voxel. indptr becomes uint32 when S < 2^32 (else int64)
+        and target uint32 when N <= 2^32 (else int64); arrays already of that dtype are used
+        in place, not copied.
         """
-        start = params.area_start
+        if layout is None:
+            layout = AreaLayout.from_arrays(params.area_start, ids, dims, neurons_per_voxel)
+        elif not np.array_equal(layout.area_start, params.area_start):
+            raise ValueError("the layout's area_start differs from the parameters': build "
+                             'both from the same areas')
         n_areas = params.n_areas
-        sizes = np.diff(start)
-        ids = list(ids) or [f'a{i:04d}' for i in range(n_areas)]
-        n_per = (np.ones(n_areas, dtype=np.int64) if neurons_per_voxel is None
-                 else np.asarray(neurons_per_voxel, dtype=np.int64))
-        if dims is None:
-            dims = np.stack([sizes // n_per, np.ones(n_areas, np.int64),
-                             np.ones(n_areas, np.int64)], axis=1)
-        dims = np.asarray(dims, dtype=np.int64).reshape(n_areas, 3)
-        if np.any(dims.prod(axis=1) * n_per != sizes):
-            raise ValueError('area sizes differ from dims x neurons_per_voxel')
+        sizes = np.diff(params.area_start)
         n = params.n_neurons
         indptr = np.asarray(indptr)
         target = np.asarray(target)
@@ -189,20 +144,16 @@ class EngineModel:
             neuron_area = np.repeat(np.arange(n_areas, dtype=np.uint16), sizes)
         elif np.shape(neuron_area) != (n,):
             raise ValueError(f'neuron_area must have shape ({n},)')
-        layout = AreaLayout(ids, dims, n_per, start)
         synapses = Synapses(indptr, target, weight, neuron_area)
         return cls(layout, params, synapses)
 
     @classmethod
     def from_connectome(cls, connectome) -> 'EngineModel':
-        """Build the model of a brain.connectome.Connectome."""
+        """Build the model of a brain.connectome.Connectome (sharing its layout and arrays)."""
         params = NeuronParams.from_connectome(connectome)
-        areas = list(connectome.areas)
         return cls.from_arrays(
             params, connectome.syn_indptr, connectome.syn_target, connectome.syn_weight,
-            ids=[a.id for a in areas], dims=[tuple(a.dims) for a in areas],
-            neurons_per_voxel=[max(1, int(a.neurons_per_voxel)) for a in areas],
-            neuron_area=connectome.neuron_area)
+            neuron_area=connectome.neuron_area, layout=connectome.layout)
 
 
-__all__ = ['AreaLayout', 'Synapses', 'EngineModel', 'area_coords']
+__all__ = ['Synapses', 'EngineModel']

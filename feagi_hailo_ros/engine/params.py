@@ -148,7 +148,8 @@ class NeuronParams:
         from feagi_hailo_ros.brain.ids import parse_area_id
 
         areas = list(connectome.areas)
-        start = np.asarray(connectome.area_start, dtype=np.int64)
+        layout = connectome.layout
+        start = layout.area_start
         n = int(start[-1])
         genes: Dict[str, list] = {name: [] for name in (
             'fire_threshold', 'leak', 'threshold_limit', 'refractory', 'consecutive_limit',
@@ -175,14 +176,13 @@ class NeuronParams:
                 if thresholds is None:
                     thresholds = np.zeros(n, dtype=np.float32)
                 gradient[a] = 1
-                x, y, z = area_coords(area.dims, area.neurons_per_voxel, hi - lo)
+                x, y, z = layout.area_coords(a)
                 thr = np.float32(area.fire_threshold) + x.astype(np.float32) * inc[0]
                 thr = thr + y.astype(np.float32) * inc[1]
                 thresholds[lo:hi] = thr + z.astype(np.float32) * inc[2]
             kind = getattr(area, 'core_kind', None) or parse_area_id(area.id).core_kind
             if kind == 'power' and hi > lo:
-                n_per = max(1, int(area.neurons_per_voxel))
-                power.extend(range(lo + n_per - 1, hi, n_per))
+                power.extend(layout.receivers(a).tolist())
         return cls.from_arrays(
             start, **genes, neuron_threshold=thresholds,
             has_gradient=gradient if thresholds is not None else None,
@@ -192,11 +192,3 @@ class NeuronParams:
     def arrays(self) -> Dict[str, np.ndarray]:
         """Return every array by field name (for saving and kernel calls)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def area_coords(dims: Sequence[int], neurons_per_voxel: int, count: int):
-    """Return (x, y, z) int64 arrays for the `count` neurons of an area (x outermost)."""
-    _, ny, nz = (int(d) for d in dims)
-    n_per = max(1, int(neurons_per_voxel))
-    voxel = np.arange(count, dtype=np.int64) // n_per
-    return voxel // (ny * nz), (voxel // nz) % ny, voxel % nz

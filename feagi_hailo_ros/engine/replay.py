@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Tuple, Union
 
-from feagi_hailo_ros.engine.model import AreaLayout
+from feagi_hailo_ros.brain.layout import AreaLayout
 import numpy as np
 
 BurstInjections = Dict[int, Tuple[np.ndarray, np.ndarray]]

@@ -1,64 +1,19 @@
 """Find the sensory and motor areas of a genome by their ids (legacy and FEAGI 2.x).
 
-Works on any AreaSpec-like object with `id` and `dims`; `unit` and `index_in_unit` are not
-needed, because the id itself says what the area is (DESIGN §5, §7a):
-- legacy ids: `iicN00` segmented-vision segment N, `omot00` / `o__mot` motor, `ogaz00` gaze;
-- FEAGI 2.x ids: 8 bytes in base64, byte 0 `i`/`o`, bytes 1-3 the unit (`svi`, `mot`, `pse`,
-  `gaz`...), byte 4 data type (low 4 bits) and index within the unit (high 4 bits), byte 5
-  flags (bit 0 incremental, bit 1 fractional), byte 6 the unit's group.
+Works on any AreaSpec-like object with `id` and `dims`; the id itself says what the area is,
+decoded by `brain.ids.decode_io_id` (legacy `iicN00` segmented-vision segment N, `omot00` /
+`o__mot` motor, `ogaz00` gaze; 2.x ids by their unit, index, flags and group).
 """
 
-import base64
-import binascii
 from dataclasses import dataclass
-import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from feagi_hailo_ros.brain.ids import decode_io_id
 
 SEGMENT_COUNT = 9
 CENTRE_SEGMENT = 4
 SEGMENT_NAMES = ('bottom-left', 'bottom-middle', 'bottom-right', 'middle-left', 'centre',
                  'middle-right', 'top-left', 'top-middle', 'top-right')
-
-_LEGACY_VISION = re.compile(r'^iic([0-8])00$')
-_LEGACY_MOTOR = ('omot00', 'o__mot')
-_LEGACY_GAZE = ('ogaz00',)
-
-
-@dataclass(frozen=True)
-class IoId:
-    """What an input/output area id says about the area."""
-
-    direction: str          # 'i' or 'o'
-    unit: str               # 3-letter unit type: 'svi', 'mot', 'pse', 'gaz', ... or a legacy id
-    index_in_unit: int      # segment for vision, sub-area index otherwise
-    data_type: int          # low 4 bits of byte 4 (2.x); -1 for legacy ids
-    incremental: bool
-    fractional: bool
-    group: int
-    legacy: bool
-
-
-def decode_io_id(area_id: str) -> Optional[IoId]:
-    """Decode an input/output area id; None for core, custom and memory areas."""
-    match = _LEGACY_VISION.match(area_id)
-    if match:
-        return IoId('i', 'svi', int(match.group(1)), -1, False, False, 0, True)
-    if area_id in _LEGACY_MOTOR:
-        return IoId('o', 'mot', 0, -1, False, False, 0, True)
-    if area_id in _LEGACY_GAZE:
-        return IoId('o', 'gaz', 0, -1, False, False, 0, True)
-    if len(area_id) != 12:
-        return None
-    try:
-        raw = base64.b64decode(area_id, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) != 8 or raw[0:1] not in (b'i', b'o') or not raw[1:4].isalpha():
-        return None
-    return IoId(direction=chr(raw[0]), unit=raw[1:4].decode('ascii'),
-                index_in_unit=raw[4] >> 4, data_type=raw[4] & 0x0F,
-                incremental=bool(raw[5] & 1), fractional=bool(raw[5] & 2),
-                group=raw[6], legacy=False)
 
 
 def _dims(area) -> Tuple[int, int, int]:
@@ -129,7 +84,8 @@ def find_motor_areas(areas: Sequence) -> List[MotorArea]:
     """Pick the motor areas: legacy `omot00`/`o__mot`, 2.x rotary `mot`, servo position `pse`.
 
     A 2.x servo area is taken only at index 0 of its unit (the position area; FEAGI's other
-    `pse` sub-areas hold speed settings).
+    `pse` sub-areas hold speed settings). A legacy `o_spos` is a positional servo too, but
+    its legacy decoding is not specified: it is not taken.
     """
     out = []
     for index, area in enumerate(areas):
@@ -141,7 +97,7 @@ def find_motor_areas(areas: Sequence) -> List[MotorArea]:
                 kind = 'legacy'
             else:
                 kind = 'rotary_fractional' if info.fractional else 'rotary'
-        elif info.unit == 'pse' and info.index_in_unit == 0:
+        elif info.unit == 'pse' and not info.legacy and info.index_in_unit == 0:
             kind = 'servo'
         else:
             continue

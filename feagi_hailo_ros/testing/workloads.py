@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import List, Tuple
 
+from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
 import numpy as np
@@ -29,7 +30,8 @@ def bench_workload(name: str, seed: int = 1) -> EngineModel:
     params = NeuronParams.from_arrays(
         [0, n], fire_threshold=20.0, leak=0.1, refractory=2, consecutive_limit=0, psp=1.0,
         psp_uniform=True, mp_charge_accumulation=True, excitability=100.0)
-    return EngineModel.from_arrays(params, indptr, target, weight, ids=[name])
+    layout = AreaLayout.from_arrays(params.area_start, ids=[name])
+    return EngineModel.from_arrays(params, indptr, target, weight, layout=layout)
 
 
 @dataclass
@@ -81,15 +83,14 @@ def random_brain(seed: int, bursts: int = 60, max_area_size: int = 24,
         excitability=choose([1.0, 100.0, 0.0, 0.3, 0.7, 0.5, 0.999, 0.998]),
         neuron_threshold=neuron_threshold, has_gradient=gradient,
         excitability_id=(7 + rng.permutation(n)).astype(np.uint32), power_neurons=[0])
-    receivers = np.concatenate([np.arange(start[a] + n_per[a] - 1, start[a + 1], n_per[a])
-                                for a in range(n_areas)])
+    dims = np.stack([voxels, np.ones(n_areas, np.int64), np.ones(n_areas, np.int64)], axis=1)
+    layout = AreaLayout.from_arrays(start, dims=dims, neurons_per_voxel=n_per)
+    receivers = np.concatenate([layout.receivers(a) for a in range(n_areas)])
     degree = rng.integers(0, 7, n)
     indptr = np.concatenate([[0], np.cumsum(degree)]).astype(np.int64)
     target = receivers[rng.integers(0, receivers.size, int(indptr[-1]))]
     weight = (rng.integers(1, 6, target.size) * np.where(pick(target.size) < 0.75, 1, -1))
-    dims = np.stack([voxels, np.ones(n_areas, np.int64), np.ones(n_areas, np.int64)], axis=1)
-    model = EngineModel.from_arrays(params, indptr, target, weight, dims=dims,
-                                    neurons_per_voxel=n_per)
+    model = EngineModel.from_arrays(params, indptr, target, weight, layout=layout)
     injections = []
     for _ in range(bursts):
         count = int(rng.integers(0, max(2, receivers.size // 2)))
