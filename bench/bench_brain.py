@@ -1,6 +1,6 @@
 """Benchmark of the brain layer: build, save and reload a synthetic 1M-neuron / 10M-synapse brain.
 
-Targets (issue 10): <= 15 B/neuron, <= 7 B/synapse, build < 10 s, load from the file < 1 s.
+Targets: <= 15 B/neuron, <= 7 B/synapse, build < 10 s, load from the file < 1 s.
 Run: python bench/bench_brain.py [--neurons N] [--fanout K] [--repeat R]
 Prints the best of R runs of each step (the machine is shared: take the best, not the mean).
 """

@@ -1,6 +1,6 @@
 """Hybrid engine benchmark: CPU-only vs CPU + emulated Hailo on the synthetic vision brain.
 
-Targets (issue 5): with 0 ms emulated latency the hybrid burst costs <= 15% more than
+Targets: with 0 ms emulated latency the hybrid burst costs <= 15% more than
 CPU-only; with 1 ms latency the burst grows by < 1 ms. Prints a JSON report and one line
 per run: ms per burst (best median of the repeats, and the median of the repeats' medians)
 and the hybrid's split (host, transfer, device, wait). Latencies are round trips (the

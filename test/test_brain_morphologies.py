@@ -1,4 +1,4 @@
-"""Morphologies (DESIGN §5): hand-computed synapse counts per kind, and a per-voxel oracle."""
+"""Morphologies (NEURON_MODEL §5): hand-computed synapse counts per kind, a per-voxel oracle."""
 
 import itertools
 from pathlib import Path
@@ -253,7 +253,7 @@ def test_conformance_probe_mappings_by_hand():
     assert [t[4] for t in targets_of(c, 'cgrad0', 1, 2, 0)] == [3, 3, 3, -1, -1, -1]
 
 
-# ---- a plain per-voxel oracle of DESIGN §5 -----------------------------------------------
+# ---- a plain per-voxel oracle of NEURON_MODEL §5 -----------------------------------------------
 
 def _oracle_axis(kind, token_s, token_d, s, size_s, size_d):
     """Destinations on one axis of source coordinate s."""

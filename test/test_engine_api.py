@@ -139,7 +139,7 @@ def test_device_path_currents_and_candidates_match_propagate():
 
     The device's result goes in with add_current_grid(lo, 1, currents, reach = candidates)
     before update(lo, hi). Adding a partition's summed currents after the injections can
-    round differently from adding each synapse in turn (DESIGN §6 exactness); on this brain
+    round differently from adding each synapse in turn (NEURON_MODEL §6 exactness); on this brain
     the sums coincide.
     """
     brain = random_brain(11, bursts=40)

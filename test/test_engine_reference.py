@@ -1,4 +1,4 @@
-"""The fast engine against the reference oracle, and the neuron rules one by one (DESIGN §4)."""
+"""The fast engine against the reference oracle; the neuron rules one by one (NEURON_MODEL §4)."""
 
 from collections import Counter
 
@@ -206,7 +206,7 @@ def test_mp_driven_psp_in_the_kernel_matches():
 
 
 def test_excitability_hash_matches_an_independent_uint32_computation():
-    """The PCG draw equals a numpy uint32 computation of DESIGN §4's formula."""
+    """The PCG draw equals a numpy uint32 computation of NEURON_MODEL §4's formula."""
     ids = np.array([7, 8, 1000, 123456], dtype=np.uint32)
     for burst in (1, 2, 77):
         with np.errstate(over='ignore'):

@@ -1,4 +1,4 @@
-"""Tests of io.scalars: FEAGI scalar encoding (DESIGN §7a) and ROS-unit normalisation."""
+"""Tests of io.scalars: FEAGI scalar encoding (NEURON_MODEL §7a) and ROS-unit normalisation."""
 
 from feagi_hailo_ros.io.scalars import (encode_multi_axis, encode_signed, encode_unsigned,
                                         magnitude_z, normalize_signed, normalize_unsigned,

@@ -1,4 +1,4 @@
-"""Tests of io.vision against hand-computed DESIGN §7a expectations (no FEAGI library)."""
+"""Tests of io.vision against hand-computed NEURON_MODEL §7a expectations (no FEAGI library)."""
 
 import base64
 from types import SimpleNamespace

@@ -10,7 +10,7 @@ the burst time.
 
 `replay_*` runs measure the hybrid engine itself with a device that computes nothing: an
 untimed emulator run records every inference's outputs (sparse), a ReplayDevice refills its
-output grids from them in order (that refill, ~0.7 ms on the 1M brain, is its only cost)
+output grids from them in order (that refill is its only cost; see bench/README.md)
 within the given latency (round trip, as the emulator's). The emulator runs the graph on
 this host's CPU, so its own compute is in its time; on a Hailo-8 that work is on the chip.
 """

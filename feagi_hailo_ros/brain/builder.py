@@ -227,7 +227,7 @@ def id_bytes(area_id: str) -> bytes:
 
 
 def _stopped_rules(genome: Genome, area: AreaSpec, warnings: List[str]) -> Set[int]:
-    """Indices of the area's rules FEAGI 2.6 does not build (docs/NEURON_MODEL.md §5).
+    """Indices of the area's rules FEAGI 2.6 does not build (NEURON_MODEL §5).
 
     A rule naming a morphology neither declared nor built in stops the building of its
     source area's synapses: that rule, the rest of its destination's list and every later

@@ -211,7 +211,7 @@ class Connectome:
         return np.diff(self.syn_indptr).astype(np.int64)
 
     def excitability_ids(self) -> np.ndarray:
-        """Neuron ids of FEAGI for the excitability hash, uint32[N] (DESIGN §4)."""
+        """Neuron ids of FEAGI for the excitability hash, uint32[N] (NEURON_MODEL §4)."""
         ids = np.zeros(self.n_neurons, dtype=np.uint32)
         order = sorted(range(len(self.areas)), key=lambda i: self.areas[i].id)
         rank = 7

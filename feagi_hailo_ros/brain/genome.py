@@ -2,7 +2,7 @@
 
 Genes are read as FEAGI 2.6 reads them: each under exactly one type suffix, with FEAGI's
 default when it is missing; a gene written under another suffix is ignored with a warning
-naming the key (DESIGN §4-§5).
+naming the key (NEURON_MODEL §4-§5).
 """
 
 import hashlib

@@ -14,7 +14,7 @@ from feagi_hailo_ros.brain.layout import find_area
 MORPHOLOGY_TYPES = ('vectors', 'patterns', 'functions', 'composite')
 _ANY = ['*', '*', '*']
 # FEAGI's built-in morphologies: they replace a genome's definition of the same name, typed
-# or not, and need no declaration (docs/NEURON_MODEL.md §5)
+# or not, and need no declaration (NEURON_MODEL §5)
 BUILTIN_MORPHOLOGY_PARAMETERS = {
     'block_to_block': ('vectors', {'vectors': [[0, 0, 0]]}),
     'lateral_+x': ('vectors', {'vectors': [[1, 0, 0]]}),

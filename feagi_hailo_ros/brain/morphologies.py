@@ -1,4 +1,4 @@
-"""Morphologies as FEAGI 2.6 builds them (DESIGN §5), as per-axis relations.
+"""Morphologies as FEAGI 2.6 builds them (NEURON_MODEL §5), as per-axis relations.
 
 Every supported morphology is a sequence of *parts*; a part is the product of three per-axis
 relations (pairs of source and destination coordinates on x, y and z). A vector is a part
@@ -78,7 +78,7 @@ def shift_relation(size_s: int, size_d: int, offset: int) -> AxisRelation:
 
 
 def projector_relation(size_s: int, size_d: int) -> AxisRelation:
-    """The projector of FEAGI on one axis, float32 and truncated (DESIGN §5)."""
+    """The projector of FEAGI on one axis, float32 and truncated (NEURON_MODEL §5)."""
     if size_s == size_d:
         s = np.arange(size_s, dtype=np.int64)
         return AxisRelation(s, s.copy(), size_s)

@@ -2,7 +2,7 @@
 
 A device runs the synaptic integration of one partition (spikes of burst b-1 -> input
 currents and candidacy of the partition's target neurons); the neuron state and update stay
-on the host, so a device that fails loses nothing (DESIGN §6).
+on the host, so a device that fails loses nothing (NEURON_MODEL §6).
 """
 
 from abc import ABC, abstractmethod
@@ -25,7 +25,7 @@ def wait_out(start: float, latency_s: float) -> bool:
 
     An emulated device's modelled latency is a round trip: its own compute runs inside it.
     On Linux the calling thread's timer slack is set to 1 us first (once per thread), so a
-    1 ms latency overshoots by ~40 us instead of ~90 us (the default 50 us slack).
+    modelled latency overshoots by less than with the default 50 us slack (bench/README.md).
     """
     if latency_s <= 0:
         return True
@@ -113,7 +113,7 @@ class Device(ABC):
         """Return identity and telemetry (temperature, power, utilisation where available)."""
 
     def download_state(self) -> dict:
-        """Return device-held neuron state: none, the state lives on the host (DESIGN §6)."""
+        """Return device-held neuron state: none, the state lives on the host (NEURON_MODEL §6)."""
         return {}
 
     @abstractmethod

@@ -22,8 +22,9 @@ latency, the inference takes that long, and describe() counts how often.
 onnxruntime runs sequentially on `threads` intra-op threads (not spinning). An
 exact graph whose convolutions fit is first fused into one grouped Conv (emulator_fuse;
 full optimisation, where onnxruntime's NCHWc depthwise kernel runs it); other graphs run as
-exported with basic optimisation (the NCHWc layout costs ~2.5x on one-channel convolutions
-run one by one). `optimization` overrides the level; `fuse=False` keeps the exported graph.
+exported with basic optimisation (the NCHWc layout is slower on one-channel convolutions
+run one by one: bench/README.md). `optimization` overrides the level; `fuse=False` keeps
+the exported graph.
 Health values are marked emulated (faults for tests: testing.faulty.FaultyDevice).
 """
 

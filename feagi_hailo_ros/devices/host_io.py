@@ -2,7 +2,7 @@
 
 Grids are in the host's natural order (X, Y, Z) (= the HEF's NHWC; devices.layout converts
 to the ONNX graph's NCHW); `voxel = (x*Y + y)*Z + z`.
-The value of a fired source is what DESIGN §4 step 4 multiplies the weight by: psp divided
+The value of a fired source is what NEURON_MODEL §4 step 4 multiplies the weight by: psp divided
 by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounded potential.
 """
 

@@ -2,7 +2,7 @@
 
 The operator of a (source area, destination area) pair is read from the synapses themselves
 (the connectome's CSR), not from the morphology's name, so the device computes exactly the
-synapses the CPU engine propagates. All rules between the two areas add up (DESIGN §4: inputs
+synapses the CPU engine propagates. All rules between the two areas add up (NEURON_MODEL §4: inputs
 of duplicate synapses add). Forms, cheapest first (fewest device weights wins):
 - `conv`: translation-invariant (`vectors`, `block_to_block`, shift-invariant patterns):
   a Conv2D over (x, y) with z on channels, one kernel tap per vector.

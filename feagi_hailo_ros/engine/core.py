@@ -124,7 +124,7 @@ class BurstEngine:
         return self.end_burst()
 
     def begin_burst(self) -> None:
-        """Start a burst: add the power amount to the power area (DESIGN §4 step 3)."""
+        """Start a burst: add the power amount to the power area (NEURON_MODEL §4 step 3)."""
         if self._in_burst:
             raise RuntimeError('begin_burst called twice without end_burst')
         self._in_burst = True

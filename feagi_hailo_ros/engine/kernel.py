@@ -4,7 +4,7 @@ A burst is split so that a partition (a neuron range [lo, hi)) can run it on its
 device can compute the synaptic currents while the host applies the rules:
 
 1. `accumulate` adds sensory injections (and the power amount) into `fcl_input`
-   (DESIGN §4 steps 1 and 3); p = 0 is discarded.
+   (NEURON_MODEL §4 steps 1 and 3); p = 0 is discarded.
 2. `propagate_range` adds the synaptic input of the neurons fired in the previous burst to
    the targets in [lo, hi) (step 4); `add_current_grid` adds a device's currents instead
    (a dense per-voxel grid computed elsewhere) and makes the reached targets candidates.
@@ -65,7 +65,7 @@ _HASH_BURST = np.uint64(1597334677)
 _S28 = np.uint64(28)
 _S4 = np.uint64(4)
 _S22 = np.uint64(22)
-_ALWAYS = EXCITABILITY_ALWAYS     # from this value up a neuron always passes (DESIGN §4)
+_ALWAYS = EXCITABILITY_ALWAYS     # from this value up a neuron always passes (NEURON_MODEL §4)
 _TWO32 = np.float32(2.0 ** 32)
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
@@ -102,7 +102,7 @@ def candidate_mask(fcl_input: np.ndarray) -> np.ndarray:
 
 @njit(nogil=True, cache=True, inline='always')
 def excitability_passes(neuron_id, feagi_burst, excitability):
-    """Return whether a neuron passes excitability e in a burst (DESIGN §4 PCG hash)."""
+    """Return whether a neuron passes excitability e in a burst (NEURON_MODEL §4 PCG hash)."""
     if excitability >= _ALWAYS:
         return True
     if excitability <= 0:
@@ -140,7 +140,7 @@ def bench_injection(key, neuron):
 
 @njit(nogil=True, cache=True)
 def accumulate(indices, potentials, fcl_input):
-    """Add injections in the given order; p = 0 is discarded (DESIGN §4 step 1)."""
+    """Add injections in the given order; p = 0 is discarded (NEURON_MODEL §4 step 1)."""
     for j in range(indices.size):
         p = np.float32(potentials[j])
         if p != 0:
@@ -246,7 +246,7 @@ def update_range(lo, hi, burst, area_start, fire_threshold, threshold_limit, lea
                  has_gradient, neuron_threshold, excitability_id, potential,
                  refractory_countdown, consecutive_fires, fcl_input, out_fired, out_potential,
                  out_start, fill_seed, scratch_flag):
-    """Apply DESIGN §4 steps 2, 5 and 6 to neurons [lo, hi); return (fired count, stop).
+    """Apply NEURON_MODEL §4 steps 2, 5 and 6 to neurons [lo, hi); return (fired count, stop).
 
     `burst` is the 0-based number of this burst (FEAGI's counter, for excitability, is
     burst + 1). Fired indices (ascending) and their potentials at firing go to

@@ -80,7 +80,7 @@ class EngineModel:
 
     @property
     def out_degree(self) -> np.ndarray:
-        """Return every source's out-degree (the n of DESIGN §4 step 4) as float32[N].
+        """Return every source's out-degree (the n of NEURON_MODEL §4 step 4) as float32[N].
 
         Computed on each call (allocates 4 B/neuron): the kernel reads it from indptr.
         """

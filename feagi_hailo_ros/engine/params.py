@@ -7,11 +7,11 @@ import numpy as np
 
 # Counters are uint16: refractory + snooze and the consecutive-fire limit must fit.
 COUNTER_MAX = np.iinfo(np.uint16).max
-# An excitability from this value up always fires (DESIGN §4).
+# An excitability from this value up always fires (NEURON_MODEL §4).
 EXCITABILITY_ALWAYS = np.float32(0.999)
 _EPS32 = float(np.finfo(np.float32).eps)
 
-# Per-area fields: name -> dtype (DESIGN §4 genes after FEAGI's conversions).
+# Per-area fields: name -> dtype (NEURON_MODEL §4 genes after FEAGI's conversions).
 AREA_FIELDS = {
     'fire_threshold': np.float32,
     'threshold_limit': np.float32,      # 0 = none
@@ -74,7 +74,7 @@ class NeuronParams:
                     power_neurons: Sequence[int] = ()) -> 'NeuronParams':
         """Build parameters from per-area genes (scalars broadcast to every area).
 
-        Genes are converted as FEAGI does (DESIGN §4): leak clamped to 0..1, psp truncated
+        Genes are converted as FEAGI does (NEURON_MODEL §4): leak clamped to 0..1, psp truncated
         and clamped to 0..255, snooze truncated. `excitability_id` defaults to 7 + index.
         """
         start = np.asarray(area_start, dtype=np.int64)
@@ -144,7 +144,7 @@ class NeuronParams:
 
     @classmethod
     def from_connectome(cls, connectome) -> 'NeuronParams':
-        """Build the parameters of a brain.connectome.Connectome (DESIGN §4 conversions)."""
+        """Build the parameters of a brain.connectome.Connectome (NEURON_MODEL §4 conversions)."""
         from feagi_hailo_ros.brain.ids import parse_area_id
 
         areas = list(connectome.areas)

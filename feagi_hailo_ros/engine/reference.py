@@ -1,4 +1,4 @@
-"""The reference engine: DESIGN §4 step by step, one neuron at a time (the test oracle).
+"""The reference engine: NEURON_MODEL §4 step by step, one neuron at a time (the test oracle).
 
 Written for clarity, not speed: use it on small brains only. Every value is float32
 (numpy scalars), and inputs are summed in the order FEAGI fills its fire candidate list:
@@ -21,7 +21,7 @@ POWER_AMOUNT = F32(1.0)
 
 
 def pcg_hash(value: int) -> int:
-    """Return FEAGI's PCG hash of a u32 (DESIGN §4), with u32 wrapping."""
+    """Return FEAGI's PCG hash of a u32 (NEURON_MODEL §4), with u32 wrapping."""
     state = (value * 747796405 + 2891336453) & _U32
     word = (((state >> ((state >> 28) + 4)) ^ state) * 277803737) & _U32
     return ((word >> 22) ^ word) & _U32

@@ -1,4 +1,4 @@
-"""FEAGI 2.6 motor decoding (DESIGN §7a), gaze decoding, differential drive and a dead-man.
+"""FEAGI 2.6 motor decoding (NEURON_MODEL §7a), gaze decoding, differential drive and a dead-man.
 
 Decoders take the fired neurons of one output area as coordinate arrays (x, y, z) and return
 one float64 per motor. A motor whose column(s) did not fire gets `silent` (0.0 by default;

@@ -1,4 +1,4 @@
-"""FEAGI 2.6 scalar encoding (DESIGN §7a) and normalisation of ROS-unit values.
+"""FEAGI 2.6 scalar encoding (NEURON_MODEL §7a) and normalisation of ROS-unit values.
 
 A normalised value v (0..1 unsigned, -1..1 signed) fires one neuron of potential 1.0 in its
 column at z = min(d-1, floor((1 - |v|) * d)) (float32), so z = 0 means 100%:

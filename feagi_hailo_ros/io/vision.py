@@ -1,6 +1,6 @@
 """FEAGI 2.6 segmented vision: one RGB frame -> injections into the 9 vision areas.
 
-Exactly DESIGN §7a: a gaze-placed centre crop and 8 peripheral regions, each resized by
+Exactly NEURON_MODEL §7a: a gaze-placed centre crop and 8 peripheral regions, each resized by
 nearest neighbour (float32 index rule) to its area's x*y, per-channel change detection
 against the previous frame, grey (float32 luminance) or colour areas, values 0 and 1 dropped,
 x = column, y = H-1-row. Index maps are planned once per frame size and gaze, so one frame
@@ -109,7 +109,7 @@ class _Group:
 
 
 class SegmentedVisionEncoder:
-    """Encode RGB frames into FEAGI segmented-vision injections (DESIGN §7a).
+    """Encode RGB frames into FEAGI segmented-vision injections (NEURON_MODEL §7a).
 
     `areas`: AreaSpec-like objects (need `id`, `dims`); the vision areas are picked by id and
     `Injections.area_index` indexes this list. Call `encode(frame)` at burst time.

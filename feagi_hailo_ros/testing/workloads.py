@@ -8,7 +8,7 @@ from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.params import NeuronParams
 import numpy as np
 
-# name -> neurons (DESIGN issue 8: one area, 10 uniform random synapses per neuron)
+# name -> neurons (one area, 10 uniform random synapses per neuron)
 WORKLOADS = {'w1m': 1_000_000, 'w100k': 100_000}
 SYNAPSES_PER_NEURON = 10
 
@@ -44,7 +44,7 @@ class RandomBrain:
 
 def random_brain(seed: int, bursts: int = 60, max_area_size: int = 24,
                  n_areas: int = 4) -> RandomBrain:
-    """Build a random brain that exercises every rule of DESIGN §4, with injections.
+    """Build a random brain that exercises every rule of NEURON_MODEL §4, with injections.
 
     Areas get random genes (thresholds, limits, leak 0..1, refractory, consecutive-fire
     limit and snooze, psp incl. mp_driven_psp and psp_uniform, charge accumulation on/off,
