@@ -62,7 +62,7 @@ def assert_one_line(message: str, prefix: str) -> str:
 # ---------------------------------------------------------------------------- checkpoints
 @pytest.fixture(scope='module')
 def brain(tmp_path_factory):
-    """The essential brain, an engine after 5 bursts, its checkpoint and a foreign one."""
+    """The essential brain, an engine, a checkpoint of it 2 bursts ago, foreign files."""
     folder = tmp_path_factory.mktemp('checkpoints')
     connectome = load_brain(GENOME, cache=False)
     engine = BurstEngine(connectome)
@@ -82,6 +82,8 @@ def brain(tmp_path_factory):
                'a genome': GENOME.read_bytes()[:4000], 'a connectome': fhc.read_bytes(),
                'an injection file': INJECTIONS.read_bytes()[:2000],
                'an .npy array': _npy_bytes(np.arange(10)), 'an empty file': b''}
+    engine.burst()      # the engine now holds a state other than the checkpoint's, so that
+    engine.burst()      # a restore that fails half-way shows in the fields it did write
     return Fixture({'engine': engine, 'state': engine.state, 'bytes': path.read_bytes(),
                     'foreign': foreign})
 
@@ -191,10 +193,21 @@ def _odd_array(data, like: np.ndarray) -> np.ndarray:
 def test_checkpoint_fields_of_wrong_dtype_shape_or_value_restore_or_are_refused(brain, data):
     fields = _fields(brain['bytes'])
     meta = json.loads(bytes(fields['meta']).decode())
-    what = data.draw(st.sampled_from(['array', 'array', 'drop', 'meta', 'meta field']))
+    what = data.draw(st.sampled_from(['array', 'array', 'pair', 'drop', 'meta',
+                                      'meta field']))
     if what == 'array':
         name = data.draw(st.sampled_from(ARRAY_FIELDS), label='field')
         fields[name] = _odd_array(data, fields[name])
+    elif what == 'pair':     # indices and values changed alike: their lengths still agree
+        index, value = data.draw(st.sampled_from([('fired', 'fired_potential'),
+                                                  ('pending_indices', 'pending_input')]))
+        size = fields[index].size
+        shape = data.draw(st.sampled_from([(size, 1), (1, size), (size, 2), (size + 1,),
+                                           (0,), (0, 3)]), label='pair shape')
+        fields[index] = np.resize(fields[index], shape).astype(data.draw(st.sampled_from(
+            [np.int64, np.int32, np.uint16, np.float64]), label='index dtype'))
+        fields[value] = np.resize(fields[value], shape).astype(data.draw(DTYPES,
+                                                                         label='value dtype'))
     elif what == 'drop':
         del fields[data.draw(st.sampled_from(sorted(fields)), label='dropped')]
     elif what == 'meta':
