@@ -75,7 +75,8 @@ def _to_u8(values: np.ndarray, value_range: Tuple[float, float]) -> np.ndarray:
     lo, hi = float(value_range[0]), float(value_range[1])
     if not hi > lo:
         raise ValueError(f'value_range {value_range}: the upper bound must exceed the lower')
-    scaled = (values.astype(np.float64) - lo) * (255.0 / (hi - lo))
+    with np.errstate(invalid='ignore', over='ignore'):   # NaN and inf become 0 below
+        scaled = (values.astype(np.float64) - lo) * (255.0 / (hi - lo))
     scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
     return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
 
@@ -123,7 +124,8 @@ to_rgb = image_to_rgb  # the name docs/ARCHITECTURE.md uses
 
 def compressed_to_rgb(data: Buffer, fmt: str = '') -> np.ndarray:
     """Decode a sensor_msgs/CompressedImage (jpeg, png) to a uint8 HxWx3 RGB array."""
-    described = fmt or 'unspecified format'
+    described = (fmt if fmt.isprintable() and len(fmt) <= 40 else repr(fmt[:40])) \
+        or 'unspecified format'     # the publisher's text, kept to one short line
     if 'compresseddepth' in fmt.lower().replace(' ', ''):
         raise ValueError(f'compressed image ({described}): compressedDepth is not supported; '
                          f'subscribe to the raw depth image instead')
