@@ -16,10 +16,10 @@ import time
 
 import cv2
 from feagi_hailo_ros.io.image import SUPPORTED_ENCODINGS
-from feagi_hailo_ros.ros.brain_runtime import build_runtime
 from feagi_hailo_ros.ros.node import FeagiHailoNode
-from feagi_hailo_ros.ros.parameters import defaults
 from feagi_hailo_ros.ros.sensor_inbox import SensorInbox
+from feagi_hailo_ros.runtime.loading import build_runtime
+from feagi_hailo_ros.runtime.settings import defaults
 from hypothesis import event, given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
