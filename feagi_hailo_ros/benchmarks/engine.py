@@ -6,6 +6,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from feagi_hailo_ros.engine import kernel
 from feagi_hailo_ros.engine.core import BurstEngine
+from feagi_hailo_ros.engine.factory import EngineConfig, make_engine
 from feagi_hailo_ros.testing.workloads import bench_workload
 import numpy as np
 
@@ -35,7 +36,7 @@ def run_benchmark(workload: str = 'w1m', bursts: int = 200, threads: int = 1,
     model = bench_workload(workload, seed=seed)
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    engine = BurstEngine(model, partitions=threads, threads=threads > 1)
+    engine = make_engine(model, EngineConfig(threads=threads))
     engine_s = time.perf_counter() - t0
     try:
         engine.fill_seed = int(seed) + 1      # > 0 switches the fused draw on

@@ -71,8 +71,7 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
     costs nothing.
     """
     from feagi_hailo_ros.devices.emulator import EmulatedHailo
-    from feagi_hailo_ros.engine.core import BurstEngine
-    from feagi_hailo_ros.engine.hybrid import HybridEngine
+    from feagi_hailo_ros.engine.factory import EngineConfig, make_engine
     injections = make_injections(connectome, bursts + warmup, density)
     results: Dict[str, dict] = {}
     reference: Optional[List[np.ndarray]] = None
@@ -82,10 +81,15 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
         return EmulatedHailo(part.name, lat, threads=emulator_threads)
 
     # an untimed run records the device outputs the replay runs give back
-    with HybridEngine(connectome, lambda p: Recording(
-            emulated(p, 0.0), recorded.setdefault(p.name, [])), partition=partition,
-            prefetch=False) as recorder:
+    devices = EngineConfig(device='emulator', partition=partition)
+    recorder = make_engine(connectome, EngineConfig(device='emulator', partition=partition,
+                                                    prefetch=False),
+                           device_factory=lambda p: Recording(emulated(p, 0.0),
+                                                              recorded.setdefault(p.name, [])))
+    try:
         timed_run(recorder, injections, len(injections))
+    finally:
+        recorder.close()
     for repeat in range(repeats):
         runs = [('cpu', None, None)]
         runs += [(f'emulator_{lat:g}ms', float(lat), emulated) for lat in latencies_ms]
@@ -94,16 +98,14 @@ def run_hybrid_benchmark(connectome, bursts: int = 200, warmup: int = 20, repeat
                  for lat in latencies_ms]
         for name, latency, factory in runs:
             if latency is None:
-                engine = BurstEngine(connectome)
+                engine = make_engine(connectome)
             else:
-                engine = HybridEngine(connectome,
-                                      lambda p, lat=latency, f=factory: f(p, lat),
-                                      partition=partition)
+                engine = make_engine(connectome, devices, device_factory=lambda p, lat=latency,
+                                     f=factory: f(p, lat))
             try:
                 times, fired, splits = timed_run(engine, injections, warmup, gap_ms / 1000.0)
             finally:
-                if hasattr(engine, 'close'):
-                    engine.close()
+                engine.close()
             if reference is None:
                 reference = fired
             entry = {'ms_p50': float(np.median(times) * 1e3),

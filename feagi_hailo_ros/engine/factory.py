@@ -27,6 +27,7 @@ class EngineConfig:
     device_timeout_ms: float = 1000.0    # a device burst slower than this falls back
     shared_device: bool = False          # hailo: share the chip (hailort.service)
     retry_bursts: int = 50               # bursts on the CPU before a device is reopened
+    prefetch: bool = True                # start the next burst's device jobs at once
 
     def __post_init__(self):
         """Refuse unknown devices and impossible counts with a readable reason."""
@@ -83,7 +84,7 @@ def make_engine(connectome, config: EngineConfig = EngineConfig(),
         device_factory, exported = _device_factory(device, connectome, plan, config)
     return HybridEngine(connectome, device_factory, plan=plan, exported=exported,
                         timeout_s=config.device_timeout_ms / 1000.0,
-                        retry_bursts=config.retry_bursts, log=log)
+                        retry_bursts=config.retry_bursts, log=log, prefetch=config.prefetch)
 
 
 def _device_factory(device: str, connectome, plan, config: EngineConfig):
