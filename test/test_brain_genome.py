@@ -4,7 +4,7 @@ import base64
 import json
 from pathlib import Path
 
-from feagi_hailo_ros.brain import build_connectome, load_genome
+from feagi_hailo_ros.brain import build_connectome, GenomeError, load_genome
 from feagi_hailo_ros.brain.ids import aliases, parse_area_id
 import pytest
 
@@ -21,6 +21,8 @@ def _raw_counts(path):
         if key.endswith('-cx-___bbx-i'):
             stem = key[:-len('___bbx-i')]
             area = stem[len('_____10c-'):-len('-cx-')]
+            if len(area) == 6 and area[0] not in 'cio_':    # FEAGI gives it the first byte c
+                area = 'c' + area[1:]
             n = blueprint.get(stem + '_n_cnt-i', 1)
             counts[area] = value * blueprint[stem + '___bby-i'] * blueprint[stem + '___bbz-i'] * n
     return counts
@@ -195,4 +197,34 @@ def test_roles_of_fixture_areas():
     assert roles['i__pro'] == ('input', 'pro') and roles['o__mot'] == ('output', 'mot')
     leak = load_genome(DATA / 'leak_test_1_23.json')
     assert leak.area('___pwr').role == 'core'          # its _group says IPU: the id wins
-    assert leak.area('C7Fexc').role == 'custom'
+    assert leak.area('c7Fexc').role == 'custom'         # C7Fexc: FEAGI's first byte c
+
+
+def test_area_ids_load_skip_or_refuse_as_feagi():
+    """12-char base64 and 6- or 8-byte ids load; others are skipped with their mappings.
+
+    A 6-byte custom id gets the first byte c; `_` ids must be core areas; non-ASCII counts
+    in bytes.
+    """
+    genome = load_genome(_genome({
+        'cabc00': {**_dims(1, 1, 1), 'cx-dstmap-d': {'c_avoid': [['projector', [1, 1, 1], 1,
+                                                                 False]],
+                                                     'xabcde': [['projector', [1, 1, 1], 1,
+                                                                 False]]}},
+        'c_avoid': _dims(1, 1, 1),                 # 7 bytes: skipped, the mapping dropped
+        'cabcd': _dims(1, 1, 1),                   # 5 bytes: skipped
+        'xabcde': _dims(2, 1, 1),                  # 6-byte custom: read as cabcde
+        'c\u00e9xyz': _dims(1, 1, 1),              # c + e-acute (2 bytes) + 3: 6 bytes, loads
+        'cpu_core': _dims(1, 1, 1),                # 8 bytes: loads
+        'Y3VzdG9tMDE=': _dims(1, 1, 1),            # base64 of custom01: loads
+    }, {'projector': {'type': 'functions', 'parameters': {}}}))
+    ids = [a.id for a in genome.areas]
+    assert sorted(ids) == sorted(['cabc00', 'cabcde', 'c\u00e9xyz', 'cpu_core', 'Y3VzdG9tMDE='])
+    assert [r.dst for r in genome.area('cabc00').mappings] == ['cabcde']
+    assert any("'c_avoid'" in w and '7-byte' in w for w in genome.warnings)
+    assert any("'xabcde' is read as 'cabcde'" in w for w in genome.warnings)
+    with pytest.raises(GenomeError, match="'_mydat' starts with .* no core area"):
+        load_genome(_genome({'_mydat': _dims(1, 1, 1)}))
+    assert load_genome(_genome({'_power': _dims(1, 1, 1)})).areas[0].core_kind == 'power'
+    with pytest.raises(GenomeError, match="'1abcde' becomes 'cabcde'"):
+        load_genome(_genome({'cabcde': _dims(1, 1, 1), '1abcde': _dims(1, 1, 1)}))

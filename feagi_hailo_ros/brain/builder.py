@@ -5,8 +5,6 @@ relations, no pairs generated) so that the memory estimate is checked before any
 is allocated and CSR offsets are known; the second generates pairs and writes them in place.
 """
 
-import base64
-import binascii
 from dataclasses import dataclass
 import os
 import time
@@ -16,6 +14,7 @@ from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_
                                               compact_indptr, Connectome, MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, Genome, load_genome, MappingRule
+from feagi_hailo_ros.brain.ids import decode_v2
 from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.brain.morphologies import (MorphologyError, PairBudgetError,
                                                 part_counts_grid, part_pairs, rule_parts,
@@ -216,14 +215,7 @@ def id_bytes(area_id: str) -> bytes:
     FEAGI 2.6 builds a source area's destinations in the byte order of these ids (a legacy
     custom id's 2.x id is its bytes padded with `_` to 8).
     """
-    if len(area_id) == 12:
-        try:
-            raw = base64.b64decode(area_id, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b''
-        if len(raw) == 8:
-            return raw
-    return area_id.encode('utf-8').ljust(8, b'_')
+    return decode_v2(area_id) or area_id.encode('utf-8').ljust(8, b'_')
 
 
 def _stopped_rules(genome: Genome, area: AreaSpec, warnings: List[str]) -> Set[int]:

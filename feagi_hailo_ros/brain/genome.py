@@ -5,6 +5,7 @@ default when it is missing; a gene written under another suffix is ignored with 
 naming the key (NEURON_MODEL §4-§5).
 """
 
+from dataclasses import replace
 import hashlib
 import json
 import math
@@ -16,7 +17,7 @@ from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome_types import (  # noqa: F401 - the genome's types, here too
     AreaSpec, builtin_morphologies, Genome, make_area, MappingRule, Morphology,
     MORPHOLOGY_TYPES)
-from feagi_hailo_ros.brain.ids import core_kind, parse_area_id
+from feagi_hailo_ros.brain.ids import core_kind, decode_v2, parse_area_id
 
 GENE_PREFIX = '_____10c-'
 
@@ -100,7 +101,10 @@ class _GenomeReader:
         morphologies = self.read_morphologies(self.raw.get('neuron_morphologies', {}))
         morphologies.update(builtin_morphologies())
         genes = self.group_genes(blueprint)
-        areas = [self.read_area(area_id, area_genes) for area_id, area_genes in genes.items()]
+        renamed, skipped = self.check_ids(list(genes))
+        areas = [self.read_area(renamed.get(area_id, area_id), area_genes)
+                 for area_id, area_genes in genes.items() if area_id not in skipped]
+        areas = [self.retarget(area, renamed, skipped) for area in areas]
         if not areas:
             self.fail(f"the blueprint holds no cortical area (no '{GENE_PREFIX}<area>-cx-<gene>-"
                       "<type>' genes): a brain needs at least one")
@@ -111,6 +115,52 @@ class _GenomeReader:
                       source=self.source, content_hash=content_hash(self.raw),
                       title=str(self.raw.get('genome_title') or self.raw.get('genome_id') or ''),
                       physiology=physiology if isinstance(physiology, dict) else {})
+
+    def check_ids(self, area_ids: List[str]) -> Tuple[Dict[str, str], set]:
+        """Which ids load as FEAGI 2.6 loads them: ({old: new} renamed, {skipped}).
+
+        A 12-character base64 id, or an id of 6 or 8 UTF-8 bytes, loads; any other is skipped
+        (warning; mappings to it are dropped). A 6- or 8-byte id starting with `_` that is not
+        a core area refuses the genome. A 6-byte custom id gets `c` as its first byte
+        (`xabcde` -> `cabcde`); two areas that become one id refuse the genome.
+        """
+        renamed: Dict[str, str] = {}
+        skipped = set()
+        for area_id in area_ids:
+            if decode_v2(area_id) is not None:
+                continue
+            size = len(area_id.encode('utf-8'))
+            if size not in (6, 8):
+                self.warn(f'area {area_id!r}: a {size}-byte id is neither 6 nor 8 bytes nor a '
+                          '2.x base64 id: FEAGI 2.6 skips the area and the mappings to it')
+                skipped.add(area_id)
+            elif area_id.startswith('_'):
+                if core_kind(area_id) is None:
+                    self.fail(f'area id {area_id!r} starts with "_" but is no core area (FEAGI '
+                              '2.6 refuses the genome: not a core cortical type)', area_id)
+            elif size == 6 and parse_area_id(area_id).role not in ('input', 'output') and \
+                    not area_id.startswith('c'):
+                renamed[area_id] = 'c' + area_id.encode('utf-8')[1:].decode('utf-8', 'replace')
+        final = [renamed.get(a, a) for a in area_ids if a not in skipped]
+        for old, new in renamed.items():
+            if final.count(new) > 1:
+                self.fail(f'area {old!r} becomes {new!r} (FEAGI 2.6 gives a 6-byte custom id the '
+                          f'first byte c), which another area already has', old)
+            self.warn(f'area {old!r} is read as {new!r} (FEAGI 2.6 gives a 6-byte custom id '
+                      'the first byte c)')
+        return renamed, skipped
+
+    def retarget(self, area: AreaSpec, renamed: Dict[str, str], skipped: set) -> AreaSpec:
+        """The area with its rules pointed at renamed ids and the rules to skipped ids gone."""
+        if not renamed and not skipped:
+            return area
+        rules = [replace(r, dst=renamed.get(r.dst, r.dst)) for r in area.mappings
+                 if r.dst not in skipped]
+        dropped = sorted({r.dst for r in area.mappings if r.dst in skipped})
+        if dropped:
+            self.warn(f'area {area.id!r}: mappings to {", ".join(map(repr, dropped))} dropped '
+                      '(the area is skipped)')
+        return replace(area, mappings=tuple(rules))
 
     def read_morphologies(self, table: Any) -> Dict[str, Morphology]:
         if not isinstance(table, dict):
