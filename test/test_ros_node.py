@@ -75,6 +75,7 @@ def test_lifecycle_configure_activate_deactivate_cleanup(harness):
 
     bursts_before = node.burst_stats().bursts
     assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    spin_until(executor, lambda: False, 0.3)   # messages sent before it may still arrive
     probe.clear()
     spin_until(executor, lambda: False, 0.3)
     assert node.burst_stats().bursts == bursts_before  # the timer stopped
