@@ -43,12 +43,17 @@ def test_device_currents_fire_exactly_as_propagation(seed, form):
     model, injections = integer_brain(seed)
     n = model.n_neurons
     lo, hi = split_range(n, 2)[1]
-    plain, hybrid = BurstEngine(model), BurstEngine(model)
+    plain, hybrid, split = BurstEngine(model), BurstEngine(model), BurstEngine(model)
     reached = zero_current = 0
     for idx, pot in injections:
-        plain.inject_indices(idx, pot)
-        hybrid.inject_indices(idx, pot)
+        for engine in (plain, hybrid, split):
+            engine.inject_indices(idx, pot)
         expected = plain.burst().copy()
+        split.begin_burst()                 # the candidates host propagation makes
+        split.propagate(0, n)
+        want_candidates = split.candidates()
+        split.update(0, n)
+        split.end_burst()
         dev_idx, dev_val = device_result(hybrid, lo, hi)     # before the burst, as a device
         hybrid.begin_burst()
         hybrid.propagate(0, lo)
@@ -66,6 +71,8 @@ def test_device_currents_fire_exactly_as_propagation(seed, form):
                 hybrid.add_current_grid(first, 2, grid[first - lo::2], reach[first - lo::2])
         else:
             hybrid.add_current_grid(lo, 1, grid, reach if form == 'grid_reach' else None)
+        if form != 'grid':                  # every reached target is a candidate, no more
+            assert np.array_equal(hybrid.candidates(lo, hi), want_candidates[lo:hi])
         hybrid.update(lo, hi)
         got = hybrid.end_burst()
         missed = form == 'grid' and bool(np.any(dev_val == 0))
