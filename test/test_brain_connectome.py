@@ -144,7 +144,7 @@ def test_mapping_pairs_regenerate_exactly_the_csr(tmp_path, name):
     ([0, 1], [0], [1], 'offsets'),
     ([0, 2, 1], [0], [1], 'non-decreasing'),
     ([0, 1, 1], [5], [1], 'outside'),
-    ([0, 1, 1], [1], [300], '-255..255'),
+    ([0, 1, 1], [1], [np.nan], 'finite'),
 ])
 def test_from_arrays_refuses_inconsistent_arrays(indptr, target, weight, text):
     with pytest.raises(ValueError, match=text):
@@ -159,3 +159,13 @@ def test_cache_path_under_home_cache_by_default(monkeypatch, tmp_path):
     assert path == cache_path(genome)
     assert path.startswith(str(tmp_path / '.cache' / 'feagi_hailo_ros'))
     assert genome.content_hash[:32] in path
+
+
+def test_weights_are_kept_as_written_compact_when_integers():
+    """No 255 cap, no truncation: 300 stays int16; 2.7 makes the weights float32."""
+    ints = Connectome.from_arrays([make_area('cabc00', (2, 1, 1))], [0, 1, 1], [1], [-300])
+    assert ints.syn_weight.dtype == np.int16 and ints.syn_weight.tolist() == [-300]
+    floats = Connectome.from_arrays([make_area('cabc00', (2, 1, 1))], [0, 2, 2], [1, 0],
+                                    [2.7, 40000])
+    assert floats.syn_weight.dtype == np.float32
+    assert floats.syn_weight.tolist() == [np.float32(2.7), 40000.0]

@@ -104,7 +104,7 @@ def test_rules_as_arrays_and_objects_read_the_same():
          'synaptic_delay_bursts': 1}]}}, 'cdef00': _dims()}, morph))
     rules = as_array.area('cabc00').mappings
     assert rules == as_object.area('cabc00').mappings
-    assert rules[0].weight == -2 and rules[0].morphology_scalar == (1, 2, 3)
+    assert rules[0].weight == -2.5 and rules[0].morphology_scalar == (1, 2, 3)
     assert rules[1].ltd_multiplier == 4 and rules[1].plasticity_window == 5
 
 

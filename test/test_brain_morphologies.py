@@ -210,7 +210,8 @@ def test_neurons_per_voxel_all_send_only_last_receives():
     assert c.receiving_mask().sum() == 2 + 2
 
 
-def test_weight_sign_truncation_duplicates_and_psp():
+def test_weights_and_psp_as_written_and_duplicates():
+    """float32 weights and psp as written: no 255 cap, no truncation (NEURON_MODEL §4)."""
     vec0 = {'same': {'type': 'vectors', 'parameters': {'vectors': [[0, 0, 0]]}}}
     c = build_connectome(genome({
         'cabc00': ((1, 1, 1), {'cdst00': [rule('same', 300), rule('same', -2.7),
@@ -220,10 +221,13 @@ def test_weight_sign_truncation_duplicates_and_psp():
         'cfra00': ((1, 1, 1), {}, {'nx-pstcr_-f': 2.9}),
         'cdst00': ((1, 1, 1), {})}, vec0))
     # duplicates are never merged: four synapses to the same target, in rule order
-    assert [t[4] for t in targets_of(c, 'cabc00', 0, 0, 0)] == [255, -2, 0, 255]
+    assert [t[4] for t in targets_of(c, 'cabc00', 0, 0, 0)] == [
+        300.0, np.float32(-2.7), 0.5, 300.0]
+    assert c.syn_weight.dtype == np.float32           # fractional weights: float32
     assert c.out_degree()[c.area_start[c.area_index('cabc00')]] == 4
-    psp = dict(zip((a.id for a in c.areas), c.area_psp_u8().tolist()))
-    assert (psp['cabc00'], psp['cneg00'], psp['cfra00'], psp['cdst00']) == (255, 0, 2, 1)
+    psp = dict(zip((a.id for a in c.areas), c.area_psp().tolist()))
+    assert (psp['cabc00'], psp['cneg00'], psp['cfra00'], psp['cdst00']) == (
+        300.0, -5.0, np.float32(2.9), 1.0)
 
 
 def test_synapse_order_rules_in_genome_order_then_morphology_order():
@@ -386,5 +390,6 @@ def test_hand_counted_example_genome_file():
     assert (c.n_neurons, c.n_synapses) == (expected['neurons'], expected['synapses'])
     assert counts(c) == {tuple(m[:3]): m[3] for m in expected['mappings']}   # summed over rules
     assert sum("'expander_x'" in w for w in c.warnings) == 1
-    assert [t[4] for t in targets_of(c, 'cwsrc0', 0, 0, 0)] == [255, -2, 0, 255]
+    assert [t[4] for t in targets_of(c, 'cwsrc0', 0, 0, 0)] == [
+        300.0, np.float32(-2.7), 0.5, 300.0]                  # as written (float32)
     assert targets_of(c, 'c18x00', 9, 0, 0) == [('c14x00', 7, 0, 0, 1)]

@@ -11,7 +11,8 @@ import time
 from typing import Callable, Dict, List, Optional, Set, Union
 
 from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path,  # noqa
-                                              compact_indptr, Connectome, MappingInfo)
+                                              compact_indptr, compact_weights, Connectome,
+                                              MappingInfo)
 from feagi_hailo_ros.brain.errors import GenomeError
 from feagi_hailo_ros.brain.genome import AreaSpec, Genome, load_genome, MappingRule
 from feagi_hailo_ros.brain.ids import decode_v2
@@ -23,7 +24,7 @@ import numpy as np
 
 ProgressFn = Callable[[str, int, int], None]
 _BYTES_PER_NEURON = 2 + 8        # neuron_area uint16 + indptr (int64 while building)
-_BYTES_PER_SYNAPSE = 4 + 2       # syn_target uint32 + syn_weight int16
+_BYTES_PER_SYNAPSE = 4 + 4       # syn_target uint32 + syn_weight (int16, or float32)
 _BYTES_PER_AXIS_PAIR = 8 + 8     # a per-axis relation's source and destination int64
 
 
@@ -87,7 +88,8 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
         np.cumsum(per_neuron, out=indptr[area_start[a] + 1:area_start[a + 1] + 1])
         indptr[area_start[a] + 1:area_start[a + 1] + 1] += indptr[area_start[a]]
     syn_target = np.empty(synapses, dtype=np.uint32)
-    syn_weight = np.empty(synapses, dtype=np.int16)
+    weights = [r.rule.weight for r in rules]
+    syn_weight = np.empty(synapses, dtype=compact_weights(np.array(weights or [0.0])).dtype)
 
     filled = [np.zeros(area.dims, dtype=np.int64) for area in areas]
     done = 0

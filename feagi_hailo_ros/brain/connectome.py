@@ -2,7 +2,8 @@
 
 Where the neurons lie (areas, voxels, the receiving neuron of a voxel) is the brain's
 `layout` (brain.layout.AreaLayout); coordinates are derived, not stored. Synapses are CSR by
-source: `syn_indptr`, `syn_target` (uint32), `syn_weight` (int16, signed); psp is per area.
+source: `syn_indptr`, `syn_target` (uint32), `syn_weight` (signed: int16 when every weight is
+an integer that fits, else float32 as FEAGI holds them); psp is per area.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -18,7 +19,7 @@ from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
 import numpy as np
 
 # Bump when the builder's output for a given genome changes: cached files are then rebuilt.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 FILE_MAGIC = b'FEAGIHC1'
 FILE_VERSION = 1
 _ALIGN = 64
@@ -33,7 +34,7 @@ class MappingInfo:
     dst: str
     morphology: str
     synapses: int
-    weight: int = 1
+    weight: float = 1.0
     rule_index: int = 0          # index of the rule in the source area's `mappings`
     morphology_type: str = ''
     note: str = ''               # e.g. 'unknown function: no synapses'
@@ -83,10 +84,11 @@ class Connectome:
             raise ValueError(f'syn_indptr must be {n + 1} non-decreasing offsets from 0')
         if target.size and (target.min() < 0 or target.max() >= n):
             raise ValueError(f'syn_target holds neuron indices outside 0..{n - 1}')
-        if weight.size and (weight.min() < -255 or weight.max() > 255):
-            raise ValueError('syn_weight must lie in -255..255 (signed u8 weights)')
+        if weight.size and not np.all(np.isfinite(weight)):
+            raise ValueError('syn_weight must be finite')
+        weight = compact_weights(weight)
         return cls(areas, compact_indptr(indptr), np.ascontiguousarray(target, np.uint32),
-                   np.ascontiguousarray(weight, np.int16), mappings, **kwargs)
+                   weight, mappings, **kwargs)
 
     @classmethod
     def from_synapse_list(cls, areas: Sequence[AreaSpec], sources: ArrayLike,
@@ -109,8 +111,9 @@ class Connectome:
         if self.syn_target.shape != (s,) or self.syn_weight.shape != (s,):
             raise ValueError(f'syn_target/syn_weight must hold {s} synapses '
                              f'(got {self.syn_target.shape}, {self.syn_weight.shape})')
-        if self.syn_target.dtype != np.uint32 or self.syn_weight.dtype != np.int16:
-            raise ValueError('syn_target must be uint32 and syn_weight int16')
+        if self.syn_target.dtype != np.uint32 or self.syn_weight.dtype not in (np.int16,
+                                                                               np.float32):
+            raise ValueError('syn_target must be uint32 and syn_weight int16 or float32')
 
     # ---- sizes --------------------------------------------------------------------------
     @property
@@ -202,9 +205,9 @@ class Connectome:
         return np.concatenate(sources), np.concatenate(targets)
 
     # ---- per-neuron values derived from the areas ---------------------------------------
-    def area_psp_u8(self) -> np.ndarray:
-        """Psp per area, uint8[A], as FEAGI stores it: trunc(clamp(pstcr_, 0, 255))."""
-        return np.array([a.psp_u8 for a in self.areas], dtype=np.uint8)
+    def area_psp(self) -> np.ndarray:
+        """float32[A]: each area's psp as FEAGI holds it (pstcr_ as written)."""
+        return np.array([a.psp for a in self.areas], dtype=np.float32)
 
     def out_degree(self) -> np.ndarray:
         """Synapses leaving each neuron (FEAGI's psp divisor n before psp_uniform)."""
@@ -337,6 +340,18 @@ def cache_path(genome) -> str:
 
 def _aligned(size: int) -> int:
     return (size + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+def compact_weights(weights: ArrayLike) -> np.ndarray:
+    """Synapse weights as stored: int16 when all are integers in its range, else float32."""
+    w = np.asarray(weights)
+    as_f32 = w.astype(np.float32)
+    if w.dtype == np.int16 or (as_f32.size and np.all(np.trunc(as_f32) == as_f32)
+                               and np.abs(as_f32).max() <= np.iinfo(np.int16).max):
+        return np.ascontiguousarray(as_f32, dtype=np.int16)
+    if not as_f32.size:
+        return np.zeros(0, np.int16)
+    return np.ascontiguousarray(as_f32)
 
 
 def compact_indptr(indptr: np.ndarray) -> np.ndarray:

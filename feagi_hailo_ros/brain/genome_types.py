@@ -5,11 +5,11 @@
 """
 
 from dataclasses import dataclass, field
-import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from feagi_hailo_ros.brain.ids import parse_area_id
 from feagi_hailo_ros.brain.layout import find_area
+import numpy as np
 
 MORPHOLOGY_TYPES = ('vectors', 'patterns', 'functions', 'composite')
 _ANY = ['*', '*', '*']
@@ -45,9 +45,9 @@ class MappingRule:
     synaptic_delay: int = 1
 
     @property
-    def weight(self) -> int:
-        """Signed synaptic weight: sign of the multiplier times min(255, trunc(|multiplier|))."""
-        magnitude = min(255, int(math.trunc(abs(self.psc_multiplier))))
+    def weight(self) -> float:
+        """Signed synaptic weight: float32(|multiplier|) as written (no cap), its sign."""
+        magnitude = float(np.float32(abs(self.psc_multiplier)))
         return -magnitude if self.psc_multiplier < 0 else magnitude
 
 
@@ -97,11 +97,6 @@ class AreaSpec:
     def neurons(self) -> int:
         """Number of neurons x*y*z*n (FEAGI creates n per voxel)."""
         return self.voxels * self.neurons_per_voxel
-
-    @property
-    def psp_u8(self) -> int:
-        """The psp as FEAGI stores it: trunc(clamp(pstcr_, 0, 255))."""
-        return int(math.trunc(min(255.0, max(0.0, float(self.psp)))))
 
     @property
     def is_core(self) -> bool:

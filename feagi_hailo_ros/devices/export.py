@@ -95,7 +95,7 @@ def report_quant(path: str) -> Dict[str, dict]:
 
 def source_factors(connectome) -> np.ndarray:
     """float32[N]: the static per-neuron input value psp/out-degree (psp when uniform)."""
-    psp = connectome.area_psp_u8().astype(np.float32)
+    psp = connectome.area_psp()
     area = np.asarray(connectome.neuron_area).astype(np.int64)
     uniform = np.array([a.psp_uniform for a in connectome.areas], dtype=bool)[area]
     degree = connectome.out_degree().astype(np.float32)

@@ -92,7 +92,7 @@ def pair_synapses(connectome) -> Dict[Tuple[int, int], PairSynapses]:
         degree = np.diff(indptr[lo:hi + 1])
         src_local = np.repeat(np.arange(hi - lo, dtype=np.int64), degree)
         target = np.asarray(connectome.syn_target[s0:s1], dtype=np.int64)
-        weight = np.asarray(connectome.syn_weight[s0:s1], dtype=np.int64)
+        weight = np.asarray(connectome.syn_weight[s0:s1], dtype=np.float64)
         tgt_area = dst_area_of[target].astype(np.int64)
         uneven = ''
         if n_src > 1:
@@ -109,6 +109,8 @@ def pair_synapses(connectome) -> Dict[Tuple[int, int], PairSynapses]:
             n_dst = connectome.areas[b].neurons_per_voxel
             dst_local = target[sel] - starts[b]
             problem = uneven
+            if np.any(np.trunc(weight[sel]) != weight[sel]):
+                problem = 'fractional weights: an integer device graph would not be exact'
             if n_dst > 1 and np.any(dst_local % n_dst != n_dst - 1):
                 problem = 'synapses reach neurons other than the last of a voxel'
             src_vox = src_local[sel] // n_src

@@ -198,19 +198,26 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
                 rounded = math.floor(abs(v) + 0.5)
                 if v < 0:
                     rounded = -rounded
-                src_psp = np.int32(min(255.0, max(0.0, rounded)))
+                src_psp = np.float32(min(255.0, max(0.0, rounded)))
             else:
-                src_psp = np.int32(psp[area])
+                src_psp = np.float32(psp[area])
             divisor = _ONE if psp_uniform[area] else np.float32(
                 np.int64(degree_indptr[src + 1]) - np.int64(degree_indptr[src]))
-            if full and divisor == _ONE:
+            if src_psp == _ZERO:
+                # every contribution is 0, but w * 0.0 is -0.0 for w < 0 and -0.0 would
+                # leave a target marked as no candidate: add +0.0 (it is reached)
+                for k in range(begin, end):
+                    t = target[k]
+                    if full or (t >= lo and t < hi):
+                        fcl_input[t] += _ZERO
+            elif full and divisor == _ONE:
                 for k in range(np.uint64(begin), np.uint64(end)):
-                    fcl_input[np.uint64(target[k])] += np.float32(np.int32(weight[k]) * src_psp)
+                    fcl_input[np.uint64(target[k])] += np.float32(weight[k]) * src_psp
             else:
                 for k in range(begin, end):
                     t = target[k]
                     if full or (t >= lo and t < hi):
-                        fcl_input[t] += np.float32(np.int32(weight[k]) * src_psp) / divisor
+                        fcl_input[t] += (np.float32(weight[k]) * src_psp) / divisor
 
 
 @njit(nogil=True, cache=True)

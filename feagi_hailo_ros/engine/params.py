@@ -19,7 +19,7 @@ AREA_FIELDS = {
     'refractory': np.uint16,
     'consecutive_limit': np.uint16,     # 0 = unlimited
     'snooze': np.uint16,
-    'psp': np.int32,                    # trunc(clamp(pstcr_, 0, 255))
+    'psp': np.float32,                  # pstcr_ as written (float32, no clamp)
     'psp_uniform': np.uint8,
     'mp_charge_accumulation': np.uint8,
     'mp_driven_psp': np.uint8,
@@ -74,8 +74,8 @@ class NeuronParams:
                     power_neurons: Sequence[int] = ()) -> 'NeuronParams':
         """Build parameters from per-area genes (scalars broadcast to every area).
 
-        Genes are converted as FEAGI does (NEURON_MODEL §4): leak clamped to 0..1, psp truncated
-        and clamped to 0..255, snooze truncated. `excitability_id` defaults to 7 + index.
+        Genes are converted as FEAGI does (NEURON_MODEL §4): leak clamped to 0..1, psp float32
+        as written, snooze truncated. `excitability_id` defaults to 7 + index.
         """
         start = np.asarray(area_start, dtype=np.int64)
         if start.ndim != 1 or start.size < 2 or start[0] != 0 or np.any(np.diff(start) < 0):
@@ -129,7 +129,7 @@ class NeuronParams:
             refractory=counters['refractory'].astype(np.uint16),
             consecutive_limit=counters['consecutive_limit'].astype(np.uint16),
             snooze=counters['snooze'].astype(np.uint16),
-            psp=np.trunc(np.clip(per_area('psp', psp), 0, 255)).astype(np.int32),
+            psp=per_area('psp', psp).astype(np.float32),
             psp_uniform=per_area('psp_uniform', psp_uniform).astype(bool).astype(np.uint8),
             mp_charge_accumulation=per_area('mp_charge_accumulation', mp_charge_accumulation)
             .astype(bool).astype(np.uint8),

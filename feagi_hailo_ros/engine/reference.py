@@ -78,16 +78,16 @@ class ReferenceEngine:
         for src, fired_v in zip(self.prev_fired, self.prev_fired_potential):   # 4. spikes
             area = int(self._area_of[src])
             if params.mp_driven_psp[area]:
-                psp = driven_psp(fired_v)
+                psp = F32(driven_psp(fired_v))
                 self.rule_hits['mp_driven_psp'] += 1
             else:
-                psp = int(params.psp[area])
+                psp = F32(params.psp[area])
             divisor = F32(1.0) if params.psp_uniform[area] else \
                 F32(int(syn.indptr[src + 1]) - int(syn.indptr[src]))   # n: out-degree
             self.rule_hits['psp_divided' if divisor != 1 else 'psp_undivided'] += 1
             for k in range(int(syn.indptr[src]), int(syn.indptr[src + 1])):
                 target = int(syn.target[k])
-                contribution = F32(int(syn.weight[k]) * psp) / divisor
+                contribution = F32(F32(syn.weight[k]) * psp) / divisor
                 fcl[target] = fcl.get(target, F32(0.0)) + contribution
         return fcl
 
