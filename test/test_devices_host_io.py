@@ -207,12 +207,14 @@ def test_malformed_device_grids_are_refused_with_the_output_name():
         grid = good.copy()
         grid[7] = bad
         with pytest.raises(DeviceError, match=f"'cur_3': {why} is NaN, infinite or outside"):
-            io.target_grid({'cur_3': grid, 'reach_3': good}, target)
+            io.checked_grids({'cur_3': grid, 'reach_3': good})
+        problem = io.value_problem(0, io.target_grid({'cur_3': grid, 'reach_3': good}, target))
+        assert problem is not None and problem.reason.startswith('bad result: cur_3')
     edge = good.copy()
     edge[[0, 1]] = (-64.0, 63.5)
-    io.target_grid({'cur_3': edge, 'reach_3': np.full(voxels, 255, np.float32)}, target)
+    io.checked_grids({'cur_3': edge, 'reach_3': np.full(voxels, 255, np.float32)})
     with pytest.raises(DeviceError, match="'reach_3': value -1"):
-        io.target_grid({'cur_3': good, 'reach_3': np.full(voxels, -1, np.float32)}, target)
+        io.checked_grids({'cur_3': good, 'reach_3': np.full(voxels, -1, np.float32)})
     engine = BurstEngine(c)
     with pytest.raises(RuntimeError, match='outside a burst'):
         engine.add_current_grid(0, 1, good)

@@ -173,9 +173,9 @@ class PartitionIO:
         engine's synapses address it); `current` and `reach` (None when the export derives
         reach from the current) are flat float32 views in the host order. A device result
         is checked, not trusted: a missing grid, one whose shape is not the area's (X, Y, Z)
-        (or flat voxel count), whose dtype is not floating point, or with a value that is
-        NaN, infinite or outside the output's quantised range is refused (DeviceError
-        naming the output and the reason).
+        (or flat voxel count) or whose dtype is not floating point is refused here
+        (DeviceError naming the output and the reason); its values are checked by
+        `value_problem` just before they are used (the pass that reads them anyway).
         """
         current = self._checked(outputs, target['current'], target)
         reach = None
@@ -194,15 +194,36 @@ class PartitionIO:
         if grid.shape not in (target['dims'], (target['voxels'],)):
             raise _bad_output(name, f'shape {grid.shape}, expected the area dims '
                                     f'{target["dims"]} ({target["voxels"]} voxels)')
-        flat = np.ascontiguousarray(grid, dtype=np.float32).reshape(-1)
-        if flat.size:
+        return np.ascontiguousarray(grid, dtype=np.float32).reshape(-1)
+
+    def value_problem(self, k: int, grid: Grid) -> Optional[DeviceError]:
+        """Why target k's grid (from `target_grid`) must not be used, or None.
+
+        A value that is NaN, infinite or outside the output's quantised range is a bad
+        result (DeviceError naming the output, the value and the range).
+        """
+        target = self.targets[k]
+        for name, values in ((target['current'], grid[2]), (target['reach'], grid[3])):
+            if values is None:
+                continue
+            if not values.size:
+                continue
             low, high = target['limits'][name]
-            least, most = float(flat.min()), float(flat.max())   # NaN propagates
+            least, most = float(values.min()), float(values.max())   # NaN propagates
             if not (low <= least and most <= high):
                 bad = least if not low <= least else most
-                raise _bad_output(name, f'value {bad:g} is NaN, infinite or outside the '
-                                        f'quantised range [{low:g}, {high:g}]')
-        return flat
+                return _bad_output(name, f'value {bad:g} is NaN, infinite or outside the '
+                                         f'quantised range [{low:g}, {high:g}]')
+        return None
+
+    def checked_grids(self, outputs: Dict[str, np.ndarray]) -> List[Grid]:
+        """Every target's grid with its values checked (raises the first bad result)."""
+        grids = [self.target_grid(outputs, target) for target in self.targets]
+        for k, grid in enumerate(grids):
+            problem = self.value_problem(k, grid)
+            if problem is not None:
+                raise problem
+        return grids
 
 
 def output_limits(spec: dict) -> Tuple[float, float]:

@@ -4,7 +4,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 import enum
 import threading
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 
 class JobState(enum.Enum):
@@ -36,6 +36,7 @@ class DeviceJob:
         self.begun = threading.Event()
         self.grids: Optional[list] = None
         self.error: Optional[BaseException] = None
+        self.bad: List[BaseException] = []     # bad values found as targets were applied
         self.timing: Dict[str, float] = {}
         self.future: Optional[Future] = None
 

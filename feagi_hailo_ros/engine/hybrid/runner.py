@@ -152,9 +152,7 @@ class DeviceRunner:
         self.device.upload(self.exported)
         empty = np.zeros(0, np.int64)
         grids = self.io.inputs(empty, np.zeros(0, np.float32), 0)
-        outputs = self.device.warm_up(grids)
-        for target in self.io.targets:
-            self.io.target_grid(outputs, target)
+        self.io.checked_grids(self.device.warm_up(grids))
         self.first_job = True
         return time.perf_counter() - started
 
@@ -200,12 +198,12 @@ class DeviceRunner:
 
     # ---- jobs -------------------------------------------------------------------------
     def launch(self, previous_fired: Callable[[], Tuple[np.ndarray, np.ndarray]],
-               apply_share: Callable[['DeviceRunner', list], None]) -> None:
+               apply_share: Callable[['DeviceRunner', DeviceJob], None]) -> None:
         """Submit the device job for the engine's previous fired set (its only input).
 
         Its input grids were filled during the burst that fired it when that burst filled
         them all (`valid_buffer`); otherwise the worker fills the grid set not being filled.
-        `apply_share(runner, grids)` applies the worker's share of the updates.
+        `apply_share(runner, job)` applies the worker's share of the updates.
         """
         job = DeviceJob()
         if self.valid_buffer is not None:
@@ -218,7 +216,7 @@ class DeviceRunner:
         self.pending = job
 
     def _run_job(self, job: DeviceJob, grids: Optional[InputGrids], full: Optional[tuple],
-                 apply_share: Callable[['DeviceRunner', list], None]) -> None:
+                 apply_share: Callable[['DeviceRunner', DeviceJob], None]) -> None:
         """Worker: inference on the input grids, checked output grids; then its share.
 
         `grids` were filled during the previous burst; otherwise `full` = (fired,
@@ -247,7 +245,7 @@ class DeviceRunner:
         if not job.claim(JobState.WORKER):
             return
         t3 = time.perf_counter()
-        apply_share(self, job.grids)
+        apply_share(self, job)
         job.timing['worker_targets_s'] = time.perf_counter() - t3
 
     def collect(self, burst: int) -> Tuple[Optional[list], float]:

@@ -185,8 +185,9 @@ class HybridEngine:
             t0 = time.perf_counter()
             self._run_cpu_partition()
             timing.cpu_partition_s = time.perf_counter() - t0
-            sharing, done_jobs = self._apply_device_results(timing)
+            sharing, applied = self._apply_device_results(timing)
             self._finish_worker_shares(sharing, timing)
+            self._fault_bad_results(applied)
             result = self.engine.end_burst()
             self._rotate_input_buffers()
             if self.prefetch:
@@ -197,7 +198,7 @@ class HybridEngine:
             raise
         timing.total_s = time.perf_counter() - t_start
         timing.host_s = timing.total_s - timing.wait_s
-        for job in done_jobs:
+        for _, job in applied:
             for key, value in job.timing.items():
                 setattr(timing, key, getattr(timing, key) + value)
         self.last_timing = timing
@@ -226,24 +227,25 @@ class HybridEngine:
                 self._update(lo, hi)
 
     def _apply_device_results(self, timing: BurstTiming
-                              ) -> Tuple[List[Tuple[DeviceRunner, DeviceJob]], List[DeviceJob]]:
+                              ) -> Tuple[List[Tuple[DeviceRunner, DeviceJob]],
+                                         List[Tuple[DeviceRunner, DeviceJob]]]:
         """Each device partition: its grids into the main thread's targets, or the CPU.
 
         Returns the jobs whose worker share is still to be joined, and the jobs collected.
         """
         sharing: List[Tuple[DeviceRunner, DeviceJob]] = []
-        done_jobs: List[DeviceJob] = []
+        applied: List[Tuple[DeviceRunner, DeviceJob]] = []
         for runner in self.runners:
             grids = None
             if runner.pending is not None:
                 grids, waited = runner.collect(self.engine.burst_count)
                 timing.wait_s += waited
-                done_jobs.append(runner.pending)
+                applied.append((runner, runner.pending))
             job, runner.pending = runner.pending, None
             if grids is not None:
                 t_apply = time.perf_counter()
                 mine = [k for k in range(len(grids)) if k not in runner.worker_share]
-                self._apply(runner, grids, mine)
+                self._apply(runner, job, mine)
                 timing.device_targets_s += time.perf_counter() - t_apply
                 if runner.worker_share:
                     sharing.append((runner, job))
@@ -251,7 +253,7 @@ class HybridEngine:
                 for lo, hi in runner.ranges:
                     self.engine.propagate(lo, hi, runner.full_syn, sources=runner.full_sources)
                     self._update(lo, hi)
-        return sharing, done_jobs
+        return sharing, applied
 
     def _finish_worker_shares(self, sharing: List[Tuple[DeviceRunner, DeviceJob]],
                               timing: BurstTiming) -> None:
@@ -259,7 +261,7 @@ class HybridEngine:
         for runner, job in sharing:
             if job.claim(JobState.MAIN) or job.state is JobState.DECLINED:
                 t_apply = time.perf_counter()      # the worker has not started it
-                self._apply(runner, job.grids, runner.worker_share)
+                self._apply(runner, job, runner.worker_share)
                 timing.device_targets_s += time.perf_counter() - t_apply
             else:
                 t_join = time.perf_counter()
@@ -303,26 +305,39 @@ class HybridEngine:
                 runner.filled.append(runner.io.fill_range(runner.fill_buffer, lo, hi, fired,
                                                           potentials))
 
-    def _apply_worker_share(self, runner: DeviceRunner, grids: list) -> None:
+    def _apply_worker_share(self, runner: DeviceRunner, job: DeviceJob) -> None:
         """Worker thread: its share of the targets, in its own engine slot."""
-        self._apply(runner, grids, runner.worker_share, runner.slot)
+        self._apply(runner, job, runner.worker_share, runner.slot)
 
-    def _apply(self, runner: DeviceRunner, grids: list, which, slot: int = 0) -> None:
+    def _apply(self, runner: DeviceRunner, job: DeviceJob, which, slot: int = 0) -> None:
         """Add targets' device currents (dense grids) and update them (host rules).
 
-        `which` are indices into the partition's targets. Synapses of the partition's
-        pairs that stay on the CPU (residual) are propagated into the range first; the
-        grid then goes in with `add_current_grid` (after this burst's injections; reached
-        voxels with a zero net current become candidates).
+        `which` are indices into the partition's targets. Each grid's values are checked
+        first (`PartitionIO.value_problem`: the pass reads what the add reads next, from
+        cache); a bad one is recorded in `job.bad` and that target is integrated on the CPU
+        this burst. Synapses of the partition's pairs that stay on the CPU (residual) are
+        propagated into the range; the grid then goes in with `add_current_grid` (after this
+        burst's injections; reached voxels with a zero net current become candidates).
         """
         eng = self.engine
         for k in which:
             lo, hi = runner.io.targets[k]['lo'], runner.io.targets[k]['hi']
-            if runner.residual_syn is not None:
-                eng.propagate(lo, hi, runner.residual_syn, slot=slot,
-                              sources=runner.residual_sources)
-            eng.add_current_grid(*grids[k])
+            problem = runner.io.value_problem(k, job.grids[k])
+            if problem is not None:
+                job.bad.append(problem)
+                eng.propagate(lo, hi, runner.full_syn, slot=slot, sources=runner.full_sources)
+            else:
+                if runner.residual_syn is not None:
+                    eng.propagate(lo, hi, runner.residual_syn, slot=slot,
+                                  sources=runner.residual_sources)
+                eng.add_current_grid(*job.grids[k])
             self._update(lo, hi, slot)
+
+    def _fault_bad_results(self, applied: List[Tuple[DeviceRunner, DeviceJob]]) -> None:
+        """A job with a bad value is a fault of its device (its targets ran on the CPU)."""
+        for runner, job in applied:
+            if job.bad:
+                runner.fault(job.bad[0], 'error', self.engine.burst_count)
 
     def _drop_prefetched(self) -> None:
         """Forget device jobs started for a fired set that is no longer the previous one."""
