@@ -30,6 +30,7 @@ whatever the verdicts (a benchmark).
 
 import argparse
 import collections
+import gc
 import importlib.util
 import json
 import math
@@ -82,6 +83,72 @@ def usage() -> Dict[str, float]:
     return {'rss_mb': rss_kb / 1024.0, 'threads': threading.active_count(),
             'os_threads': len(os.listdir('/proc/self/task')),
             'fds': len(os.listdir('/proc/self/fd'))}
+
+
+class CpuMeter:
+    """Cores busy since the last reading: this process (and `pids`), and all other processes.
+
+    Other processes on the machine take cores from the bursts; their share per window says
+    how much of a window's p99 is the host's noise rather than the soak's own drift.
+    """
+
+    def __init__(self, pids: Tuple[int, ...] = ()):
+        self.pids = pids
+        self._ticks = os.sysconf('SC_CLK_TCK')
+        self._last = self._read()
+
+    def _read(self) -> Tuple[float, float, float]:
+        with open('/proc/stat', encoding='ascii') as stat:
+            fields = [int(v) for v in stat.readline().split()[1:9]]
+        busy = sum(fields) - fields[3] - fields[4]          # minus idle and iowait
+        ours = 0
+        for pid in ('self',) + tuple(str(p) for p in self.pids):
+            try:
+                with open(f'/proc/{pid}/stat', encoding='ascii') as stat:
+                    values = stat.read().rsplit(')', 1)[1].split()
+                ours += int(values[11]) + int(values[12])     # utime + stime
+            except (OSError, IndexError, ValueError):
+                pass
+        return time.monotonic(), busy / self._ticks, ours / self._ticks
+
+    def reading(self, bursts: int) -> Dict[str, float]:
+        """Cores busy (soak, others) since the last reading, and the soak's CPU ms per burst.
+
+        The CPU per burst (all threads) hardly depends on the other processes: the soak's
+        own drift, where the wall-clock p99 also carries the host's.
+        """
+        now = self._read()
+        span = max(1e-9, now[0] - self._last[0])
+        soak_s = now[2] - self._last[2]
+        others = max(0.0, (now[1] - self._last[1] - soak_s) / span)
+        self._last = now
+        return {'cpu_soak': round(soak_s / span, 2), 'cpu_others': round(others, 2),
+                'cpu_ms_per_burst': round(1000.0 * soak_s / max(1, bursts), 4)}
+
+
+def released_usage(*holders: Any) -> Dict[str, Any]:
+    """Usage once the soak's own references to the engine and devices are dropped.
+
+    Clears the given lists and trackers, collects garbage, waits a moment for threads that
+    were told to stop, and names the OS threads left.
+    """
+    for holder in holders:
+        if isinstance(holder, list):
+            holder.clear()
+        elif isinstance(holder, FaultTracker):
+            holder.engine = None
+    gc.collect()
+    time.sleep(0.5)
+    values: Dict[str, Any] = usage()
+    names = []
+    for task in sorted(os.listdir('/proc/self/task')):
+        try:
+            with open(f'/proc/self/task/{task}/comm', encoding='utf-8') as comm:
+                names.append(comm.read().strip())
+        except OSError:
+            pass
+    values['thread_names'] = names
+    return values
 
 
 def usage_text(values: Dict[str, float]) -> str:
@@ -304,14 +371,16 @@ class Windows:
         self.count = 0
         self.index = 0                      # segment 0 is the warm-up
         self.started = time.monotonic()
-        self.overruns = self.fallback_bursts = self.fallback_overruns = 0
+        self.overruns = self.fallback_bursts = self.fallback_overruns = self.fired = 0
         self.summaries: List[Dict[str, Any]] = []
+        self.cpu = CpuMeter()
 
     @property
     def end(self) -> int:
         return self.layout.segments[self.index][1]
 
-    def record(self, *values_s: float, fallback: bool = False, overrun: bool = False) -> None:
+    def record(self, *values_s: float, fallback: bool = False, overrun: bool = False,
+               fired: int = 0) -> None:
         """Record one burst: durations per column, on the CPU (in a fallback), overran."""
         if self.count < self.ms.shape[1]:
             for column, value in enumerate(values_s):
@@ -320,6 +389,7 @@ class Windows:
         self.overruns += overrun
         self.fallback_bursts += fallback
         self.fallback_overruns += fallback and overrun
+        self.fired += fired
 
     def close(self, tracker: FaultTracker) -> Dict[str, Any]:
         """Summarise the segment just finished and start the next."""
@@ -329,7 +399,8 @@ class Windows:
             'bursts': self.count, 'seconds': round(now - self.started, 2),
             'rate_hz': round(self.count / max(1e-9, now - self.started), 1),
             'overruns': self.overruns, 'fallback_bursts': self.fallback_bursts,
-            'fallback_overruns': self.fallback_overruns}
+            'fallback_overruns': self.fallback_overruns,
+            'fired_mean': round(self.fired / max(1, self.count), 1)}
         for column, name in enumerate(self.columns):
             values = self.ms[column, :self.count]
             values = values[np.isfinite(values)]
@@ -341,11 +412,12 @@ class Windows:
         faults, fallbacks, recoveries = tracker.snapshot()
         summary.update({'faults': faults, 'fallbacks': fallbacks, 'recoveries': recoveries})
         summary.update(usage())
+        summary.update(self.cpu.reading(self.count))
         summary['rss_mb'] = round(summary['rss_mb'], 2)
         self.summaries.append(summary)
         self.ms[:, :self.count] = np.nan
         self.count, self.started = 0, now
-        self.overruns = self.fallback_bursts = self.fallback_overruns = 0
+        self.overruns = self.fallback_bursts = self.fallback_overruns = self.fired = 0
         self.index += 1
         progress(summary, len(self.layout.segments) - 1, self.columns)
         return summary
@@ -361,7 +433,10 @@ def progress(summary: Dict[str, Any], windows: int, columns: Tuple[str, ...]) ->
           f"({summary['rate_hz']:.1f} Hz, overruns {summary['overruns']}; on the cpu "
           f"{summary['fallback_bursts']}, overruns there {summary['fallback_overruns']}), "
           f'{times}; '
-          f"{usage_text(summary)}; faults {summary['faults']}, fallbacks "
+          f"{usage_text(summary)}; cores busy: soak {summary['cpu_soak']:.2f} "
+          f"({summary['cpu_ms_per_burst']:.3f} ms CPU per burst, {summary['fired_mean']:.0f} "
+          f'fired per burst), other processes '
+          f"{summary['cpu_others']:.2f}; faults {summary['faults']}, fallbacks "
           f"{summary['fallbacks']}, recoveries {summary['recoveries']}",
           file=sys.stderr, flush=True)
 
@@ -421,7 +496,11 @@ def verdicts(report: Dict[str, Any]) -> List[Dict[str, Any]]:
     change = last / first - 1.0 if first > 0 else math.nan
     out.append({'target': 'p99 of the last window within 10% of the first',
                 'pass': bool(abs(change) <= P99_DRIFT),
-                'detail': f'{first:.3f} -> {last:.3f} ms ({100 * change:+.1f}%)'})
+                'detail': f'{first:.3f} -> {last:.3f} ms ({100 * change:+.1f}%); other '
+                          f"processes busy {windows[0]['cpu_others']:.2f} -> "
+                          f"{windows[-1]['cpu_others']:.2f} cores; the soak's CPU per burst "
+                          f"{windows[0]['cpu_ms_per_burst']:.3f} -> "
+                          f"{windows[-1]['cpu_ms_per_burst']:.3f} ms"})
 
     def steady_share(w: Dict[str, Any]) -> float:
         steady = max(1, w['bursts'] - w['fallback_bursts'])
@@ -448,6 +527,9 @@ def print_report(report: Dict[str, Any]) -> None:
     for key in ('start', 'after_warmup', 'end', 'after_close'):
         if key in report['usage']:
             print(f"  {key:12s} {usage_text(report['usage'][key])}")
+    names = report['usage'].get('after_close', {}).get('thread_names')
+    if names:
+        print(f"  threads left after close: {', '.join(names)}")
     columns = report['columns']
     for w in report['windows']:
         times = ', '.join(f"{c} p50/p99 {w.get(c + '_p50_ms', math.nan):.3f}/"
@@ -455,7 +537,9 @@ def print_report(report: Dict[str, Any]) -> None:
         print(f"  window {str(w['window']):>7s}: {w['bursts']:7d} bursts {w['rate_hz']:8.1f} Hz"
               f" overruns {w['overruns']:4d} (cpu {w['fallback_overruns']}/"
               f"{w['fallback_bursts']}); {times}; RSS {w['rss_mb']:.1f} MB, threads "
-              f"{w['threads']}/{w['os_threads']}, fds {w['fds']}; faults {w['faults']} "
+              f"{w['threads']}/{w['os_threads']}, fds {w['fds']}; cores soak/others "
+              f"{w['cpu_soak']:.2f}/{w['cpu_others']:.2f}, CPU {w['cpu_ms_per_burst']:.3f} "
+              f"ms/burst, fired {w['fired_mean']:.0f}/burst; faults {w['faults']} "
               f"fallbacks {w['fallbacks']} recoveries {w['recoveries']}")
     faults = report['faults']
     print(f"  faults: injected {faults['injected']}; engine fault records "
@@ -494,15 +578,15 @@ class Pacer:
         self.next_s += self.period_s
 
 
-def engine_step(engine, sets, k: int) -> Tuple[float, float]:
-    """Inject burst k's input and run it; return (inject + burst, burst) seconds."""
+def engine_step(engine, sets, k: int) -> Tuple[float, float, int]:
+    """Inject burst k's input and run it; return (inject + burst, burst) seconds, fired."""
     t0 = time.perf_counter()
     for injection in sets[k % len(sets)]:
         engine.inject(*injection)
     t1 = time.perf_counter()
-    engine.burst()
+    fired = engine.burst()
     t2 = time.perf_counter()
-    return t2 - t0, t2 - t1
+    return t2 - t0, t2 - t1, len(fired)
 
 
 def paced_probe(engine, sets, rate: float, seconds: float) -> Tuple[bool, str]:
@@ -511,7 +595,7 @@ def paced_probe(engine, sets, rate: float, seconds: float) -> Tuple[bool, str]:
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         pacer.wait()
-        total_s, _ = engine_step(engine, sets, bursts)
+        total_s = engine_step(engine, sets, bursts)[0]
         bursts += 1
         overruns += total_s > pacer.period_s
     achieved = bursts / (time.monotonic() - t0)
@@ -585,15 +669,17 @@ def run_engine(args) -> Dict[str, Any]:
         tracker = FaultTracker(engine, clock)
         windows = Windows(layout)
         pacer = Pacer(rate)
+        windows.cpu = CpuMeter()
         usage_after_warmup = None
         for burst in range(layout.total):
             pacer.wait()
             was_fallback = tracker.in_fallback
-            total_s, burst_s = engine_step(engine, sets, burst)
+            total_s, burst_s, fired = engine_step(engine, sets, burst)
             clock.bursts = burst + 1
             tracker.check()
             windows.record(burst_s, fallback=was_fallback or tracker.in_fallback,
-                           overrun=bool(pacer.period_s) and total_s > pacer.period_s)
+                           overrun=bool(pacer.period_s) and total_s > pacer.period_s,
+                           fired=fired)
             if clock.bursts == windows.end:
                 windows.close(tracker)
                 if usage_after_warmup is None:
@@ -603,6 +689,8 @@ def run_engine(args) -> Dict[str, Any]:
         fault_report = tracker.report(devices)
     finally:
         engine.close()
+    engine = None
+    closed_usage = released_usage(devices, tracker)
     report = {
         'part': 'engine', 'brain': args.brain, 'brain_summary': str(connectome),
         'bursts': layout.bursts, 'warmup_bursts': layout.warmup, 'drain_bursts': drained,
@@ -610,7 +698,7 @@ def run_engine(args) -> Dict[str, Any]:
         'windows': windows.summaries, 'faults': fault_report,
         'engine_log_tail': list(log_tail),
         'usage': {'start': start_usage, 'after_warmup': usage_after_warmup, 'end': end_usage,
-                  'after_close': usage()},
+                  'after_close': closed_usage},
         'elapsed_s': time.monotonic() - started}
     report['verdicts'] = verdicts(report)
     return report
@@ -738,7 +826,7 @@ def run_node(args) -> Dict[str, Any]:
     factory = device_factory(args, schedule, clock, devices)
     layout = Layout(args.bursts, args.windows, args.warmup or max(1000, args.bursts // 50))
     windows = Windows(layout, ('burst', 'engine'))
-    last_engine_s = [0.0]
+    last_engine_s, last_fired = [0.0], [0]
     rate_hz = [float(NODE_RATES_HZ[0])]             # the burst_rate_hz set last
     tracker: List[Optional[FaultTracker]] = [None]
 
@@ -749,6 +837,7 @@ def run_node(args) -> Dict[str, Any]:
             t0 = time.perf_counter()
             fired = super().burst()
             last_engine_s[0] = time.perf_counter() - t0
+            last_fired[0] = len(fired)
             clock.bursts += 1
             return fired
 
@@ -781,7 +870,7 @@ def run_node(args) -> Dict[str, Any]:
                     tracker[0].check()
                     fallback = fallback or tracker[0].in_fallback
                 windows.record(tick_s, last_engine_s[0], fallback=fallback,
-                               overrun=tick_s > 1.0 / rate_hz[0])
+                               overrun=tick_s > 1.0 / rate_hz[0], fired=last_fired[0])
 
     brain = ([Parameter('genome', value=ESSENTIAL)] if args.brain == 'essential' else
              [Parameter('synthetic_neurons', value=args.neurons),
@@ -824,6 +913,8 @@ def run_node(args) -> Dict[str, Any]:
         tracker[0] = faults = FaultTracker(engine, clock)
         windows.count, windows.started = 0, time.monotonic()
         windows.overruns = windows.fallback_bursts = windows.fallback_overruns = 0
+        windows.fired = 0
+        windows.cpu = CpuMeter((sensors.pid,))
         usage_after_warmup = None
         while clock.bursts < layout.total:
             executor.spin_once(timeout_sec=0.1)
@@ -849,7 +940,8 @@ def run_node(args) -> Dict[str, Any]:
             'inputs': sorted(node.runtime.inputs), 'rate_probe': probes}
         node.trigger_deactivate()
         node.trigger_cleanup()
-        closed_usage = usage()
+        engine = None
+        closed_usage = released_usage(devices, faults, tracker)
     finally:
         stop.set()
         try:
