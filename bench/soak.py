@@ -640,16 +640,16 @@ def two_digits_down(value: float) -> float:
 
 
 def run_engine(args) -> Dict[str, Any]:
-    from feagi_hailo_ros.engine.hybrid import HybridEngine
+    from feagi_hailo_ros.engine.factory import EngineConfig, make_engine
     started = time.monotonic()
     start_usage = usage()
     connectome = load_connectome(args.brain, args.neurons)
     sets = injection_sets(connectome, 64, args.density)
     clock, schedule, devices = Clock(), FaultSchedule(), []
     log_tail: collections.deque = collections.deque(maxlen=20)
-    engine = HybridEngine(connectome, device_factory(args, schedule, clock, devices),
-                          partition='auto', timeout_s=args.device_timeout_ms / 1000.0,
-                          log=log_tail.append)
+    engine = make_engine(connectome, EngineConfig(
+        device='emulator', device_timeout_ms=args.device_timeout_ms), log=log_tail.append,
+        device_factory=device_factory(args, schedule, clock, devices))
     try:
         if not engine.describe():
             raise SystemExit('soak: the partition plan put nothing on the device')
@@ -817,7 +817,7 @@ def run_node(args) -> Dict[str, Any]:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from feagi_hailo_ros.engine.hybrid import HybridEngine
+    from feagi_hailo_ros.engine.factory import make_engine
     from feagi_hailo_ros.runtime import brain_runtime, loading
     from feagi_hailo_ros.ros.node import FeagiHailoNode
 
@@ -844,9 +844,8 @@ def run_node(args) -> Dict[str, Any]:
     def runtime_factory(settings: Dict[str, Any], logger) -> Any:
         """The node's runtime with the soak's devices (as build_runtime, own device factory)."""
         connectome = loading.load_connectome(settings, logger)
-        engine = HybridEngine(connectome, factory, partition=settings['partition'],
-                              timeout_s=settings['device_timeout_ms'] / 1000.0,
-                              log=log_tail.append)
+        engine = make_engine(connectome, loading.engine_config(settings),
+                             log=log_tail.append, device_factory=factory)
         try:
             runtime = SoakRuntime(connectome, engine, 'emulator (soak faults)', settings,
                                   logger)
