@@ -157,3 +157,26 @@ def test_size_spec_picks_eligible_areas_of_at_least_n_neurons():
     assert plan_partitions(s, 'size:3000').partitions == []
     with pytest.raises(ValueError, match='size:<neurons>'):
         plan_partitions(c, 'size:lots')
+
+
+def test_fractional_weights_and_negative_psp_stay_on_the_cpu():
+    """A device graph holds integer weights and unsigned inputs: such pairs run on the CPU."""
+    from feagi_hailo_ros.brain import build_connectome
+    from feagi_hailo_ros.devices.operators import analyse
+    vec = {'same': {'type': 'vectors', 'parameters': {'vectors': [[0, 0, 0]]}}}
+
+    def genome(multiplier, psp):
+        blueprint = {}
+        for area, dstmap in (('csrc00', {'cdst00': [['same', [1, 1, 1], multiplier, False]]}),
+                             ('cdst00', {})):
+            for axis in 'xyz':
+                blueprint[f'_____10c-{area}-cx-___bb{axis}-i'] = 4
+            blueprint[f'_____10c-{area}-cx-dstmap-d'] = dstmap
+        blueprint['_____10c-csrc00-nx-pstcr_-f'] = psp
+        return {'blueprint': blueprint, 'neuron_morphologies': vec}
+    (plain,) = analyse(build_connectome(genome(2, 1.0)))
+    (fraction,) = analyse(build_connectome(genome(2.5, 1.0)))
+    (negative,) = analyse(build_connectome(genome(2, -3.0)))
+    assert plain.form == 'conv'
+    assert fraction.form == 'cpu' and 'fractional weights' in fraction.reason
+    assert negative.form == 'cpu' and 'negative psp' in negative.reason

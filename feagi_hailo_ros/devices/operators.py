@@ -95,6 +95,8 @@ def pair_synapses(connectome) -> Dict[Tuple[int, int], PairSynapses]:
         weight = np.asarray(connectome.syn_weight[s0:s1], dtype=np.float64)
         tgt_area = dst_area_of[target].astype(np.int64)
         uneven = ''
+        if area.psp < 0 and not area.mp_driven_psp:
+            uneven = 'negative psp: a device input grid is unsigned'
         if n_src > 1:
             per_voxel = degree.reshape(-1, n_src)
             if np.any(per_voxel != per_voxel[:, -1:]):
