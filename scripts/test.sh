@@ -62,7 +62,7 @@ if [ "$(cat "$np1/.setup-stamp" 2>/dev/null)" != "$np1_stamp" ]; then
         || { grep -v "is neither a file nor a directory" "$np1/pip-install.log" >&2; exit 1; }
     echo "$np1_stamp" > "$np1/.setup-stamp"
 fi
-np1_xml="$repo/ws/build/numpy1-pytest.xml"
+np1_xml="$repo/ws/numpy1-pytest.xml"   # outside build/: colcon test-result reads every XML there
 echo "test: ROS-free tests with $("$np1/bin/python" -c 'import numpy; print("numpy", numpy.__version__)')"
 set +e
 (cd "$repo" && PYTHONPATH="$repo" "$np1/bin/python" -m pytest -q -p no:cacheprovider -ra \
