@@ -2,7 +2,8 @@
 
 Every supported morphology is a sequence of *parts*; a part is the product of three per-axis
 relations (pairs of source and destination coordinates on x, y and z). A vector is a part
-(each axis shifted), a pattern pair is a part, a projector and block_to_block are one part.
+(each axis shifted), a pattern pair is a part, a projector is one part (block_to_block is
+FEAGI's built-in vector 0,0,0: genome_types.BUILTIN_MORPHOLOGY_PARAMETERS).
 So synapse counts are exact before anything is allocated, and pairs are generated with array
 arithmetic, never per neuron.
 Order of the synapses of one source voxel in one rule: parts in order (vector order, pattern
@@ -17,7 +18,6 @@ from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
 from feagi_hailo_ros.brain.layout import voxel_index
 import numpy as np
 
-SUPPORTED_FUNCTIONS = ('projector', 'block_to_block')
 PATTERN_WILDCARDS = ('*', '?', '!')
 MAX_AXIS_PAIRS = 1 << 27     # a per-axis relation above this is refused before it is built
 
@@ -242,8 +242,6 @@ def rule_parts(src: AreaSpec, dst: AreaSpec, morphology: Morphology,
     if morphology.type == 'functions' and morphology.name == 'projector':
         return RuleParts([Part(tuple(projector_relation(sdims[a], ddims[a])
                                      for a in range(3)))])
-    if morphology.type == 'functions' and morphology.name == 'block_to_block':
-        return RuleParts([Part(tuple(shift_relation(sdims[a], ddims[a], 0) for a in range(3)))])
     return RuleParts([], unsupported=morphology.name)
 
 
