@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from feagi_hailo_ros.brain.connectome import compact_weights
 from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.engine.kernel import split_rows_by_target
 from feagi_hailo_ros.engine.params import NeuronParams
@@ -11,7 +12,7 @@ import numpy as np
 
 @dataclass
 class Synapses:
-    """Synapses in CSR by source: indptr[N+1], target[S], signed int16 weight[S].
+    """Synapses in CSR by source: indptr[N+1], target[S], signed weight[S] (int16, or float32).
 
     indptr is uint32 (int64 when S >= 2^32) and target uint32 (int64 when N > 2^32), as a
     brain.Connectome holds them: the engine reads them in place. `neuron_area` (uint16[N])
@@ -108,8 +109,9 @@ class EngineModel:
 
         The areas are `layout` (over params.area_start) or `AreaLayout.from_arrays` of
         ids, dims and neurons_per_voxel. indptr becomes uint32 when S < 2^32 (else int64)
-        and target uint32 when N <= 2^32 (else int64); arrays already of that dtype are used
-        in place, not copied.
+        and target uint32 when N <= 2^32 (else int64); weight int16 when every weight is an
+        integer that fits, else float32 (`compact_weights`, as a Connectome stores them);
+        arrays already of that dtype are used in place, not copied.
         """
         if layout is None:
             layout = AreaLayout.from_arrays(params.area_start, ids, dims, neurons_per_voxel)
@@ -133,7 +135,9 @@ class EngineModel:
         if target.size and int(target.min()) < 0:
             raise ValueError(f'synapse target outside 0..{n - 1}')
         target = np.ascontiguousarray(target, dtype=np.uint32 if n <= 2 ** 32 else np.int64)
-        weight = np.ascontiguousarray(weight, dtype=np.int16)
+        weight = np.asarray(weight)
+        weight = (np.ascontiguousarray(weight) if weight.dtype in (np.int16, np.float32)
+                  else compact_weights(weight))
         if indptr.shape != (n + 1,) or indptr[0] != 0 or indptr[-1] != target.size:
             raise ValueError(f'syn_indptr must have {n + 1} entries from 0 to {target.size}')
         if weight.shape != target.shape:
