@@ -105,7 +105,10 @@ def test_rules_as_arrays_and_objects_read_the_same():
     rules = as_array.area('cabc00').mappings
     assert rules == as_object.area('cabc00').mappings
     assert rules[0].weight == -2.5 and rules[0].morphology_scalar == (1, 2, 3)
-    assert rules[1].ltd_multiplier == 4 and rules[1].plasticity_window == 5
+    params = rules[1].plasticity.params
+    assert rules[1].plasticity.status == 'plastic' and rules[1].plasticity_flag
+    assert (params.constant, params.ltp, params.ltd, params.window) == (2, 3, 4, 5)
+    assert rules[0].plasticity.status == 'static'
 
 
 def test_v2_ids_decode_to_roles_units_and_power():

@@ -6,7 +6,6 @@ from feagi_hailo_ros.engine.model import EngineModel
 from feagi_hailo_ros.engine.reference import ReferenceEngine
 import numpy as np
 import pytest
-
 from test_brain_morphologies import genome, rule
 
 SAME = {'same': {'type': 'vectors', 'parameters': {'vectors': [[0, 0, 0]]}}}

@@ -8,7 +8,7 @@ is allocated and CSR offsets are known; the second generates pairs and writes th
 from dataclasses import dataclass
 import os
 import time
-from typing import Callable, Dict, List, Optional, Set, Union
+from typing import Callable, Dict, List, Optional, Set, Tuple, Union
 
 from feagi_hailo_ros.brain.connectome import (BUILDER_VERSION, cache_dir, cache_path,  # noqa
                                               compact_indptr, compact_weights, Connectome,
@@ -20,6 +20,7 @@ from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.brain.morphologies import (MorphologyError, PairBudgetError,
                                                 part_counts_grid, part_pairs, rule_parts,
                                                 RuleParts)
+from feagi_hailo_ros.brain.plasticity import PlasticParams
 import numpy as np
 
 ProgressFn = Callable[[str, int, int], None]
@@ -73,7 +74,8 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
             f'area is {largest.id!r} ({largest.neurons} neurons): make the genome smaller or '
             'raise the limit (FEAGI_HAILO_MEMORY_LIMIT, bytes)', genome.source, largest.id,
             '___bbx')
-    rules = _plan(genome, warnings, neurons, limit)
+    plastic: Dict[Tuple[str, str], PlasticParams] = {}
+    rules = _plan(genome, warnings, neurons, limit, plastic)
     synapses = sum(r.parts.voxel_pairs * areas[r.src].neurons_per_voxel for r in rules)
     _check_memory(genome, rules, neurons, estimate_bytes(neurons, synapses), limit)
     if neurons >= 2 ** 32:
@@ -126,7 +128,8 @@ def build_connectome(genome: Union[Genome, str, os.PathLike, dict],
     return Connectome(areas, compact_indptr(indptr), syn_target, syn_weight, mappings,
                       genome_hash=genome.content_hash, warnings=warnings,
                       source=genome.source, meta=meta,
-                      morphologies={k: genome.morphologies[k] for k in sorted(used)})
+                      morphologies={k: genome.morphologies[k] for k in sorted(used)},
+                      plastic_pairs=plastic)
 
 
 def _check_memory(genome: Genome, rules: List[_Rule], neurons: int, need: int, limit: int,
@@ -152,9 +155,11 @@ def _check_memory(genome: Genome, rules: List[_Rule], neurons: int, need: int, l
 
 
 def _plan(genome: Genome, warnings: List[str], neurons: int = 0,
-          limit: Optional[int] = None) -> List[_Rule]:
+          limit: Optional[int] = None,
+          plastic: Optional[Dict[Tuple[str, str], PlasticParams]] = None) -> List[_Rule]:
     """Resolve every rule to its areas and parts (exact counts), in genome order.
 
+    `plastic` (when given) receives the registered plastic pairs (NEURON_MODEL §4b).
     With a memory `limit`, the per-axis coordinate pairs the parts hold and the synapses
     planned so far are checked rule by rule, so a fan-out that cannot fit is refused before
     its relations are built.
@@ -165,8 +170,16 @@ def _plan(genome: Genome, warnings: List[str], neurons: int = 0,
     held_pairs = synapses = 0
     for s, area in enumerate(genome.areas):
         stopped = _stopped_rules(genome, area, warnings)
+        if plastic is not None:
+            _register_plastic(genome, area, stopped, plastic, warnings)
         for i, rule in enumerate(area.mappings):
             if i in stopped:
+                continue
+            if rule.plasticity.status == 'drop':
+                warnings.append(f'genome {genome.source}: area {area.id!r}: mapping to '
+                                f'{rule.dst!r} ({rule.morphology_id}): '
+                                f'{rule.plasticity.reason}: dropped whole, no synapses (as '
+                                'FEAGI 2.6)')
                 continue
             morphology = genome.morphologies[rule.morphology_id]
             dst = genome.areas[index[rule.dst]]
@@ -220,29 +233,63 @@ def id_bytes(area_id: str) -> bytes:
     return decode_v2(area_id) or area_id.encode('utf-8').ljust(8, b'_')
 
 
-def _stopped_rules(genome: Genome, area: AreaSpec, warnings: List[str]) -> Set[int]:
-    """Indices of the area's rules FEAGI 2.6 does not build (NEURON_MODEL §5).
+def _failure(genome: Genome, rule: MappingRule) -> Optional[str]:
+    """Why FEAGI 2.6 stops building at this rule, or None (NEURON_MODEL §4b step 3, §5)."""
+    if rule.morphology_id not in genome.morphologies:
+        return (f'names morphology {rule.morphology_id!r}, which is neither declared nor '
+                'built in')
+    if rule.plasticity.status == 'fail':
+        return f'is a plastic rule that fails to register ({rule.plasticity.reason})'
+    return None
 
-    A rule naming a morphology neither declared nor built in stops the building of its
-    source area's synapses: that rule, the rest of its destination's list and every later
-    destination (in the byte order of their 2.x ids) get none; earlier ones keep theirs.
+
+def _build_order(area: AreaSpec) -> List[int]:
+    """The area's rule indices as FEAGI 2.6 builds them: destinations in byte order of
+    their 2.x ids, each destination's rules in list order."""
+    rank = {dst: k for k, dst in enumerate(sorted({r.dst for r in area.mappings},
+                                                  key=id_bytes))}
+    return sorted(range(len(area.mappings)), key=lambda i: (rank[area.mappings[i].dst], i))
+
+
+def _stopped_rules(genome: Genome, area: AreaSpec, warnings: List[str]) -> Set[int]:
+    """Indices of the area's rules FEAGI 2.6 does not build (NEURON_MODEL §4b step 3, §5).
+
+    A rule naming a morphology neither declared nor built in, or a plastic rule that fails,
+    stops the building of its source area's synapses: that rule, the rest of its
+    destination's list and every later destination (in the byte order of their 2.x ids)
+    get none, and no plasticity; earlier ones keep theirs.
     """
-    order = sorted({rule.dst for rule in area.mappings}, key=id_bytes)
-    rank = {dst: k for k, dst in enumerate(order)}
-    failing = [(rank[rule.dst], i) for i, rule in enumerate(area.mappings)
-               if rule.morphology_id not in genome.morphologies]
-    if not failing:
-        return set()
-    first_rank, first = min(failing)
-    rule = area.mappings[first]
-    stopped = {i for i, r in enumerate(area.mappings)
-               if rank[r.dst] > first_rank or (rank[r.dst] == first_rank and i >= first)}
-    lost = sorted({area.mappings[i].dst for i in stopped})
-    warnings.append(f'genome {genome.source}: area {area.id!r}: mapping to {rule.dst!r} names '
-                    f'morphology {rule.morphology_id!r}, which is neither declared nor built '
-                    'in: as FEAGI 2.6, the building of the synapses of this area stops there '
-                    f"({len(stopped)} rule(s) not built, to {', '.join(lost)})")
-    return stopped
+    order = _build_order(area)
+    for k, i in enumerate(order):
+        reason = _failure(genome, area.mappings[i])
+        if reason is None:
+            continue
+        rule = area.mappings[i]
+        stopped = set(order[k:])
+        lost = sorted({area.mappings[j].dst for j in stopped})
+        warnings.append(f'genome {genome.source}: area {area.id!r}: mapping to {rule.dst!r} '
+                        f'({rule.morphology_id}) {reason}: as FEAGI 2.6, the building of the '
+                        f'synapses of this area stops there ({len(stopped)} rule(s) not '
+                        f"built, to {', '.join(lost)})")
+        return stopped
+    return set()
+
+
+def _register_plastic(genome: Genome, area: AreaSpec, stopped: Set[int],
+                      plastic: Dict[Tuple[str, str], PlasticParams],
+                      warnings: List[str]) -> None:
+    """Register the area's plastic pairs: the last valid plastic rule of a pair wins."""
+    for i in _build_order(area):
+        rule = area.mappings[i]
+        if i in stopped or rule.plasticity.status != 'plastic':
+            continue
+        key = (area.id, rule.dst)
+        if key in plastic and plastic[key] != rule.plasticity.params:
+            warnings.append(f'genome {genome.source}: area {area.id!r}: plastic rule to '
+                            f'{rule.dst!r} ({rule.morphology_id}, rule {i}) replaces the '
+                            f'parameters of an earlier one of the pair ({plastic[key].describe()}'
+                            f' -> {rule.plasticity.params.describe()}), as FEAGI 2.6')
+        plastic[key] = rule.plasticity.params
 
 
 def _voxel_degrees(areas: List[AreaSpec], rules: List[_Rule]) -> List[np.ndarray]:

@@ -16,10 +16,12 @@ from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule, Morphology
 from feagi_hailo_ros.brain.ids import CORE_KINDS
 from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.brain.morphologies import part_pairs, rule_parts
+from feagi_hailo_ros.brain.plasticity import (pair_table, PlasticParams,
+                                              rule_plasticity_from_json)
 import numpy as np
 
 # Bump when the builder's output for a given genome changes: cached files are then rebuilt.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 FILE_MAGIC = b'FEAGIHC1'
 FILE_VERSION = 1
 _ALIGN = 64
@@ -48,7 +50,8 @@ class Connectome:
                  neuron_area: Optional[np.ndarray] = None, genome_hash: str = '',
                  warnings: Optional[List[str]] = None, source: str = '',
                  meta: Optional[dict] = None,
-                 morphologies: Optional[Dict[str, Morphology]] = None):
+                 morphologies: Optional[Dict[str, Morphology]] = None,
+                 plastic_pairs: Optional[Dict[Tuple[str, str], PlasticParams]] = None):
         self.areas: List[AreaSpec] = list(areas)
         self.layout = AreaLayout.from_areas(self.areas)
         self.area_start = self.layout.area_start
@@ -68,6 +71,8 @@ class Connectome:
         self.source = source
         self.meta: dict = dict(meta or {})
         self.morphologies: Dict[str, Morphology] = dict(morphologies or {})
+        # registered plastic pairs (source id, destination id) -> parameters (§4b step 4)
+        self.plastic_pairs: Dict[Tuple[str, str], PlasticParams] = dict(plastic_pairs or {})
         self._check(n)
 
     # ---- construction -------------------------------------------------------------------
@@ -245,6 +250,7 @@ class Connectome:
             'mappings': [asdict(m) for m in self.mappings],
             'morphologies': {k: {'name': m.name, 'type': m.type, 'parameters': m.parameters}
                              for k, m in self.morphologies.items()},
+            'plastic_pairs': pair_table(self.plastic_pairs),
         }
         blob = json.dumps(header).encode('utf-8')
         data_start = _aligned(len(FILE_MAGIC) + 8 + len(blob))
@@ -297,7 +303,9 @@ class Connectome:
                    genome_hash=header.get('genome_hash', ''), warnings=header.get('warnings'),
                    source=header.get('source', ''), meta=header.get('meta'),
                    morphologies={k: Morphology(**m)
-                                 for k, m in header.get('morphologies', {}).items()})
+                                 for k, m in header.get('morphologies', {}).items()},
+                   plastic_pairs={(src, dst): PlasticParams(**params) for src, dst, params
+                                  in header.get('plastic_pairs', [])})
 
     @staticmethod
     def cache_path(genome) -> str:
@@ -373,6 +381,7 @@ def _area_from_json(data: dict) -> AreaSpec:
     for key in ('dims', 'position', 'threshold_increment'):
         values[key] = tuple(values[key])
     values['mappings'] = tuple(
-        MappingRule(**{**r, 'morphology_scalar': tuple(r['morphology_scalar'])})
+        MappingRule(**{**r, 'morphology_scalar': tuple(r['morphology_scalar']),
+                       'plasticity': rule_plasticity_from_json(r.get('plasticity'))})
         for r in values.get('mappings', ()))
     return AreaSpec(**values)

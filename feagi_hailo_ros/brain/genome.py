@@ -18,6 +18,7 @@ from feagi_hailo_ros.brain.genome_types import (  # noqa: F401 - the genome's ty
     AreaSpec, builtin_morphologies, Genome, make_area, MappingRule, Morphology,
     MORPHOLOGY_TYPES)
 from feagi_hailo_ros.brain.ids import core_kind, decode_v2, parse_area_id
+from feagi_hailo_ros.brain.plasticity import read_plasticity
 
 GENE_PREFIX = '_____10c-'
 
@@ -273,16 +274,19 @@ class _GenomeReader:
     def read_rule(self, area_id: str, dst: str, rule: Any) -> MappingRule:
         where = f'rule to {dst!r}'
         if isinstance(rule, list):
-            if not 4 <= len(rule) <= 8:
+            if len(rule) < 4:
                 self.fail(f'{where}: a rule array has 4 to 8 elements, not {len(rule)}: '
                           f'{_shown(rule)}', area_id, 'dstmap')
+            if len(rule) > len(RULE_KEYS):
+                self.warn(f'area {area_id!r}: {where}: elements past the 8th of '
+                          f'{_shown(rule)} are ignored (as FEAGI 2.6)')
             values = dict(zip(RULE_KEYS, rule))
             delay = 1
         elif isinstance(rule, dict):
             if 'morphology_id' not in rule:
                 self.fail(f'{where}: rule object without morphology_id: {_shown(rule)}',
                           area_id, 'dstmap')
-            values = {k: rule[k] for k in RULE_KEYS if k in rule}
+            values = dict(rule)
             delay = rule.get('synaptic_delay_bursts', 1)
         else:
             self.fail(f'{where}: a rule is an array or an object, not {_shown(rule)}',
@@ -295,25 +299,19 @@ class _GenomeReader:
             multiplier = float(values.get('postSynapticCurrent_multiplier', 1.0))
             if not math.isfinite(multiplier):
                 raise ValueError('postSynapticCurrent_multiplier is not finite')
+            plasticity = read_plasticity(values, isinstance(rule, dict))
             parsed = MappingRule(
                 dst=dst, morphology_id=str(values['morphology_id']),
                 morphology_scalar=tuple(float(s) for s in scalar),
                 psc_multiplier=multiplier,
-                plasticity_flag=bool(values.get('plasticity_flag', False)),
-                plasticity_constant=float(values.get('plasticity_constant', 1.0)),
-                ltp_multiplier=float(values.get('ltp_multiplier', 1.0)),
-                ltd_multiplier=float(values.get('ltd_multiplier', 1.0)),
-                plasticity_window=int(values.get('plasticity_window', 0) or 0),
-                synaptic_delay=delay)
+                plasticity_flag=values.get('plasticity_flag') is True,
+                plasticity=plasticity, synaptic_delay=delay)
         except (TypeError, ValueError, OverflowError) as exc:
             self.fail(f'{where}: malformed rule {_shown(rule)} ({exc})', area_id, 'dstmap')
         if delay != 1:
             self.fail(f'{where} ({parsed.morphology_id}): synaptic_delay_bursts = {delay} is not '
                       "supported; only a delay of 1 burst (FEAGI's default) is. Set it to 1.",
                       area_id, 'dstmap')
-        if parsed.plasticity_flag:
-            self.warn(f'area {area_id!r}: {where} ({parsed.morphology_id}) is plastic; '
-                      'plasticity is not simulated (fixed weights)')
         return parsed
 
     def check_mappings(self, areas: List[AreaSpec], morphologies: Dict[str, Morphology]):

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from feagi_hailo_ros.brain.ids import parse_area_id
 from feagi_hailo_ros.brain.layout import find_area
+from feagi_hailo_ros.brain.plasticity import RulePlasticity, STATIC
 import numpy as np
 
 MORPHOLOGY_TYPES = ('vectors', 'patterns', 'functions', 'composite')
@@ -37,11 +38,8 @@ class MappingRule:
     morphology_id: str
     morphology_scalar: Tuple[float, float, float] = (1, 1, 1)
     psc_multiplier: float = 1.0
-    plasticity_flag: bool = False
-    plasticity_constant: float = 1.0
-    ltp_multiplier: float = 1.0
-    ltd_multiplier: float = 1.0
-    plasticity_window: int = 0
+    plasticity_flag: bool = False          # JSON true (NEURON_MODEL §4b step 1)
+    plasticity: RulePlasticity = STATIC    # what loading made of it (brain.plasticity)
     synaptic_delay: int = 1
 
     @property

@@ -13,15 +13,15 @@ device's dense grid) then `update(lo, hi)`, `end_burst()`; `propagate(..., sourc
 only some sources' spikes; `abort_burst()` gives up a burst that failed half-way.
 """
 
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from feagi_hailo_ros.engine import kernel
+from feagi_hailo_ros.engine.checkpoints import EngineCheckpoints
 from feagi_hailo_ros.engine.memory import bytes_held
 from feagi_hailo_ros.engine.model import EngineModel, Synapses
 from feagi_hailo_ros.engine.partition_threads import PartitionThreads
-from feagi_hailo_ros.engine.state import (brain_fingerprint, CheckpointError, compact_state,
-                                          NeuronState)
+from feagi_hailo_ros.engine.plastic import PlasticState
+from feagi_hailo_ros.engine.state import compact_state
 import numpy as np
 
 POWER_AMOUNT = np.float32(1.0)
@@ -35,7 +35,7 @@ def split_range(n_neurons: int, parts: int) -> List[Tuple[int, int]]:
     return [(int(edges[p]), int(edges[p + 1])) for p in range(parts)]
 
 
-class BurstEngine:
+class BurstEngine(EngineCheckpoints):
     """Fast burst engine over an EngineModel (or a brain Connectome).
 
     State: float32 potentials, refractory countdowns (uint8 when the brain's refractory +
@@ -88,6 +88,8 @@ class BurstEngine:
         self._used = [0] * update_slots        # entries of each update() slot this burst
         self._synapses, self._partition_rows = model.synapses.rows_by_partition(
             self.partitions)
+        self.plastic = (PlasticState(model.plastic, model.synapses.neuron_area)
+                        if model.plastic is not None else None)
         self._threads: Optional[PartitionThreads] = None
         if threads and len(self.partitions) > 1:
             self._threads = PartitionThreads(len(self.partitions), self._run_partition)
@@ -150,8 +152,12 @@ class BurstEngine:
         to those ranges: the caller's promise that `synapses` has no other source with a
         target in [lo, hi) (a restricted CSR), so that the other fired rows are not visited.
         Concurrent callers (disjoint target ranges) pass different `slot`s, as for `update`.
+        Without `synapses` (the brain's), the synapses of plastic pairs come first
+        (`propagate_plastic`); a caller passing its own adds those itself.
         """
         rows = self._rows[len(self.partitions) + slot]
+        if synapses is None:
+            self.propagate_plastic(lo, hi, slot)
         syn = synapses or self._synapses
         if sources is None:
             self._propagate_into(lo, hi, syn, rows)
@@ -162,6 +168,18 @@ class BurstEngine:
             if b > a:
                 self._propagate_into(lo, hi, syn, rows, a, b)
 
+    def propagate_plastic(self, lo: int, hi: int, slot: int = 0,
+                          rows: Optional[np.ndarray] = None) -> None:
+        """Add the spikes over plastic pairs (current weights) to targets in [lo, hi)."""
+        if self.plastic is None:
+            return
+        p, syn = self.model.params, self.model.plastic
+        kernel.propagate_range(
+            self._fired, self._fired_v, self._n_fired, syn.indptr[:-1], syn.indptr[1:],
+            syn.target, self.plastic.delivered, p.area_start, self.model.degree_indptr, p.psp,
+            p.psp_uniform, p.mp_driven_psp, lo, hi, self.fcl_input,
+            self._rows[len(self.partitions) + slot] if rows is None else rows)
+
     def _propagate_into(self, lo: int, hi: int, syn: Synapses, rows: np.ndarray,
                         first: int = 0, last: Optional[int] = None) -> None:
         """Add spikes fired[first:last] (default all) over `syn` to targets in [lo, hi)."""
@@ -170,7 +188,7 @@ class BurstEngine:
         kernel.propagate_range(
             self._fired[first:last], self._fired_v[first:last], last - first,
             syn.indptr[:-1], syn.indptr[1:], syn.target, syn.weight, p.area_start,
-            self.model.synapses.indptr, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
+            self.model.degree_indptr, p.psp, p.psp_uniform, p.mp_driven_psp, lo, hi,
             self.fcl_input, rows)
 
     def add_current_grid(self, base: int, stride: int, current: np.ndarray,
@@ -268,6 +286,8 @@ class BurstEngine:
         self._n_fired = total
         self.burst_count += 1
         self._in_burst = False
+        if self.plastic is not None:      # FEAGI's counter of this burst is burst_count
+            self.plastic.learn(self.burst_count, self._fired, total)
         return self._fired[:total]
 
     def _update_resumable(self, lo: int, hi: int, slot: int, start: int, resume: int) -> int:
@@ -314,9 +334,10 @@ class BurstEngine:
             # One partition propagates all of the previous fired list before its update
             # writes the new one, so the update can overwrite it: one buffer, not two.
             self._out[p], self._out_v[p] = self._fired, self._fired_v
+        self.propagate_plastic(lo, hi, rows=self._rows[p])
         count, stop = kernel.burst_range(
             self._fired, self._fired_v, self._n_fired, row_begin, row_end,
-            syn.target, syn.weight, self.model.synapses.indptr, prm.psp, prm.psp_uniform,
+            syn.target, syn.weight, self.model.degree_indptr, prm.psp, prm.psp_uniform,
             prm.mp_driven_psp, self._rows[p], lo, hi, self.burst_count, prm.area_start,
             prm.fire_threshold, prm.threshold_limit, prm.leak_keep, prm.refractory,
             prm.consecutive_limit, prm.snooze, prm.mp_charge_accumulation, prm.excitability,
@@ -371,66 +392,6 @@ class BurstEngine:
         area, x, y, z = self.model.layout.coords(idx)
         ids = self.model.layout.ids
         return [ids[a] for a in area.tolist()], x, y, z, pot.copy()
-
-    @property
-    def state(self) -> NeuronState:
-        """Return a copy of the neuron state: potentials, counters, last fired, pending."""
-        s = self.state_arrays
-        pending = np.flatnonzero(self.candidates()).astype(np.int64)
-        fired, fired_v = self.previous_fired()
-        consecutive = (s.consecutive_fires.copy() if s.consecutive_fires.size
-                       else np.zeros(self.n_neurons, np.uint16))
-        return NeuronState(s.potential.copy(), s.refractory_countdown.astype(np.uint16),
-                           consecutive, fired.astype(np.int64), fired_v.copy(),
-                           pending, self.fcl_input[pending].copy(), self.burst_count)
-
-    @state.setter
-    def state(self, new: NeuronState) -> None:
-        if self._in_burst:
-            raise RuntimeError('cannot set the state inside a burst')
-        new.validate(self.n_neurons)
-        s = self.state_arrays
-        most = np.iinfo(s.refractory_countdown.dtype).max
-        if new.refractory_countdown.size and int(new.refractory_countdown.max()) > most:
-            raise ValueError(f'state field refractory_countdown holds '
-                             f'{int(new.refractory_countdown.max())}, more than the largest '
-                             f'refractory + snooze of this brain allows ({most})')
-        s.potential[:] = new.potential
-        s.refractory_countdown[:] = new.refractory_countdown
-        if s.consecutive_fires.size:    # else no area has a limit: the counts are never read
-            s.consecutive_fires[:] = new.consecutive_fires
-        count = new.fired.size
-        if self._fired.size < count:
-            self._fired = np.empty(count, self._index_dtype)
-            self._fired_v = np.empty(count, np.float32)
-        self._fired[:count] = new.fired
-        self._fired_v[:count] = new.fired_potential
-        self._n_fired = count
-        self.fcl_input[:] = kernel.NOT_CANDIDATE
-        self.fcl_input[new.pending_indices] = new.pending_input
-        self.burst_count = int(new.burst_count)
-
-    def fingerprint(self) -> dict:
-        """Return what identifies the brain in a checkpoint (sizes, area ids, checksum)."""
-        if self._fingerprint is None:
-            self._fingerprint = brain_fingerprint(self.model)
-        return self._fingerprint
-
-    def checkpoint(self, path: Union[str, Path]) -> None:
-        """Write the state to a file so that `restore` resumes exactly (between bursts)."""
-        self.state.save(path, self.fingerprint())
-
-    def restore(self, path: Union[str, Path]) -> None:
-        """Load a checkpoint written by `checkpoint` for this brain.
-
-        CheckpointError (naming the file) when it cannot be restored; the state is then
-        unchanged.
-        """
-        state = NeuronState.load(path, self.fingerprint())
-        try:
-            self.state = state
-        except ValueError as exc:
-            raise CheckpointError(f'checkpoint {path}: {exc}') from None
 
     @staticmethod
     def _check_partitions(parts: List[Tuple[int, int]]) -> None:

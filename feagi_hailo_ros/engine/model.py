@@ -7,6 +7,7 @@ from feagi_hailo_ros.brain.connectome import compact_weights
 from feagi_hailo_ros.brain.layout import AreaLayout
 from feagi_hailo_ros.engine.kernel import split_rows_by_target
 from feagi_hailo_ros.engine.params import NeuronParams
+from feagi_hailo_ros.engine.plastic import PlasticSynapses, split_plastic
 import numpy as np
 
 
@@ -51,6 +52,13 @@ class Synapses:
                              out_weight, cuts)
         return Synapses(self.indptr, out_target, out_weight, self.neuron_area), list(cuts)
 
+    def restricted(self, keep: np.ndarray) -> 'Synapses':
+        """The synapses where `keep` (bool[S]) is set, CSR by source, order kept."""
+        csum = np.zeros(keep.size + 1, dtype=np.int64)
+        np.cumsum(keep, out=csum[1:])
+        indptr = csum[np.asarray(self.indptr, dtype=np.int64)]
+        return Synapses(indptr, self.target[keep], self.weight[keep], self.neuron_area)
+
     def rows_by_partition(self, bounds: Sequence[Tuple[int, int]]
                           ) -> Tuple['Synapses', List[Tuple[np.ndarray, np.ndarray]]]:
         """Return the synapses partitions read and each one's (row begin, row end) per source.
@@ -68,11 +76,27 @@ class Synapses:
 
 @dataclass
 class EngineModel:
-    """Everything the burst engine reads about a brain (built once, then read-only)."""
+    """Everything the burst engine reads about a brain (built once, then read-only).
+
+    With plastic pairs, `synapses` holds the other synapses and `plastic` those of the
+    pairs; `degree_indptr` is the whole brain's CSR indptr (the psp divisor counts both).
+    """
 
     layout: AreaLayout
     params: NeuronParams
     synapses: Synapses
+    plastic: Optional[PlasticSynapses] = None
+    degree_indptr: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        if self.degree_indptr is None:
+            self.degree_indptr = self.synapses.indptr
+
+    @property
+    def n_synapses(self) -> int:
+        """Return every synapse of the brain (plastic ones included)."""
+        extra = self.plastic.n_synapses if self.plastic is not None else 0
+        return self.synapses.n_synapses + extra
 
     @property
     def n_neurons(self) -> int:
@@ -85,7 +109,7 @@ class EngineModel:
 
         Computed on each call (allocates 4 B/neuron): the kernel reads it from indptr.
         """
-        return np.diff(self.synapses.indptr.astype(np.int64)).astype(np.float32)
+        return np.diff(self.degree_indptr.astype(np.int64)).astype(np.float32)
 
     def nbytes(self) -> dict:
         """Return the bytes of the arrays this model holds, by part.
@@ -95,9 +119,12 @@ class EngineModel:
         parameters; `layout`: area sizes and offsets.
         """
         syn = self.synapses
+        split = self.degree_indptr is not syn.indptr
         return {
             'synapses': int(syn.indptr.nbytes + syn.target.nbytes + syn.weight.nbytes
-                            + syn.neuron_area.nbytes),
+                            + syn.neuron_area.nbytes
+                            + (self.degree_indptr.nbytes if split else 0)),
+            'plastic': self.plastic.nbytes if self.plastic is not None else 0,
             'params': int(sum(a.nbytes for a in self.params.arrays().values())),
             'layout': self.layout.nbytes}
 
@@ -153,11 +180,21 @@ class EngineModel:
 
     @classmethod
     def from_connectome(cls, connectome) -> 'EngineModel':
-        """Build the model of a brain.connectome.Connectome (sharing its layout and arrays)."""
+        """Build the model of a brain.connectome.Connectome (sharing its layout and arrays).
+
+        Synapses of registered plastic pairs go to `plastic` (NEURON_MODEL §4b).
+        """
         params = NeuronParams.from_connectome(connectome)
-        return cls.from_arrays(
+        model = cls.from_arrays(
             params, connectome.syn_indptr, connectome.syn_target, connectome.syn_weight,
             neuron_area=connectome.neuron_area, layout=connectome.layout)
+        pairs = getattr(connectome, 'plastic_pairs', None)
+        if not pairs:
+            return model
+        syn = model.synapses
+        keep, plastic = split_plastic(syn.indptr, syn.target, syn.weight, syn.neuron_area,
+                                      list(model.layout.ids), pairs)
+        return cls(model.layout, params, syn.restricted(keep), plastic, syn.indptr)
 
 
 __all__ = ['Synapses', 'EngineModel']

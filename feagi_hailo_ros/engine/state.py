@@ -1,10 +1,10 @@
 """Neuron state in struct-of-arrays form, its checkpoint file and the brain's fingerprint."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 import json
 import os
 from pathlib import Path
-from typing import Union
+from typing import Dict, Union
 import zipfile
 import zlib
 
@@ -36,6 +36,8 @@ class NeuronState:
     pending_indices: np.ndarray         # int64[P]
     pending_input: np.ndarray           # float32[P]
     burst_count: int = 0
+    # learning state of plastic pairs (engine.plastic.PlasticState.arrays), else empty
+    plastic: Dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def zeros(cls, n_neurons: int) -> 'NeuronState':
@@ -46,8 +48,10 @@ class NeuronState:
 
     def copy(self) -> 'NeuronState':
         """Return a deep copy."""
-        return NeuronState(**{f.name: (getattr(self, f.name).copy() if f.name != 'burst_count'
-                                       else self.burst_count) for f in fields(self)})
+        arrays = {f.name: getattr(self, f.name).copy() for f in fields(self)
+                  if f.name not in _NOT_ARRAYS}
+        return NeuronState(**arrays, burst_count=self.burst_count,
+                           plastic={k: v.copy() for k, v in self.plastic.items()})
 
     def validate(self, n_neurons: int) -> None:
         """Raise ValueError naming the field when the state does not fit a brain of N.
@@ -88,7 +92,8 @@ class NeuronState:
         tmp = path.with_name(path.name + '.tmp')
         meta = dict(fingerprint, format=CHECKPOINT_FORMAT, burst_count=int(self.burst_count))
         arrays = {f.name: getattr(self, f.name) for f in fields(self)
-                  if f.name != 'burst_count'}
+                  if f.name not in _NOT_ARRAYS}
+        arrays.update(self.plastic)
         with open(tmp, 'wb') as handle:
             np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
         tmp.replace(path)
@@ -107,6 +112,11 @@ class NeuronState:
                                       'array, not an .npz archive of the state fields)')
             with loaded as data:
                 meta = _read_meta(path, data)
+                if meta.get('plastic_pairs') and 'plastic_pairs' not in fingerprint:
+                    raise CheckpointError(
+                        f'checkpoint {path}: written for a brain with plastic pairs '
+                        f"{_shown(meta['plastic_pairs'])}, this brain has none; restore it "
+                        'into the brain it came from')
                 for key, value in fingerprint.items():
                     if meta.get(key) != value:
                         raise CheckpointError(
@@ -114,12 +124,14 @@ class NeuronState:
                             f'{_shown(meta.get(key))}, this brain has {_shown(value)}); restore '
                             'it into the brain it came from')
                 missing = [f.name for f in fields(cls)
-                           if f.name != 'burst_count' and f.name not in data.files]
+                           if f.name not in _NOT_ARRAYS and f.name not in data.files]
                 if missing:
                     raise CheckpointError(f'checkpoint {path}: fields {", ".join(missing)} are '
                                           'missing (truncated or not an engine state file?)')
                 kwargs = {f.name: data[f.name].copy() for f in fields(cls)
-                          if f.name != 'burst_count'}
+                          if f.name not in _NOT_ARRAYS}
+                kwargs['plastic'] = {k: data[k].copy() for k in data.files
+                                     if k.startswith('plastic_')}
         except CheckpointError:
             raise
         except OSError as exc:
@@ -136,6 +148,9 @@ class NeuronState:
             raise CheckpointError(f'checkpoint {path}: burst_count {_shown(count)} is not a '
                                   'count of bursts')
         return cls(burst_count=count, **kwargs)
+
+
+_NOT_ARRAYS = ('burst_count', 'plastic')
 
 
 def _read_meta(path, data) -> dict:
@@ -199,14 +214,21 @@ def compact_state(params: NeuronParams) -> NeuronState:
 
 
 def brain_fingerprint(model: EngineModel) -> dict:
-    """Return what identifies a brain in a checkpoint (sizes, area ids, checksum)."""
+    """Return what identifies a brain in a checkpoint (sizes, area ids, checksum, plastic
+    pairs with their parameters)."""
     p, syn = model.params, model.synapses
-    return {
-        'n_neurons': model.n_neurons, 'n_synapses': syn.n_synapses,
-        'areas': list(model.layout.ids),
+    index = np.int32 if model.n_neurons < 2 ** 31 else np.int64
+    extra = () if model.plastic is None else (
+        (model.plastic.indptr, np.int64), (model.plastic.target, index),
+        model.plastic.initial, model.plastic.negative)
+    out = {'n_neurons': model.n_neurons, 'n_synapses': model.n_synapses,
+           'areas': list(model.layout.ids)}
+    if model.plastic is not None:     # compared before the checksum: the reason is named
+        out['plastic_pairs'] = model.plastic.describe()
+    out.update({
         # indptr and targets as int64 / int32 whatever their dtype in memory, so a
         # checkpoint's fingerprint does not depend on how the CSR is stored
         'checksum': array_checksum(
-            *p.arrays().values(), (syn.indptr, np.int64),
-            (syn.target, np.int32 if model.n_neurons < 2 ** 31 else np.int64),
-            syn.weight)}
+            *p.arrays().values(), (syn.indptr, np.int64), (syn.target, index), syn.weight,
+            *extra)})
+    return out

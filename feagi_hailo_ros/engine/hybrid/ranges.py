@@ -8,10 +8,7 @@ import numpy as np
 
 def restrict_synapses(syn: Synapses, keep: np.ndarray) -> Synapses:
     """The synapses where `keep` (bool[S]) is set, CSR by source, order kept."""
-    csum = np.zeros(keep.size + 1, dtype=np.int64)
-    np.cumsum(keep, out=csum[1:])
-    indptr = csum[np.asarray(syn.indptr, dtype=np.int64)]
-    return Synapses(indptr, syn.target[keep], syn.weight[keep], syn.neuron_area)
+    return syn.restricted(keep)
 
 
 def source_ranges(connectome, syn: Synapses) -> List[Tuple[int, int]]:

@@ -1,0 +1,82 @@
+"""Numba kernels of STDP on plastic pairs (NEURON_MODEL §4b, learning steps 6-10).
+
+`learn` runs once per burst after the fired set is final. State: `last_fired[u]` (FEAGI's
+burst counter of u's last firing in a plastic area), the `recent` list of the neurons that
+fired within the longest window (the window history: a neuron is active for a pair of
+window W iff last_fired >= T - W + 1), the current weights `magnitude` and the weights the
+spikes are delivered with, `delivered` (signed, +0.0 for a zero weight: a reached target
+is a candidate). The update of burst T acts on the spikes delivered from burst T + 2 on
+(step 8): `learn` first copies the synapses the previous update touched into `delivered`,
+then computes this burst's update into `magnitude` and lists what it touched. The work is
+proportional to the plastic synapses of the active neurons, not to the brain.
+"""
+
+from numba import njit
+import numpy as np
+
+_ZERO = np.float32(0.0)
+
+
+@njit(nogil=True, cache=True)
+def learn(burst, fired, n_fired, tracked_area, neuron_area, last_fired, recent, in_recent,
+          n_recent, longest_window, indptr, target, in_indptr, in_order, source, pair,
+          negative, magnitude, delivered, touched, n_touched, pair_window, pair_learns,
+          d_plus, d_minus, max_weight):
+    """Apply burst `burst`'s STDP (FEAGI counter T); return (n_recent, n_touched)."""
+    t = np.int64(burst)
+    for j in range(n_touched):                 # the previous update reaches delivery now
+        k = touched[j]
+        w = magnitude[k]
+        delivered[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO
+    for j in range(n_fired):
+        u = fired[j]
+        if tracked_area[neuron_area[u]]:
+            last_fired[u] = t
+            if not in_recent[u]:
+                in_recent[u] = True
+                recent[n_recent] = u
+                n_recent += 1
+    kept = 0
+    for j in range(n_recent):                  # the window history: drop the expired
+        u = recent[j]
+        if last_fired[u] >= t - longest_window + 1:
+            recent[kept] = u
+            kept += 1
+        else:
+            in_recent[u] = False
+    n_recent = kept
+    count = 0
+    for j in range(n_recent):
+        u = recent[j]
+        for k in range(indptr[u], indptr[u + 1]):       # u as the source
+            q = pair[k]
+            w_q = pair_window[q]
+            if not pair_learns[q] or t < w_q or last_fired[u] < t - w_q + 1:
+                continue
+            if last_fired[target[k]] >= t - w_q + 1:   # both active: LTP
+                w = magnitude[k] + d_plus[q]
+                magnitude[k] = min(w, max_weight[q])
+            else:                                       # only the source: LTD
+                magnitude[k] = max(_ZERO, magnitude[k] - d_minus[q])
+            touched[count] = k
+            count += 1
+        for i in range(in_indptr[u], in_indptr[u + 1]):  # u as the target
+            k = in_order[i]
+            q = pair[k]
+            w_q = pair_window[q]
+            if not pair_learns[q] or t < w_q or last_fired[u] < t - w_q + 1:
+                continue
+            if last_fired[source[k]] >= t - w_q + 1:
+                continue                                # done from the source's side
+            magnitude[k] = max(_ZERO, magnitude[k] - d_minus[q])
+            touched[count] = k
+            count += 1
+    return n_recent, count
+
+
+@njit(nogil=True, cache=True)
+def signed_weights(magnitude, negative, out):
+    """out = the signed weights of `magnitude` (+0.0 for a zero weight)."""
+    for k in range(magnitude.size):
+        w = magnitude[k]
+        out[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO
