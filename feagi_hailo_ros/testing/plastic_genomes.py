@@ -58,7 +58,7 @@ def random_plastic_genome(seed: int) -> Tuple[dict, List[Dict[str, object]]]:
                  'fire_t-f': float(rng.choice([1.0, 4.0, 9.0, 20.0])),
                  'leak_c-f': float(rng.choice([0.0, 0.25, 1.0])),
                  'refrac-i': int(rng.integers(0, 3)),
-                 'pstcr_-f': float(rng.choice([1.0, 2.0, 0.5])),
+                 'pstcr_-f': float(rng.choice([1.0, 2.0, 0.5, -1.0])),
                  'pspuni-b': bool(rng.random() < 0.3), 'mp_acc-b': bool(rng.random() < 0.5)}
         dstmap: Dict[str, list] = {}
         for dst in rng.choice(ids, size=int(rng.integers(1, 4)), replace=False):
