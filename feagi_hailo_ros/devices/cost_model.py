@@ -171,3 +171,19 @@ def calibrate_cpu(engine, bursts: int = 50) -> float:
 def table(rows: List[Prediction]) -> List[str]:
     """Lines of predictions, one per placement."""
     return [p.line() for p in rows]
+
+
+def placement_lines(connectome, plan, activity: np.ndarray,
+                    profiles: Sequence[str] = tuple(PROFILES)) -> List[str]:
+    """Predicted per-burst time, all on the CPU and as planned, for each device profile."""
+    lines = []
+    groups = [p.operators for p in plan.partitions]
+    for name in profiles:
+        model = CostModel(connectome, plan.operators, profile(name))
+        cpu = model.predict([], activity, 'all on the CPU')
+        planned = model.predict(groups, activity, 'as planned')
+        lines.append(f'{model.device.label} (estimate): all on the CPU '
+                     f'{cpu.total_s * 1e3:.2f} ms/burst, as planned '
+                     f'{planned.total_s * 1e3:.2f} ms/burst (device round trip '
+                     f'{planned.device_s * 1e3:.2f} ms)')
+    return lines
