@@ -108,3 +108,16 @@ def test_long_builds_show_progress_on_stderr(capsys, tmp_path):
     captured = capsys.readouterr()
     assert 'building:' in captured.err and '100.0%' in captured.err
     assert json.loads(captured.out)['synapses'] > 1_000_000
+
+
+def test_synth_plastic_share(capsys, tmp_path):
+    out = tmp_path / 'plastic.json'
+    assert main(['synth', '--neurons', '20000', '--plastic-share', '1', '--plastic-params',
+                 '1,3,1,2', '--out', str(out)]) == 0
+    assert 'plastic 9/9 pairs' in capsys.readouterr().out
+    rules = [r for key, value in json.loads(out.read_text())['blueprint'].items()
+             if key.endswith('-cx-dstmap-d') for rs in value.values() for r in rs]
+    assert rules and all(r[3:] == [True, 1, 3, 1, 2] for r in rules)
+    with pytest.raises(SystemExit):
+        main(['synth', '--neurons', '20000', '--plastic-share', '2', '--out', str(out)])
+    assert 'expected a share from 0 to 1' in capsys.readouterr().err

@@ -109,3 +109,26 @@ def test_synthetic_activity_neither_dies_nor_saturates():
     per_area = np.bincount(c.neuron_area[fired], minlength=len(c.areas))
     for a, area in enumerate(c.areas):
         assert 0.01 < per_area[a] / area.neurons < 0.5, (area.id, per_area[a])
+
+
+@pytest.mark.parametrize('share, pairs', [(0.1, [('c_h003', 'c_h004')]), (0.5, 4), (1.0, 9)])
+def test_plastic_share_registers_pairs_and_keeps_the_synapses(share, pairs):
+    from feagi_hailo_ros.brain.plasticity import PlasticParams
+    static = build_connectome(load_genome(synthetic_genome(20_000, 10)))
+    genome = load_genome(synthetic_genome(20_000, 10, plastic_share=share))
+    assert genome.warnings == []
+    c = build_connectome(genome)
+    registered = sorted(c.plastic_pairs)
+    assert registered == pairs if isinstance(pairs, list) else len(registered) == pairs
+    assert set(c.plastic_pairs.values()) == {PlasticParams(1, 2, 1, 2)}
+    assert np.array_equal(c.syn_target, static.syn_target)     # the same kernels
+    assert np.array_equal(c.syn_weight, static.syn_weight)
+    other = synthetic_genome(20_000, 10, plastic_share=share, plastic_params=(2, 3, 1, 1))
+    assert set(build_connectome(load_genome(other)).plastic_pairs.values()) == {
+        PlasticParams(2, 3, 1, 1)}
+
+
+def test_plastic_share_default_is_the_static_genome():
+    assert synthetic_genome(20_000, 10, plastic_share=0.0) == synthetic_genome(20_000, 10)
+    with pytest.raises(ValueError, match='plastic_share'):
+        synthetic_genome(20_000, 10, plastic_share=1.5)

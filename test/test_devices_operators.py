@@ -6,6 +6,7 @@ The exported ONNX graph must compute exactly the synapse list's currents and rea
 from feagi_hailo_ros.brain.builder import build_connectome
 from feagi_hailo_ros.brain.connectome import Connectome
 from feagi_hailo_ros.brain.genome import AreaSpec, MappingRule
+from feagi_hailo_ros.brain.plasticity import PlasticParams
 from feagi_hailo_ros.devices.export import export_partition
 from feagi_hailo_ros.devices.operators import analyse, pair_synapses
 from feagi_hailo_ros.devices.planner import DevicePartition, plan_partitions
@@ -20,11 +21,12 @@ def _area(area_id, dims, n=1, role='custom', mappings=()):
                     dims=tuple(dims), neurons_per_voxel=n, mappings=tuple(mappings))
 
 
-def _brain(src_dims, dst_dims, pairs, weights, n_src=1, n_dst=1, plastic=False):
+def _brain(src_dims, dst_dims, pairs, weights, n_src=1, n_dst=1, plastic=False,
+           registered=None):
     """Build two areas with synapses from source voxels to destination voxels.
 
     Every neuron k of a source voxel gets the voxel's synapses; targets are each voxel's
-    last neuron.
+    last neuron. `plastic` sets the rule's flag; `registered` the brain's plastic pairs.
     """
     rule = MappingRule(dst='b', morphology_id='m', plasticity_flag=plastic)
     areas = [_area('a', src_dims, n_src, mappings=[rule]), _area('b', dst_dims, n_dst)]
@@ -35,7 +37,7 @@ def _brain(src_dims, dst_dims, pairs, weights, n_src=1, n_dst=1, plastic=False):
             src.append(s * n_src + k)
             dst.append(n_a + d * n_dst + n_dst - 1)
             w.append(weight)
-    return Connectome.from_synapse_list(areas, src, dst, w)
+    return Connectome.from_synapse_list(areas, src, dst, w, plastic_pairs=registered)
 
 
 def _vox(dims, x, y, z):
@@ -104,11 +106,21 @@ def test_irregular_pairs_go_dense_when_small_and_cpu_when_large():
     assert op.form == 'cpu' and 'irregular' in op.reason and 'dense limit' in op.reason
 
 
-def test_plastic_mappings_stay_on_the_cpu():
+def test_registered_plastic_pairs_stay_on_the_cpu():
+    """The brain's registered pairs decide (NEURON_MODEL §4b), not the rules' flags."""
     dims = (3, 3, 1)
     pairs = _vector_pairs(dims, dims, [(0, 0, 0)])
+    registered = {('a', 'b'): PlasticParams(1, 2, 1, 2)}
+    for flag in (True, False):      # a pair is plastic whichever rule made its synapses
+        (op,) = analyse(_brain(dims, dims, pairs, [1] * len(pairs), plastic=flag,
+                               registered=registered))
+        assert op.form == 'cpu' and op.reason.startswith('plastic pair, STDP: the host learns')
+    rstdp = {('a', 'b'): PlasticParams(1, 2, 1, 2, mode='rstdp')}
+    (op,) = analyse(_brain(dims, dims, pairs, [1] * len(pairs), registered=rstdp))
+    assert op.form == 'cpu' and op.reason.startswith('plastic pair, RSTDP')
+    # flagged but not registered (e.g. a failing rule): FEAGI learns nothing, a device may run it
     (op,) = analyse(_brain(dims, dims, pairs, [1] * len(pairs), plastic=True))
-    assert op.form == 'cpu' and 'plastic' in op.reason
+    assert op.form == 'conv'
 
 
 def test_essential_genome_plan_says_where_every_mapping_runs():

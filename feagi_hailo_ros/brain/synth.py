@@ -53,9 +53,24 @@ def area_genes(area_id: str, name: str, group: str, dims: Sequence[int],
     return out
 
 
-def rule(morphology: str, multiplier: int = 1, scalar: Sequence[int] = (1, 1, 1)) -> list:
-    """A mapping rule in FEAGI's array form (no plasticity)."""
-    return [morphology, list(scalar), int(multiplier), False, 1, 1, 1, 0]
+def rule(morphology: str, multiplier: int = 1, scalar: Sequence[int] = (1, 1, 1),
+         plastic: Optional[Sequence[int]] = None) -> list:
+    """A mapping rule in FEAGI's array form; `plastic` = (c, ltp, ltd, window) makes it STDP."""
+    if plastic is None:
+        return [morphology, list(scalar), int(multiplier), False, 1, 1, 1, 0]
+    return [morphology, list(scalar), int(multiplier), True] + [int(v) for v in plastic]
+
+
+def plastic_sources(sources: int, share: float) -> List[int]:
+    """Which of `sources` source areas (one destination each) get plastic rules.
+
+    round(share * sources) of them, at least one when share > 0, spread evenly; no random
+    draw, so the kernels are those of the same brain without plasticity.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f'plastic_share must be in 0..1, got {share}')
+    count = max(1, int(round(share * sources))) if share > 0 else 0
+    return sorted({int((j + 0.5) * sources / count) for j in range(count)})
 
 
 def core_morphologies() -> Dict[str, Any]:
@@ -99,10 +114,13 @@ def kernel_vectors(count: int, rng: np.random.Generator) -> List[List[int]]:
 
 
 EXCITATORY_FRACTION = 0.64    # of a kernel's offsets; the others inhibit with weight -2
+PLASTIC_PARAMS = (1, 2, 1, 2)  # c, ltp, ltd, window: d+ 2, d- 1 over 2 bursts
 
 
 def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: int = 8,
-                     seed: int = 0, threshold: Optional[float] = None) -> Dict[str, Any]:
+                     seed: int = 0, threshold: Optional[float] = None,
+                     plastic_share: float = 0.0,
+                     plastic_params: Sequence[int] = PLASTIC_PARAMS) -> Dict[str, Any]:
     """The vision pipeline: image input (~10%), hidden areas (~80%), output (~10%).
 
     Input `iic400` (x*y*1 grey image), hidden `c_h000`.. chained by `vectors` kernels of
@@ -110,6 +128,9 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
     projector plus a kernel; total synapses ~ fanout * neurons. About 64% of a kernel's
     offsets excite (+1), the rest inhibit (-2), threshold 2 (for fan-out ~10): activity
     neither dies out nor saturates (a layer keeps roughly 10-20% of its neurons firing).
+    With `plastic_share` > 0, every rule of that share of the area pairs (`plastic_sources`;
+    plasticity is per pair, NEURON_MODEL §4b) is plastic with `plastic_params` (c, ltp,
+    ltd, window); the kernels are the same as without.
     """
     if neurons < 10 * (hidden_areas + 2) or fanout < 1 or hidden_areas < 0:
         raise ValueError(f'synthetic brain too small: neurons={neurons}, fanout={fanout}, '
@@ -125,6 +146,7 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
     per_source = max(1, int(round(fanout * total_areas / sources)))
     fire_t = float(threshold) if threshold is not None else float(max(2, per_source // 8))
     ids = ['iic400'] + [f'c_h{i:03d}' for i in range(hidden_areas)] + ['o_out0']
+    plastic = plastic_sources(sources, plastic_share)
     morphologies = core_morphologies()
     blueprint: Dict[str, Any] = {}
     for i, area_id in enumerate(ids):
@@ -133,7 +155,8 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
             name = f'kernel_{i:03d}'
             last = i + 1 == len(ids) - 1
             count = per_source - 1 if last else per_source
-            rules = [rule('projector')] if last else []
+            learning = tuple(plastic_params) if i in plastic else None
+            rules = [rule('projector', plastic=learning)] if last else []
             if count > 0:
                 offsets = kernel_vectors(count, rng)
                 excite = max(1, int(round(EXCITATORY_FRACTION * per_source))) - int(last)
@@ -145,7 +168,7 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
                         morphologies[f'{name}_{suffix}'] = {
                             'type': 'vectors', 'class': 'custom',
                             'parameters': {'vectors': vectors}}
-                        rules.append(rule(f'{name}_{suffix}', weight))
+                        rules.append(rule(f'{name}_{suffix}', weight, plastic=learning))
             if rules:
                 dstmap[ids[i + 1]] = rules
         if i == 0:
@@ -159,10 +182,16 @@ def synthetic_genome(neurons: int = 1_000_000, fanout: int = 10, hidden_areas: i
                                dstmap, fire_t=fire_t)
         blueprint.update(genes)
     title = f'synthetic vision pipeline {neurons} neurons fanout {fanout}'
-    return genome_document(title, f'feagi_hailo_ros synthetic brain (seed {seed}): '
-                           f'{side}x{side} image, {hidden_areas} hidden areas, '
-                           f'{per_source} synapses per source neuron',
-                           blueprint, morphologies, f'synthetic_{neurons}_{fanout}_{seed}')
+    description = (f'feagi_hailo_ros synthetic brain (seed {seed}): {side}x{side} image, '
+                   f'{hidden_areas} hidden areas, {per_source} synapses per source neuron')
+    genome_id = f'synthetic_{neurons}_{fanout}_{seed}'
+    if plastic:
+        c, ltp, ltd, window = plastic_params
+        title += f' plastic {len(plastic)}/{sources} pairs'
+        description += (f', plastic (STDP c {c}, ltp {ltp}, ltd {ltd}, window {window}): '
+                        + ', '.join(f'{ids[i]} -> {ids[i + 1]}' for i in plastic))
+        genome_id += f'_plastic{len(plastic)}'
+    return genome_document(title, description, blueprint, morphologies, genome_id)
 
 
 def demo_genome() -> Dict[str, Any]:

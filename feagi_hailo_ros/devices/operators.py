@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.brain.layout import voxel_coords
+from feagi_hailo_ros.brain.plasticity import PlasticParams
 from feagi_hailo_ros.devices.layout import host_to_onnx_index
 import numpy as np
 
@@ -194,16 +195,18 @@ def _as_separable(p: PairSynapses, sdims, ddims) -> Optional[dict]:
             'scalar_count': int(p.count[0])}
 
 
-def plastic_pairs(connectome) -> Dict[Tuple[int, int], bool]:
-    """(src, dst) area pairs with at least one plastic rule (kept on the CPU)."""
+def plastic_pairs(connectome) -> Dict[Tuple[int, int], PlasticParams]:
+    """(src, dst) area indices of the connectome's registered plastic pairs -> parameters.
+
+    The builder registers them (NEURON_MODEL §4b steps 1-4: a rule flagged plastic that
+    fails or is dropped registers nothing); the engine learns their synapses on the host.
+    """
     out = {}
-    for a, area in enumerate(connectome.areas):
-        for rule in getattr(area, 'mappings', ()):
-            if getattr(rule, 'plasticity_flag', False):
-                try:
-                    out[(a, connectome.area_index(rule.dst))] = True
-                except KeyError:
-                    continue
+    for (src, dst), params in getattr(connectome, 'plastic_pairs', {}).items():
+        try:
+            out[(connectome.area_index(src), connectome.area_index(dst))] = params
+        except KeyError:
+            continue
     return out
 
 
@@ -226,10 +229,12 @@ def analyse(connectome, dense_limit: int = DENSE_LIMIT,
         sa, da = connectome.areas[a], connectome.areas[b]
         op = Operator(a, b, sa.id, da.id, 'cpu', '', p.synapses,
                       morphologies=_morphologies(connectome, sa.id, da.id))
-        if p.problem:
+        params = plastic.get((a, b))
+        if params is not None:
+            op.reason = (f'plastic pair, {params.mode.upper()}: the host learns its weights '
+                         'each burst, and a device graph holds fixed weights')
+        elif p.problem:
             op.reason = p.problem
-        elif plastic.get((a, b)):
-            op.reason = 'plastic: its weights change, a Hailo graph would need a recompile'
         else:
             _choose(op, p, sa.dims, da.dims, dense_limit)
         ops.append(op)

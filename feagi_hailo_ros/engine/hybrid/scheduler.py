@@ -10,9 +10,12 @@ of the targets itself (`share_updates`, its own engine slot) while the main thre
 the rest. While the main thread has been waiting for a device (a device latency), the next
 burst's input grids are filled area by area as the areas are updated (`fill_ahead`), so the
 next inference starts the moment the burst ends. FEAGI's one-burst delay makes all of this
-exact. A fault (error, timeout, bad result) moves the partition to the CPU from that very
-burst, with nothing lost (the state is on the host; a late job never writes); see
-runner.DeviceRunner for the open, start-up and reopen policy.
+exact. Synapses of plastic pairs (NEURON_MODEL §4b) stay on the host: they go into a
+target range first, then its other host synapses, then the device currents (the CPU
+engine's order); the engine learns at the end of the burst. A fault (error, timeout, bad
+result) moves the partition to the CPU from that very burst, with nothing lost (the state
+is on the host; a late job never writes); see runner.DeviceRunner for the open, start-up
+and reopen policy.
 """
 
 from dataclasses import asdict, dataclass
@@ -111,6 +114,11 @@ class HybridEngine:
         self.cpu_syn = (restrict_synapses(syn, ~on_device[target_area])
                         if self.runners else syn)
         self.cpu_sources = source_ranges(connectome, self.cpu_syn)
+        plastic = self.engine.model.plastic
+        # by-target index of the plastic synapses: which ranges receive some (None: none)
+        self._plastic_in = (np.asarray(plastic.in_indptr, np.int64)
+                            if plastic is not None and plastic.n_synapses else None)
+        self.cpu_plastic_ranges = [r for r in self.cpu_ranges if self._receives_plastic(*r)]
 
     @property
     def timeout_s(self) -> float:
@@ -135,6 +143,11 @@ class HybridEngine:
     def model(self):
         """Return the engine model of the whole brain (layout, synapses)."""
         return self.engine.model
+
+    @property
+    def plastic(self):
+        """The learning state of plastic pairs (weights), None without; it lives on the host."""
+        return self.engine.plastic
 
     @property
     def burst_count(self) -> int:
@@ -218,9 +231,20 @@ class HybridEngine:
             if runner.pending is not None:
                 runner.pending.begun.set()          # its worker share may start
 
+    def _receives_plastic(self, lo: int, hi: int) -> bool:
+        """Whether a synapse of a plastic pair reaches a neuron in [lo, hi)."""
+        return self._plastic_in is not None and self._plastic_in[hi] > self._plastic_in[lo]
+
+    def _propagate_plastic(self, lo: int, hi: int, slot: int = 0) -> None:
+        """Plastic pairs' spikes into [lo, hi), first of its synapses (as BurstEngine does)."""
+        if self._receives_plastic(lo, hi):
+            self.engine.propagate_plastic(lo, hi, slot)
+
     def _run_cpu_partition(self) -> None:
-        """Propagate into and update the areas that stay on the CPU."""
+        """Propagate into and update the areas that stay on the CPU (plastic pairs first)."""
         if self.cpu_ranges:
+            for lo, hi in self.cpu_plastic_ranges:
+                self.engine.propagate_plastic(lo, hi)
             self.engine.propagate(0, self.engine.n_neurons, self.cpu_syn,
                                   sources=self.cpu_sources)
             for lo, hi in self.cpu_ranges:
@@ -251,6 +275,7 @@ class HybridEngine:
                     sharing.append((runner, job))
             else:                                   # fallen back: the CPU integrates it
                 for lo, hi in runner.ranges:
+                    self._propagate_plastic(lo, hi)
                     self.engine.propagate(lo, hi, runner.full_syn, sources=runner.full_sources)
                     self._update(lo, hi)
         return sharing, applied
@@ -315,14 +340,16 @@ class HybridEngine:
         `which` are indices into the partition's targets. Each grid's values are checked
         first (`PartitionIO.value_problem`: the pass reads what the add reads next, from
         cache); a bad one is recorded in `job.bad` and that target is integrated on the CPU
-        this burst. Synapses of the partition's pairs that stay on the CPU (residual) are
-        propagated into the range; the grid then goes in with `add_current_grid` (after this
-        burst's injections; reached voxels with a zero net current become candidates).
+        this burst. The synapses of plastic pairs into the range go in first, then those of
+        the partition's other pairs that stay on the CPU (residual); the grid then goes in
+        with `add_current_grid` (after this burst's injections; reached voxels with a zero
+        net current become candidates).
         """
         eng = self.engine
         for k in which:
             lo, hi = runner.io.targets[k]['lo'], runner.io.targets[k]['hi']
             problem = runner.io.value_problem(k, job.grids[k])
+            self._propagate_plastic(lo, hi, slot)
             if problem is not None:
                 job.bad.append(problem)
                 eng.propagate(lo, hi, runner.full_syn, slot=slot, sources=runner.full_sources)
