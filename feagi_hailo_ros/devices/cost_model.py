@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-CPU_EVENT_S = 3e-9           # seconds per synaptic event here, before calibration
+CPU_EVENT_S = 7e-9           # s per synaptic event (w1m, random targets, this host), uncalibrated
 UPDATE_S = 1e-9              # seconds per neuron update (the vectorised kernel)
 HOST_VOXEL_S = 1.5e-9        # host seconds per device input or output voxel
 IN_BYTES_PER_VOXEL = 2       # value + spike, uint8
