@@ -124,9 +124,14 @@ class BrainRuntime:
     def carry_learned(self, learned: Optional[LearnedState], keep: bool) -> Tuple[str, str]:
         """Take over a previous runtime's learned state if `keep` and it fits this brain.
 
-        Returns (log level, message), ('', '') when there is nothing to say.
+        Logs and returns (log level, message); ('', '') when there is nothing to say.
         """
-        return carry_over(learned, self.engine, keep)
+        level, text = carry_over(learned, self.engine, keep)
+        if self._logger is not None and level == 'warning':
+            self._logger.warning(text)
+        elif self._logger is not None and text:
+            self._logger.info(text)
+        return level, text
 
     def plastic_weights(self) -> Optional[PlasticWeights]:
         """The plastic pairs' current weights (between bursts); None without plastic pairs."""

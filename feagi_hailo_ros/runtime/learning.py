@@ -191,7 +191,7 @@ class WeightsView:
         return f'learning: {len(self.pairs)} plastic pairs, {self.n_synapses} synapses'
 
     def weights(self) -> Optional[PlasticWeights]:
-        """The current weights (between bursts), or None for a brain without plastic pairs."""
+        """Return the weights now (read between bursts); None for a brain without plastic pairs."""
         if self._state is None:
             return None
         return PlasticWeights(self.pairs, self.counts, self._source, self._target,
