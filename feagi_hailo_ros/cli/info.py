@@ -1,5 +1,4 @@
-"""`feagi-hailo info GENOME [--json]`: areas, mappings, synapses, plastic pairs, warnings, build
-time, memory."""
+"""`feagi-hailo info GENOME [--json]`: areas, mappings, plastic pairs, warnings, time, memory."""
 
 import argparse
 import json

@@ -153,31 +153,28 @@ class PlasticWeights:
 
     pairs: List[Tuple[str, str]]    # (source area id, destination area id), sorted
     counts: np.ndarray              # int64[pairs]: synapses of each pair
-    source: np.ndarray              # int64[P, 3]: x, y, z of the source neuron's voxel
-    target: np.ndarray              # int64[P, 3]: x, y, z of the target neuron's voxel
+    source: np.ndarray              # int32[P, 3]: x, y, z of the source neuron's voxel
+    target: np.ndarray              # int32[P, 3]: x, y, z of the target neuron's voxel
     weight: np.ndarray              # float32[P]: current weight, negative when inhibitory
 
 
 class WeightsView:
-    """The plastic pairs' weights in pair order; the synapses' coordinates computed once.
+    """The plastic pairs' weights in pair order, with the voxels each synapse connects.
 
     Inside a pair, synapses follow their source neuron (index order: x, then y, then z,
-    then the voxel's neuron k), then the order they were built in.
+    then the voxel's neuron k), then the order they were built in. The order and the voxels
+    are computed at the first `weights()` (32 B per plastic synapse), not before.
     """
 
     def __init__(self, engine):
-        """Index the plastic synapses of `engine`'s brain (none: `pairs` is empty)."""
+        """Count the plastic synapses of `engine`'s brain per pair (none: `pairs` is empty)."""
         self._state = plastic_state(engine)
-        if self._state is None:
-            self.pairs: List[Tuple[str, str]] = []
-            self.counts = np.zeros(0, np.int64)
-            return
-        syn, layout = self._state.syn, engine.model.layout
-        self.pairs = list(syn.pairs)
-        self.counts = np.bincount(syn.pair, minlength=len(syn.pairs)).astype(np.int64)
-        self._order = np.argsort(syn.pair, kind='stable')
-        self._source = np.stack(layout.coords(syn.source[self._order])[1:], axis=1)
-        self._target = np.stack(layout.coords(syn.target[self._order])[1:], axis=1)
+        self._layout = engine.model.layout
+        self._index: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        syn = self._state.syn if self._state is not None else None
+        self.pairs: List[Tuple[str, str]] = list(syn.pairs) if syn is not None else []
+        self.counts = (np.bincount(syn.pair, minlength=len(syn.pairs)).astype(np.int64)
+                       if syn is not None else np.zeros(0, np.int64))
 
     @property
     def n_synapses(self) -> int:
@@ -190,9 +187,20 @@ class WeightsView:
             return ''
         return f'learning: {len(self.pairs)} plastic pairs, {self.n_synapses} synapses'
 
+    def _indexed(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(order by pair, source voxels int32[P, 3], target voxels int32[P, 3])."""
+        if self._index is None:
+            syn = self._state.syn
+            order = np.argsort(syn.pair, kind='stable')
+            voxels = [np.stack(self._layout.coords(ends[order])[1:], axis=1).astype(np.int32)
+                      for ends in (syn.source, syn.target)]
+            self._index = (order, voxels[0], voxels[1])
+        return self._index
+
     def weights(self) -> Optional[PlasticWeights]:
         """Return the weights now (read between bursts); None for a brain without plastic pairs."""
         if self._state is None:
             return None
-        return PlasticWeights(self.pairs, self.counts, self._source, self._target,
-                              self._state.weights()[self._order])
+        order, source, target = self._indexed()
+        return PlasticWeights(self.pairs, self.counts, source, target,
+                              self._state.weights()[order])
