@@ -76,7 +76,7 @@ class Prediction:
     device_s: float
 
     def line(self) -> str:
-        """One readable line (marked as model output)."""
+        """Return the prediction as one readable sentence, marked as model output."""
         return (f'{self.placement}: {self.total_s * 1e3:.2f} ms/burst predicted (CPU '
                 f'mappings {self.cpu_mappings_s * 1e3:.2f}, update {self.update_s * 1e3:.2f}, '
                 f'host I/O {self.host_io_s * 1e3:.2f}, device {self.device_s * 1e3:.2f}; '

@@ -76,7 +76,7 @@ def learn(burst, fired, n_fired, tracked_area, neuron_area, last_fired, recent, 
 
 @njit(nogil=True, cache=True)
 def signed_weights(magnitude, negative, out):
-    """out = the signed weights of `magnitude` (+0.0 for a zero weight)."""
+    """Write the signed weights of `magnitude` into `out` (+0.0 for a zero weight)."""
     for k in range(magnitude.size):
         w = magnitude[k]
         out[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO
