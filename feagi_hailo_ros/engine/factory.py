@@ -84,6 +84,12 @@ def make_engine(connectome, config: EngineConfig = EngineConfig(),
                            prefix='hailo' if device == 'hailo' else 'emulator')
     for line in plan.report(connectome):
         log(line)
+    if plan.partitions:
+        from feagi_hailo_ros.devices.cost_model import expected_activity, placement_lines
+        log(f'placement {config.placement}; predicted per-burst time at 2% activity (model '
+            'output, not a measurement):')
+        for line in placement_lines(connectome, plan, expected_activity(connectome)):
+            log(f'  {line}')
     if not plan.partitions:
         warn(f'device {device}: the partition plan puts no area on the device; '
              'everything runs on the cpu')

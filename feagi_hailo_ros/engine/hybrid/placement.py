@@ -88,8 +88,8 @@ class Placement:
                 self.log(f'{runner.name}: placed on the {"device" if to == "device" else "CPU"} '
                          f'at burst {burst}: the cost model ({self.model.device.label}, '
                          f'estimates) predicts {abs(gain) * 1e3:.3f} ms/burst '
-                         f'{"saved" if gain > 0 else "lost"} on the device at the measured '
-                         'activity')
+                         f'{"saved" if gain > 0 else "lost"} on the device at the '
+                         f'{"measured" if burst else "expected"} activity')
 
     def describe(self, runner) -> dict:
         """The placement fields of a partition's description."""
