@@ -121,3 +121,26 @@ def test_synth_plastic_share(capsys, tmp_path):
     with pytest.raises(SystemExit):
         main(['synth', '--neurons', '20000', '--plastic-share', '2', '--out', str(out)])
     assert 'expected a share from 0 to 1' in capsys.readouterr().err
+
+
+def test_info_lists_plastic_pairs_with_parameters_and_synapses(capsys, tmp_path):
+    genome = json.loads((DATA / 'conformance' / 'plastic_basic.json').read_text())
+    rules = genome['blueprint']['_____10c-cp01a0-cx-dstmap-d']
+    rules['cp01b0'].append(['plus1', [1, 1, 1], 5, False])    # static rule, same pair
+    rules['cp02b0'] = [['block_to_block', [1, 1, 1], 5, False]]  # static pair: not listed
+    path = tmp_path / 'plastic.json'
+    path.write_text(json.dumps(genome))
+    pairs = info_json(capsys, path)['plastic_pairs']
+    assert [(p['src'], p['dst']) for p in pairs] == [
+        (f'cp{i:02}a0', f'cp{i:02}b0') for i in range(1, 18)]
+    first = pairs[0]
+    assert first['synapses'] == 4 + 3        # every synapse of a plastic pair is plastic
+    assert first['parameters'] == {'constant': 1, 'ltp': 3, 'ltd': 2, 'window': 1,
+                                   'mode': 'stdp', 'eta': 1.0, 'max_weight': None}
+    assert first['rule'] == 'stdp, c 1, ltp 3, ltd 2, window 1, d+ 3, d- 2'
+    assert all(p['synapses'] == 4 for p in pairs[1:])
+    assert main(['info', str(path)]) == 0
+    text = capsys.readouterr().out
+    assert 'cp01a0 -> cp01b0                          7  stdp, c 1, ltp 3, ltd 2' in text
+    assert main(['info', str(DATA / 'essential_genome.json')]) == 0
+    assert 'plastic pair' not in capsys.readouterr().out

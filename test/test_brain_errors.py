@@ -105,7 +105,6 @@ def test_malformed_morphology_parameters(tmp_path, morph, text):
 
 @pytest.mark.parametrize('rule, text', [
     (['projector', [1, 1, 1]], '4 to 8 elements'),
-    (['projector', [1, 1, 1], 1, False, 1, 1, 1, 0, 9], '4 to 8 elements'),
     ({'morphology_id': 'projector', 'synaptic_delay_bursts': 2}, 'synaptic_delay_bursts = 2'),
     ({'postSynapticCurrent_multiplier': 1}, 'without morphology_id'),
     ('projector', 'an array or an object'),

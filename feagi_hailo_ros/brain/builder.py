@@ -244,8 +244,10 @@ def _failure(genome: Genome, rule: MappingRule) -> Optional[str]:
 
 
 def _build_order(area: AreaSpec) -> List[int]:
-    """The area's rule indices as FEAGI 2.6 builds them: destinations in byte order of
-    their 2.x ids, each destination's rules in list order."""
+    """Return the area's rule indices in FEAGI 2.6's build order.
+
+    Destinations in byte order of their 2.x ids, each destination's rules in list order.
+    """
     rank = {dst: k for k, dst in enumerate(sorted({r.dst for r in area.mappings},
                                                   key=id_bytes))}
     return sorted(range(len(area.mappings)), key=lambda i: (rank[area.mappings[i].dst], i))

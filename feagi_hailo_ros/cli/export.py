@@ -15,11 +15,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         'compile_hef.py, ...')
     parser.add_argument('--calibration-samples', type=int, default=64, metavar='N',
                         help='inputs in the calibration set (Hailo: 64-1024; default 64)')
+    parser.add_argument('--activity', type=float, default=0.02, metavar='F',
+                        help='expected share of neurons firing per burst, for the predicted '
+                        'times (default 0.02)')
     add_device_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan, export and check each partition; print the plan and the compile commands."""
+    from feagi_hailo_ros.devices.cost_model import expected_activity, placement_lines
     from feagi_hailo_ros.devices.export import (export_partition,
                                                 write_partition)
     from feagi_hailo_ros.devices.operators import pair_synapses
@@ -30,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
     report = plan.report(connectome)
     for line in report:
         print(line)
+    print(f'predicted per-burst time at activity {args.activity:g} (model output, not a '
+          'measurement):')
+    for line in placement_lines(connectome, plan, expected_activity(connectome,
+                                                                    args.activity)):
+        print(f'  {line}')
     if not plan.partitions:
         print('nothing to export: no area can be integrated by a device with --partition '
               f'{args.partition}')

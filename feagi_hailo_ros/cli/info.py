@@ -1,4 +1,4 @@
-"""`feagi-hailo info GENOME [--json]`: areas, mappings, synapses, warnings, build time, memory."""
+"""`feagi-hailo info GENOME [--json]`: areas, mappings, plastic pairs, warnings, time, memory."""
 
 import argparse
 import json
@@ -10,6 +10,7 @@ import time
 from feagi_hailo_ros.brain.builder import build_connectome, load_brain
 from feagi_hailo_ros.brain.genome import load_genome
 from feagi_hailo_ros.brain.synth import demo_genome
+import numpy as np
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +47,19 @@ class StderrProgress:
         self.stream.flush()
 
 
+def plastic_pairs(connectome) -> list:
+    """Each plastic pair (sorted): source, destination, synapses, parameters and their line."""
+    rows = []
+    for (src, dst), params in sorted(connectome.plastic_pairs.items()):
+        s, d = connectome.layout.area_index(src), connectome.layout.area_index(dst)
+        lo, hi = connectome.syn_indptr[connectome.area_start[s:s + 2]]
+        targets = np.asarray(connectome.syn_target[lo:hi], np.int64)
+        count = int(np.count_nonzero(np.asarray(connectome.neuron_area)[targets] == d))
+        rows.append({'src': src, 'dst': dst, 'synapses': count,
+                     'parameters': dict(params.__dict__), 'rule': params.describe()})
+    return rows
+
+
 def gather(args: argparse.Namespace) -> dict:
     """Load and build the genome; return the `--json` document."""
     source = demo_genome() if args.genome == 'demo' and not os.path.exists(args.genome) \
@@ -62,6 +76,7 @@ def gather(args: argparse.Namespace) -> dict:
     built = time.perf_counter()
     summary = connectome.summary()
     summary.update({
+        'plastic_pairs': plastic_pairs(connectome),
         'title': genome.title,
         'genome_load_seconds': round(loaded - started, 4),
         'build_seconds': round(built - loaded, 4),
@@ -89,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         note = f"  ({m['note']})" if m.get('note') else ''
         out.append(f"  {arrow:32} {m['morphology'][:28]:28} {m['weight']:>6} "
                    f"{m['synapses']:>10}{note}")
+    if info['plastic_pairs']:
+        out.append(f"  {'plastic pair':32} {'synapses':>10}  rule")
+    for p in info['plastic_pairs']:
+        out.append(f"  {p['src'] + ' -> ' + p['dst']:32} {p['synapses']:>10}  {p['rule']}")
     out.append(f"totals: {len(info['areas'])} areas, {info['neurons']} neurons, "
                f"{info['synapses']} synapses")
     how = 'loaded from cache' if info['from_cache'] else 'build'

@@ -50,6 +50,14 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
                        help='a device burst slower than this falls back to the CPU')
     group.add_argument('--shared-device', action='store_true',
                        help='hailo: share the chip with other processes (hailort.service)')
+    group.add_argument('--placement', choices=('device', 'auto', 'cpu'), default='device',
+                       help='device: planned partitions on the device (default); auto: only '
+                            'where the cost model predicts a gain at the measured activity; '
+                            'cpu: none')
+    group.add_argument('--profile', default='pi5-gen3', metavar='NAME',
+                       help='device profile of the cost model: pi5-gen2, pi5-gen3, '
+                            'x86-gen3x4 (estimates; default pi5-gen3); with --placement auto '
+                            'the emulator takes its predicted round trip as latency')
 
 
 def engine_config(args: argparse.Namespace) -> EngineConfig:
@@ -59,7 +67,9 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         devices=max(1, int(args.devices or 1)), threads=int(getattr(args, 'threads', 1) or 1),
         emulator_latency_ms=float(args.latency_ms or 0.0), hef_dir=args.hef_dir or '',
         device_timeout_ms=float(args.device_timeout_ms),
-        shared_device=bool(args.shared_device))
+        shared_device=bool(args.shared_device),
+        placement=getattr(args, 'placement', 'device') or 'device',
+        profile=getattr(args, 'profile', 'pi5-gen3') or 'pi5-gen3')
 
 
 def log_devices(message: str) -> None:

@@ -19,6 +19,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help='JSON lines {"burst", "area", "x", "y", "z", "p"} to inject')
     parser.add_argument('--record', metavar='FILE',
                         help='write one JSON line per burst {"burst", "fired": [[area,x,y,z]]}')
+    parser.add_argument('--record-weights', metavar='FILE',
+                        help='write one JSON line per burst {"burst", "synapses": [[[src area, '
+                        'x, y, z], [dst area, x, y, z], weight]]}: every synapse, sorted')
     parser.add_argument('--restore', metavar='FILE',
                         help='start from an engine checkpoint (bursts continue its numbering)')
     parser.add_argument('--checkpoint', metavar='FILE',
@@ -31,7 +34,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the bursts; print bursts/s and fired per burst; return an exit code."""
     from feagi_hailo_ros.benchmarks.engine import peak_rss_mb
-    from feagi_hailo_ros.engine.replay import FiredRecorder, read_injections
+    from feagi_hailo_ros.engine.replay import FiredRecorder, read_injections, WeightRecorder
     if args.bursts < 0:
         raise ValueError(f'--bursts must be >= 0, got {args.bursts}')
     started = time.perf_counter()
@@ -43,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     injections = read_injections(args.inject, layout) if args.inject else {}
     load_s = time.perf_counter() - started
     recorder = FiredRecorder(args.record, layout) if args.record else None
+    core = getattr(engine, 'engine', engine)         # a hybrid engine's CPU engine learns
+    weights = WeightRecorder(args.record_weights, core.model) if args.record_weights else None
     fired_counts = np.zeros(args.bursts, dtype=np.int64)
     first = engine.burst_count
     first_burst_s = 0.0
@@ -56,11 +61,14 @@ def run(args: argparse.Namespace) -> int:
             fired_counts[step] = fired.size
             if recorder:
                 recorder.write(burst, fired)
+            if weights:
+                weights.write(burst, core.plastic.magnitude if core.plastic else None)
             if step == 0:
                 first_burst_s = time.perf_counter() - t0
     finally:
-        if recorder:
-            recorder.close()
+        for writer in (recorder, weights):
+            if writer:
+                writer.close()
         close = getattr(engine, 'close', None)
         if close:
             close()
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     mean = float(fired_counts.mean()) if args.bursts else 0.0
     rss_mb = peak_rss_mb()
     print(f'{args.bursts} bursts of {engine.model.n_neurons} neurons / '
-          f'{engine.model.synapses.n_synapses} synapses in {elapsed:.3f} s: '
+          f'{engine.model.n_synapses} synapses in {elapsed:.3f} s: '
           f'{rate:.1f} bursts/s{steady}, {mean:.1f} fired per burst '
           f'(load {load_s:.2f} s, first burst {first_burst_s * 1e3:.0f} ms incl. kernel '
           f'compile or cache load, peak RSS {rss_mb:.0f} MB)', file=sys.stdout)

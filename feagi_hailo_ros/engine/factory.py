@@ -28,12 +28,20 @@ class EngineConfig:
     shared_device: bool = False          # hailo: share the chip (hailort.service)
     retry_bursts: int = 50               # bursts on the CPU before a device is reopened
     prefetch: bool = True                # start the next burst's device jobs at once
+    placement: str = 'device'            # device | auto (cost model) | cpu (hybrid.placement)
+    profile: str = 'pi5-gen3'            # device profile of the cost model (estimates)
 
     def __post_init__(self):
         """Refuse unknown devices and impossible counts with a readable reason."""
         if self.device not in DEVICE_KINDS:
             raise ValueError(f"device '{self.device}': expected one of "
                              f"{', '.join(DEVICE_KINDS)}")
+        from feagi_hailo_ros.devices.cost_model import profile
+        from feagi_hailo_ros.engine.hybrid.placement import PLACEMENTS
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement '{self.placement}': expected one of "
+                             f"{', '.join(PLACEMENTS)}")
+        profile(self.profile)
         if int(self.devices) < 1 or int(self.threads) not in (1, 2):
             raise ValueError(f'devices must be >= 1 and threads 1 or 2 (got {self.devices}, '
                              f'{self.threads})')
@@ -76,6 +84,12 @@ def make_engine(connectome, config: EngineConfig = EngineConfig(),
                            prefix='hailo' if device == 'hailo' else 'emulator')
     for line in plan.report(connectome):
         log(line)
+    if plan.partitions:
+        from feagi_hailo_ros.devices.cost_model import expected_activity, placement_lines
+        log(f'placement {config.placement}; predicted per-burst time at 2% activity (model '
+            'output, not a measurement):')
+        for line in placement_lines(connectome, plan, expected_activity(connectome)):
+            log(f'  {line}')
     if not plan.partitions:
         warn(f'device {device}: the partition plan puts no area on the device; '
              'everything runs on the cpu')
@@ -84,7 +98,8 @@ def make_engine(connectome, config: EngineConfig = EngineConfig(),
         device_factory, exported = _device_factory(device, connectome, plan, config)
     return HybridEngine(connectome, device_factory, plan=plan, exported=exported,
                         timeout_s=config.device_timeout_ms / 1000.0,
-                        retry_bursts=config.retry_bursts, log=log, prefetch=config.prefetch)
+                        retry_bursts=config.retry_bursts, log=log, prefetch=config.prefetch,
+                        placement=config.placement, profile=config.profile)
 
 
 def _device_factory(device: str, connectome, plan, config: EngineConfig):
@@ -92,6 +107,13 @@ def _device_factory(device: str, connectome, plan, config: EngineConfig):
     if device == 'emulator':
         from feagi_hailo_ros.devices.emulator import EmulatedHailo
         latency = float(config.emulator_latency_ms)
+        if config.placement == 'auto' and latency == 0:
+            # the emulator's round trip follows the profile the placement decides by
+            from feagi_hailo_ros.devices.cost_model import CostModel, profile
+            model = CostModel(connectome, plan.operators, profile(config.profile))
+            modelled = {p.name: model.device_s(p.operators) * 1e3 for p in plan.partitions}
+            return (lambda part: EmulatedHailo(part.name, latency_ms=modelled[part.name])), \
+                None
         return (lambda part: EmulatedHailo(part.name, latency_ms=latency)), None
     from feagi_hailo_ros.devices.export import ExportedPartition
     from feagi_hailo_ros.devices.hailo import HailoDevice, load_hailort, scan

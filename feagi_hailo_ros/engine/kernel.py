@@ -210,6 +210,13 @@ def propagate_range(fired, fired_potential, n_fired, row_begin, row_end, target,
                     t = target[k]
                     if full or (t >= lo and t < hi):
                         fcl_input[t] += _ZERO
+            elif src_psp < _ZERO:
+                # a zero weight (a plastic synapse at the floor) times a negative psp is
+                # -0.0: + 0.0 makes it +0.0, so the reached target is a candidate
+                for k in range(begin, end):
+                    t = target[k]
+                    if full or (t >= lo and t < hi):
+                        fcl_input[t] += ((np.float32(weight[k]) * src_psp) / divisor) + _ZERO
             elif full and divisor == _ONE:
                 for k in range(np.uint64(begin), np.uint64(end)):
                     fcl_input[np.uint64(target[k])] += np.float32(weight[k]) * src_psp

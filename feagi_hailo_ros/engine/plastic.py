@@ -176,7 +176,7 @@ class PlasticState:
         self.n_touched = touched.size
 
     def weights(self) -> np.ndarray:
-        """Signed current weights (float32), in the plastic CSR's order."""
+        """Return the signed current float32 weights, in the plastic CSR's order."""
         out = np.empty_like(self.magnitude)
         plastic_kernel.signed_weights(self.magnitude, self.syn.negative, out)
         return out

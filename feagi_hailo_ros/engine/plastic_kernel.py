@@ -3,14 +3,14 @@
 `learn` runs once per burst after the fired set is final. State: `last_fired[u]` (FEAGI's
 burst counter of u's last firing in a plastic area), the `recent` list of the neurons that
 fired within the longest window, ascending (the window history: a neuron is active for a
-pair of window W iff last_fired >= T - W + 1), the current weights `magnitude` and the weights the
-spikes are delivered with, `delivered` (signed, +0.0 for a zero weight: a reached target
-is a candidate). The update of burst T acts on the spikes delivered from burst T + 2 on
-(step 8): `learn` first copies the synapses the previous update touched into `delivered`,
-then computes this burst's update into `magnitude` and lists what it touched. The work is
-proportional to the plastic synapses of the active neurons, not to the brain. The burst's
-newcomers are merged into `recent` in place (fired sets are ascending), so the active
-neurons' rows are read in memory order (measured in bench/README.md).
+pair of window W iff last_fired >= T - W + 1), the current weights `magnitude` and the
+weights the spikes are delivered with, `delivered` (signed, +0.0 for a zero weight: a
+reached target is a candidate). The update of burst T acts on the spikes delivered from
+burst T + 2 on (step 8): `learn` first copies the synapses the previous update touched into
+`delivered`, then computes this burst's update into `magnitude` and lists what it touched.
+The work is proportional to the plastic synapses of the active neurons, not to the brain.
+The burst's newcomers are merged into `recent` in place (fired sets are ascending), so the
+active neurons' rows are read in memory order (measured in bench/README.md).
 """
 
 from numba import njit
@@ -103,7 +103,7 @@ def _merge_fired(fired, n_fired, tracked_area, neuron_area, recent, in_recent, k
 
 @njit(nogil=True, cache=True)
 def signed_weights(magnitude, negative, out):
-    """out = the signed weights of `magnitude` (+0.0 for a zero weight)."""
+    """Write the signed weights of `magnitude` into `out` (+0.0 for a zero weight)."""
     for k in range(magnitude.size):
         w = magnitude[k]
         out[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO

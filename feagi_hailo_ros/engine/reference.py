@@ -3,11 +3,12 @@
 Written for clarity, not speed: use it on small brains only. Every value is float32
 (numpy scalars), and inputs are summed in the order FEAGI fills its fire candidate list:
 sensory injections in the order given, then the power amount, then the synapses of the
-neurons fired in the previous burst (sources in ascending index, each source's synapses in
-CSR order).
+neurons fired in the previous burst: those of plastic pairs first, then the others (each
+sources in ascending index, each source's synapses in CSR order). Plastic pairs learn after
+each burst (NEURON_MODEL §4b), per synapse from the fired sets of the last W bursts.
 """
 
-from collections import Counter
+from collections import Counter, deque
 import math
 from typing import Dict, List, Sequence
 
@@ -54,6 +55,12 @@ class ReferenceEngine:
         self.prev_fired_potential: List[np.float32] = []
         self._pending: List[tuple] = []
         self._area_of = model.synapses.neuron_area
+        plastic = model.plastic
+        self.plastic_weight = (plastic.initial.copy() if plastic is not None
+                               else np.zeros(0, np.float32))     # magnitudes, current
+        self._delivered = self.plastic_weight.copy()              # ... of the update before
+        longest = max((p.window for p in plastic.params), default=1) if plastic else 1
+        self._history: deque = deque(maxlen=longest)              # fired sets, newest last
         # How often each rule's branch was taken: lets tests show that a brain exercises it.
         self.rule_hits: Counter = Counter()
 
@@ -75,7 +82,17 @@ class ReferenceEngine:
         for i in params.power_neurons.tolist():   # 3. the power area
             fcl[i] = fcl.get(i, F32(0.0)) + POWER_AMOUNT
             self.rule_hits['power'] += 1
-        for src, fired_v in zip(self.prev_fired, self.prev_fired_potential):   # 4. spikes
+        plastic = self.model.plastic
+        if plastic is not None:                   # 4. spikes: plastic pairs first
+            signed = np.where(plastic.negative, -self._delivered, self._delivered)
+            self._deliver(fcl, plastic.indptr, plastic.target, signed, 'plastic_delivery')
+        self._deliver(fcl, syn.indptr, syn.target, syn.weight, 'static_delivery')
+        return fcl
+
+    def _deliver(self, fcl: Dict[int, np.float32], indptr, target, weight, hit: str) -> None:
+        """Add the previous burst's spikes over one CSR (step 4)."""
+        params, degree = self.model.params, self.model.degree_indptr
+        for src, fired_v in zip(self.prev_fired, self.prev_fired_potential):
             area = int(self._area_of[src])
             if params.mp_driven_psp[area]:
                 psp = F32(driven_psp(fired_v))
@@ -83,13 +100,13 @@ class ReferenceEngine:
             else:
                 psp = F32(params.psp[area])
             divisor = F32(1.0) if params.psp_uniform[area] else \
-                F32(int(syn.indptr[src + 1]) - int(syn.indptr[src]))   # n: out-degree
-            self.rule_hits['psp_divided' if divisor != 1 else 'psp_undivided'] += 1
-            for k in range(int(syn.indptr[src]), int(syn.indptr[src + 1])):
-                target = int(syn.target[k])
-                contribution = F32(F32(syn.weight[k]) * psp) / divisor
-                fcl[target] = fcl.get(target, F32(0.0)) + contribution
-        return fcl
+                F32(int(degree[src + 1]) - int(degree[src]))   # n: the whole out-degree
+            if indptr[src + 1] > indptr[src]:
+                self.rule_hits['psp_divided' if divisor != 1 else 'psp_undivided'] += 1
+                self.rule_hits[hit] += 1
+            for k in range(int(indptr[src]), int(indptr[src + 1])):
+                contribution = F32(F32(weight[k]) * psp) / divisor
+                fcl[int(target[k])] = fcl.get(int(target[k]), F32(0.0)) + contribution
 
     def burst(self) -> np.ndarray:
         """Run one burst and return the fired neuron indices (sorted int64)."""
@@ -161,7 +178,39 @@ class ReferenceEngine:
                     self.potential[i] = F32(v * params.leak_keep[area])
         self.prev_fired, self.prev_fired_potential = fired, fired_v
         self.burst_count += 1
+        if self.model.plastic is not None:
+            self._learn(self.burst_count, set(fired))
         return np.asarray(fired, dtype=np.int64)
+
+    def _learn(self, feagi_burst: int, fired: set) -> None:
+        """NEURON_MODEL §4b steps 6-10 after burst T (FEAGI's counter), synapse by synapse.
+
+        The next burst delivers with the weights as they were before this update (step 8).
+        """
+        plastic = self.model.plastic
+        self._history.append(fired)
+        self._delivered = self.plastic_weight.copy()
+        for k in range(plastic.n_synapses):
+            params = plastic.params[int(plastic.pair[k])]
+            window = params.window
+            if params.mode != 'stdp' or feagi_burst < window or (
+                    params.d_plus == 0 and params.d_minus == 0):
+                self.rule_hits['plastic_unchanged'] += 1
+                continue
+            recent = list(self._history)[-window:]
+            src_active = any(int(plastic.source[k]) in f for f in recent)
+            dst_active = any(int(plastic.target[k]) in f for f in recent)
+            w = self.plastic_weight[k]
+            if src_active and dst_active:
+                w = F32(w + params.d_plus)
+                if params.max_weight is not None and w > F32(params.max_weight):
+                    w = F32(params.max_weight)
+                    self.rule_hits['ltp_max_weight'] += 1
+                self.rule_hits['ltp'] += 1
+            elif src_active or dst_active:
+                w = F32(max(F32(0.0), F32(w - params.d_minus)))
+                self.rule_hits['ltd_floor' if w == 0 else 'ltd'] += 1
+            self.plastic_weight[k] = w
 
     def _excitable(self, i: int, excitability: np.float32, feagi_burst: int) -> bool:
         """Return whether neuron i passes its excitability check in this burst."""

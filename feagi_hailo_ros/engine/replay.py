@@ -7,7 +7,7 @@ Record: `{"burst": b, "fired": [[area, x, y, z], ...]}` per burst, sorted, burst
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from feagi_hailo_ros.brain.layout import AreaLayout
 import numpy as np
@@ -120,3 +120,45 @@ class FiredRecorder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class WeightRecorder:
+    """Write one JSON line per burst with every synapse's weight, as the conformance files.
+
+    `{"burst": b, "synapses": [[[src area, x, y, z], [dst area, x, y, z], weight], ...]}`,
+    sorted: every synapse as FEAGI holds it (n copies for n neurons per source voxel), the
+    weight as a magnitude (an inhibitory synapse's sign is not part of its weight).
+    """
+
+    def __init__(self, path: Union[str, Path], model):
+        self._handle = open(path, 'w', encoding='utf-8')
+        self._model = model
+        syn = model.synapses
+        degree = np.diff(np.asarray(syn.indptr, np.int64))
+        source = np.repeat(np.arange(degree.size, dtype=np.int64), degree)
+        self._static = [[s, t, w] for s, t, w in zip(
+            self._voxels(source), self._voxels(syn.target),
+            np.abs(np.asarray(syn.weight, np.float32)).tolist())]
+        plastic = model.plastic
+        self._plastic_ends = [] if plastic is None else list(zip(
+            self._voxels(plastic.source), self._voxels(plastic.target)))
+
+    def _voxels(self, neurons) -> List[list]:
+        layout = self._model.layout
+        area, x, y, z = layout.coords(np.asarray(neurons, dtype=np.int64))
+        ids = layout.ids
+        return [[ids[a], xx, yy, zz] for a, xx, yy, zz in
+                zip(area.tolist(), x.tolist(), y.tolist(), z.tolist())]
+
+    def write(self, burst: int, plastic_weights: Optional[np.ndarray]) -> None:
+        """Append one burst's line; `plastic_weights` are the plastic pairs' magnitudes."""
+        rows = list(self._static)
+        if plastic_weights is not None:
+            rows += [[s, t, w] for (s, t), w in zip(self._plastic_ends,
+                                                    np.asarray(plastic_weights).tolist())]
+        rows.sort()
+        self._handle.write(json.dumps({'burst': int(burst), 'synapses': rows}) + '\n')
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()

@@ -214,8 +214,10 @@ def compact_state(params: NeuronParams) -> NeuronState:
 
 
 def brain_fingerprint(model: EngineModel) -> dict:
-    """Return what identifies a brain in a checkpoint (sizes, area ids, checksum, plastic
-    pairs with their parameters)."""
+    """Return what identifies a brain in a checkpoint.
+
+    Sizes, area ids, the plastic pairs with their parameters, and a checksum.
+    """
     p, syn = model.params, model.synapses
     index = np.int32 if model.n_neurons < 2 ** 31 else np.int64
     extra = () if model.plastic is None else (

@@ -11,11 +11,11 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
-from feagi_hailo_ros.ros import brain_viz, motion
+from feagi_hailo_ros.ros import brain_viz, motion, plastic_weights
 from feagi_hailo_ros.ros.diagnostics import BurstDiagnosticsTask, diagnostic_array
 from feagi_hailo_ros.ros.parameters import descriptor
 from feagi_hailo_ros.ros.sensor_inbox import SCALAR_MESSAGES, SensorInbox
-from feagi_hailo_ros.runtime.burst_clock import BurstClock, SampleWindow, WarnThrottle
+from feagi_hailo_ros.runtime.burst_clock import BurstClock, RateGate, SampleWindow, WarnThrottle
 from feagi_hailo_ros.runtime.fired_view import FiredView
 from feagi_hailo_ros.runtime.motor_output import MotorOutput
 from feagi_hailo_ros.runtime.sensors import SCALAR_INPUTS, VISION_TOPICS
@@ -30,7 +30,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
-from std_msgs.msg import Float64MultiArray, Header
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, Header
 from visualization_msgs.msg import MarkerArray
 
 NODE_NAME = 'feagi_hailo'
@@ -47,6 +47,7 @@ PUBLISHED = {
     'fired_neurons': (PointCloud2,),
     'cortical_areas': (MarkerArray,),
     '/diagnostics': (DiagnosticArray,),
+    '~/plastic_weights': (Float32MultiArray,),
 }
 
 
@@ -82,6 +83,8 @@ class FeagiHailoNode(LifecycleNode):
                                       WARN_PERIOD_S)
         self._inbox = SensorInbox(self._warn)   # newest message per input
         self._fired_view = FiredView()
+        self._weights_gate = RateGate()
+        self._learned = None                    # learned state kept from cleanup to configure
         self._active = False
         self.burst_errors = 0
         self.published: Dict[str, int] = dict.fromkeys(PUBLISHED, 0)
@@ -142,12 +145,17 @@ class FeagiHailoNode(LifecycleNode):
             'cortical_areas': self.create_lifecycle_publisher(
                 MarkerArray, 'cortical_areas', latched),
             '/diagnostics': self.create_publisher(DiagnosticArray, '/diagnostics', 10),
+            '~/plastic_weights': self.create_lifecycle_publisher(
+                Float32MultiArray, '~/plastic_weights', 1),
         }
         self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         startup = getattr(self._runtime, 'startup_summary', None)
         self.get_logger().info(
             f'configured: {self._runtime.summary()} on device {self._runtime.device_name}'
             + (f'; {startup()}' if callable(startup) else ''))
+        if self._learned is not None:
+            self._runtime.carry_learned(self._learned, self._settings['keep_learned_weights'])
+            self._learned = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -175,7 +183,9 @@ class FeagiHailoNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release the devices and the brain, and destroy the publishers."""
+        """Keep what the brain learned; release the devices, the brain and the publishers."""
+        take = getattr(self._runtime, 'learned_state', None)
+        self._learned = take() if callable(take) else None
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
@@ -274,6 +284,8 @@ class FeagiHailoNode(LifecycleNode):
                                      self._settings['viz_max_points'])
         if shown is not None:
             self._publish_fired(shown)
+        if self._weights_gate.due(start_s, self._settings['publish_weights_hz']):
+            self._publish_weights()
         self._burst_clock.record(start_s, time.monotonic(), len(fired))
 
     # ---------------------------------------------------------------- outputs
@@ -300,6 +312,11 @@ class FeagiHailoNode(LifecycleNode):
         """Publish fired neurons (already decimated) as a point cloud."""
         xyz, intensity = self._runtime.fired_points(shown, self._settings['area_scale'])
         self._publish('fired_neurons', brain_viz.fired_cloud(self._header(), xyz, intensity))
+
+    def _publish_weights(self) -> None:
+        weights = self._runtime.plastic_weights()
+        if weights is not None:
+            self._publish('~/plastic_weights', plastic_weights.weights_array(weights))
 
     def _publish_diagnostics(self) -> None:
         if self._runtime is None:

@@ -2,6 +2,7 @@
 
 loading.py       settings -> brain, engine (engine.factory), warm-up, start-up report
 brain_runtime.py BrainRuntime: encoders in, one injection per burst, decoders out
+learning.py      plastic pairs: their weights, the learned state carried over re-configure
 settings.py      every setting: name, default, meaning, limits, validation
 sensors.py       the sensor inputs: topic, the brain input each feeds, its area
 motor_output.py  motor values held by a dead-man, and the differential drive

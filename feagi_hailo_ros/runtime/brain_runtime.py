@@ -15,6 +15,8 @@ from feagi_hailo_ros.io import scalars as io_scalars
 from feagi_hailo_ros.io import vision
 from feagi_hailo_ros.io.areas import find_gaze_area, find_motor_areas
 from feagi_hailo_ros.io.injections import Injections
+from feagi_hailo_ros.runtime.learning import carry_over, LearnedState, PlasticWeights, \
+    WeightsView
 from feagi_hailo_ros.runtime.sensors import IMU_AXES, input_areas
 import numpy as np
 
@@ -71,6 +73,7 @@ class BrainRuntime:
         self.motor_count = count
         self._gaze_area = find_gaze_area(self.areas)
         self._area_start = np.asarray(connectome.area_start, dtype=np.int64)
+        self.learning = WeightsView(engine)
 
     # ---------------------------------------------------------------- areas
     def _has_vision_areas(self) -> bool:
@@ -106,10 +109,33 @@ class BrainRuntime:
         return out
 
     def summary(self) -> str:
-        """One line about the brain: areas, neurons, synapses, inputs."""
+        """One line about the brain: areas, neurons, synapses, inputs, motors, learning."""
+        learning = self.learning.summary()
         return (f'{len(self.areas)} areas, {self.connectome.n_neurons} neurons, '
                 f'{self.connectome.n_synapses} synapses, inputs: '
-                f"{', '.join(sorted(self.inputs)) or 'none'}, motors: {self.motor_count}")
+                f"{', '.join(sorted(self.inputs)) or 'none'}, motors: {self.motor_count}"
+                + (f', {learning}' if learning else ''))
+
+    # ---------------------------------------------------------------- learning
+    def learned_state(self) -> Optional[LearnedState]:
+        """A copy of what the brain learned (None: no plastic pairs), for `carry_learned`."""
+        return LearnedState.take(self.engine)
+
+    def carry_learned(self, learned: Optional[LearnedState], keep: bool) -> Tuple[str, str]:
+        """Take over a previous runtime's learned state if `keep` and it fits this brain.
+
+        Logs and returns (log level, message); ('', '') when there is nothing to say.
+        """
+        level, text = carry_over(learned, self.engine, keep)
+        if self._logger is not None and level == 'warning':
+            self._logger.warning(text)
+        elif self._logger is not None and text:
+            self._logger.info(text)
+        return level, text
+
+    def plastic_weights(self) -> Optional[PlasticWeights]:
+        """The plastic pairs' current weights (between bursts); None without plastic pairs."""
+        return self.learning.weights()
 
     # ---------------------------------------------------------------- inputs
     def set_vision(self, gaze_x: float, gaze_y: float, modulation: float, change_min: int,

@@ -150,3 +150,18 @@ class WarnThrottle:
         more = f' ({held} more from {source} since the last warning)' if held else ''
         self._emit(text + more)
         self._last[source] = (now_s, 0)
+
+
+class RateGate:
+    """Say, once per burst, whether an output sent at `rate_hz` (0 = off) is due."""
+
+    def __init__(self):
+        """Nothing sent yet: the first check at a rate > 0 is due."""
+        self._last_s = -math.inf
+
+    def due(self, now_s: float, rate_hz: float) -> bool:
+        """Whether it is due at `now_s` (then the next is due 1 / rate_hz later)."""
+        if rate_hz <= 0 or now_s - self._last_s < 1.0 / rate_hz:
+            return False
+        self._last_s = now_s
+        return True

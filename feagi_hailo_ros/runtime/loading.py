@@ -69,7 +69,9 @@ def engine_config(settings: Dict[str, Any]) -> EngineConfig:
         emulator_latency_ms=float(settings.get('emulator_latency_ms', 0.0)),
         hef_dir=str(settings.get('hef_dir', '') or ''),
         device_timeout_ms=float(settings.get('device_timeout_ms', 1000.0)),
-        shared_device=bool(settings.get('shared_device', False)))
+        shared_device=bool(settings.get('shared_device', False)),
+        placement=str(settings.get('placement', 'device')),
+        profile=str(settings.get('device_profile', 'pi5-gen3')))
 
 
 def build_engine(connectome, settings: Dict[str, Any], logger=None,

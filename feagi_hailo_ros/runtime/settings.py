@@ -57,6 +57,18 @@ PARAMETERS: List[ParamSpec] = [
     ParamSpec('emulator_latency_ms', 0.0,
               'modelled inference latency of the emulated Hailo (round trip, compute included)',
               _RO, (0.0, 1000.0)),
+    ParamSpec('placement', 'device',
+              "device partitions: 'device' (always there), 'auto' (only while the cost model "
+              "predicts a gain at the measured activity), 'cpu' (none)", _RO,
+              choices=('device', 'auto', 'cpu')),
+    ParamSpec('device_profile', 'pi5-gen3',
+              'device profile of the cost model (estimates): pi5-gen2 | pi5-gen3 | x86-gen3x4; '
+              'under placement auto the emulator takes its predicted round trip', _RO,
+              choices=('pi5-gen2', 'pi5-gen3', 'x86-gen3x4')),
+    ParamSpec('keep_learned_weights', True,
+              'on cleanup then configure, the weights and firing history of plastic mappings '
+              'carry over when the genome still has the same plastic mappings; false: they '
+              'start as built', False),
     # burst loop (changeable at run time)
     ParamSpec('burst_rate_hz', 30.0, 'bursts per second; changeable at run time', False,
               (0.1, 1000.0)),
@@ -115,6 +127,9 @@ PARAMETERS: List[ParamSpec] = [
               (1, 10_000_000)),
     ParamSpec('area_scale', 1.0, 'metres per voxel in fired_neurons and cortical_areas', _RO,
               (1e-4, 100.0)),
+    ParamSpec('publish_weights_hz', 0.0,
+              '~/plastic_weights messages per second: the weights of plastic mappings (0 = off)',
+              False, (0.0, 100.0)),
 ]
 
 PARAMETERS_BY_NAME: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}

@@ -99,7 +99,8 @@ class DeviceRunner:
         self.filling = False             # this burst fills `fill_buffer`
         self.filled: List[int] = []      # sources filled this burst (per call)
         self.full_fills = 0              # jobs that filled their inputs themselves
-        self.mode = 'device'
+        self.mode = 'device'             # 'cpu' after a fault, until reopened
+        self.placed = 'device'           # where the placement puts it (hybrid.placement)
         self.pending: Optional[DeviceJob] = None
         self.busy: Optional[Future] = None        # a job that timed out and may still run
         self.reopening: Optional[Future] = None
@@ -108,6 +109,11 @@ class DeviceRunner:
         self.first_job = True                     # the next job is the first after an open
         self.startup_s: Optional[float] = None    # open + upload + first inference
         self.last_fault = ''
+
+    @property
+    def active(self) -> bool:
+        """Whether bursts go to the device: healthy and placed there."""
+        return self.mode == 'device' and self.placed == 'device'
 
     @property
     def name(self) -> str:

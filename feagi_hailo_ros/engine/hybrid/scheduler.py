@@ -15,7 +15,8 @@ target range first, then its other host synapses, then the device currents (the 
 engine's order); the engine learns at the end of the burst. A fault (error, timeout, bad
 result) moves the partition to the CPU from that very burst, with nothing lost (the state
 is on the host; a late job never writes); see runner.DeviceRunner for the open, start-up
-and reopen policy.
+and reopen policy. `placement` (hybrid.placement) may keep a healthy partition on the CPU
+where the cost model predicts the device does not pay.
 """
 
 from dataclasses import asdict, dataclass
@@ -24,11 +25,13 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.devices.base import Device
+from feagi_hailo_ros.devices.cost_model import DEFAULT_PROFILE
 from feagi_hailo_ros.devices.export import export_partition, ExportedPartition
 from feagi_hailo_ros.devices.operators import pair_synapses
 from feagi_hailo_ros.devices.planner import DevicePartition, Plan, plan_partitions
 from feagi_hailo_ros.engine.core import BurstEngine
 from feagi_hailo_ros.engine.hybrid.jobs import DeviceJob, JobState
+from feagi_hailo_ros.engine.hybrid.placement import Placement
 from feagi_hailo_ros.engine.hybrid.ranges import merge_ranges, restrict_synapses, source_ranges
 from feagi_hailo_ros.engine.hybrid.runner import DeviceRunner, FaultPolicy
 import numpy as np
@@ -70,7 +73,8 @@ class HybridEngine:
                  exported: Optional[Dict[str, ExportedPartition]] = None,
                  log: Optional[Callable[[str], None]] = None, prefetch: bool = True,
                  share_updates: Optional[bool] = None, fill_ahead: Optional[bool] = None,
-                 startup_timeout_s: Optional[float] = None):
+                 startup_timeout_s: Optional[float] = None, placement: str = 'device',
+                 profile: str = DEFAULT_PROFILE):
         """Plan (or take `plan`), export, open one device per partition; see the module."""
         self.connectome = connectome
         self.prefetch = bool(prefetch)
@@ -119,6 +123,8 @@ class HybridEngine:
         self._plastic_in = (np.asarray(plastic.in_indptr, np.int64)
                             if plastic is not None and plastic.n_synapses else None)
         self.cpu_plastic_ranges = [r for r in self.cpu_ranges if self._receives_plastic(*r)]
+        self.placement = Placement(connectome, self.runners, placement, profile,
+                                   self.plan.operators, log=self.log)
 
     @property
     def timeout_s(self) -> float:
@@ -202,6 +208,7 @@ class HybridEngine:
             self._finish_worker_shares(sharing, timing)
             self._fault_bad_results(applied)
             result = self.engine.end_burst()
+            self.placement.after_burst(result, self.engine.burst_count)
             self._rotate_input_buffers()
             if self.prefetch:
                 self._start_next_jobs()
@@ -224,9 +231,9 @@ class HybridEngine:
             if runner.mode == 'cpu':
                 runner.pending = None
                 runner.maybe_reopen(self.engine.burst_count)
-            runner.filling, runner.filled = (runner.mode == 'device'
+            runner.filling, runner.filled = (runner.active
                                              and self._filling_ahead()), []
-            if runner.mode == 'device' and runner.pending is None:
+            if runner.active and runner.pending is None:
                 runner.launch(self.engine.previous_fired, self._apply_worker_share)
             if runner.pending is not None:
                 runner.pending.begun.set()          # its worker share may start
@@ -303,7 +310,7 @@ class HybridEngine:
     def _start_next_jobs(self) -> None:
         """Prefetch: the next burst's device jobs need only this burst's fired set."""
         for runner in self.runners:
-            if runner.mode == 'device':
+            if runner.active:
                 runner.launch(self.engine.previous_fired, self._apply_worker_share)
 
     def _filling_ahead(self) -> bool:
@@ -374,8 +381,8 @@ class HybridEngine:
     # ---- health ------------------------------------------------------------------------
     def describe(self) -> List[dict]:
         """Per device partition: mode (device/cpu), device health, faults, retry state."""
-        return [runner.describe(self.connectome, self.engine.burst_count)
-                for runner in self.runners]
+        return [{**runner.describe(self.connectome, self.engine.burst_count),
+                 **self.placement.describe(runner)} for runner in self.runners]
 
     def close(self) -> None:
         """Close the devices and stop the worker threads (a hung job is abandoned).
