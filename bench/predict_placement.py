@@ -1,8 +1,8 @@
 """Predicted per-burst times of the README's brains per device profile (model output).
 
 The demo, essential, vision and 1M synthetic brains, all on the CPU against the planned device
-partitions (devices/cost_model). Model output from estimated constants (HAILORT.md), not a measurement: it prints the README's
-table as Markdown.
+partitions (devices/cost_model). Model output from estimated constants (HAILORT.md), not a
+measurement: it prints the README's table as Markdown.
 
     .venv/bin/python bench/predict_placement.py [--activity 0.02 0.3] [--profiles ...]
 """
