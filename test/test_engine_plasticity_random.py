@@ -63,3 +63,23 @@ def test_random_brains_exercise_every_plasticity_rule():
     for rule in ('ltp', 'ltd', 'ltd_floor', 'ltp_max_weight', 'plastic_unchanged',
                  'plastic_delivery', 'static_delivery', 'failing_rules', 'n_per_voxel'):
         assert HITS[rule] > 0, rule
+
+
+@pytest.mark.parametrize('share', [0, 10 ** 9])
+def test_sparse_and_dense_learning_passes_agree(share, monkeypatch):
+    """Only the rows of active neurons (share 0), or every plastic synapse: same weights."""
+    from feagi_hailo_ros.engine import plastic
+    monkeypatch.setattr(plastic, 'DENSE_SHARE', share)
+    for seed in range(8):
+        raw, bursts = random_plastic_genome(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            model = EngineModel.from_connectome(build_connectome(raw))
+        if model.plastic is None:
+            continue
+        ref, engine = ReferenceEngine(model), BurstEngine(model)
+        for step, (idx, pot) in enumerate(injections(model, bursts)):
+            ref.inject_indices(idx, pot)
+            engine.inject_indices(idx, pot)
+            assert np.array_equal(engine.burst(), ref.burst()), f'seed {seed} burst {step}'
+            np.testing.assert_array_equal(engine.plastic.magnitude, ref.plastic_weight)

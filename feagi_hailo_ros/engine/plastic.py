@@ -15,6 +15,7 @@ from feagi_hailo_ros.engine import plastic_kernel
 import numpy as np
 
 NEVER = np.int64(-(2 ** 62))    # last_fired of a neuron that has not fired in a plastic area
+DENSE_SHARE = 8     # the last update touched over 1/8 of the plastic synapses: one full pass
 _FIELDS = ('plastic_weight', 'plastic_delivered', 'plastic_last_fired')
 
 
@@ -125,7 +126,8 @@ class PlasticState:
             self.recent, self.in_recent, self.n_recent, self.longest_window, s.indptr,
             s.target, s.in_indptr, s.in_order, s.source, s.pair, s.negative, self.magnitude,
             self.delivered, self.touched, self.n_touched, p['window'], p['learns'],
-            p['d_plus'], p['d_minus'], p['max_weight'])
+            p['d_plus'], p['d_minus'], p['max_weight'],
+            self.n_touched * DENSE_SHARE > s.n_synapses)
 
     def arrays(self) -> Dict[str, np.ndarray]:
         """Copies of what a checkpoint holds: weights, delivered weights, last fired."""
