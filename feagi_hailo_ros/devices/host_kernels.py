@@ -82,3 +82,29 @@ def refill(grid, last, idx, values):
         grid[last[i]] = 0.0
     for i in range(idx.size):
         grid[idx[i]] = values[i]
+
+
+@numba.njit(nogil=True, cache=True)
+def place_sources(first, last, n_touched, voxel_off, touched, values, pl_ptr, pl_params,
+                  placed, buffer, clear):
+    """Copy sources first..last-1's touched voxels into the stacked input tensors.
+
+    Placement p of source s writes voxel v = (x*Y + y)*Z + z of the area at
+    base + (x*Yc + y)*C + offset + z of `buffer` (pl_params[p] = base, Yc, C, offset, Y, Z,
+    is_spike): the value, or 1 for a spike channel; `placed` (from pl_params[p, 7]) records
+    the tensor-local indices, in the voxels' order. With `clear`, zero them instead.
+    """
+    for s in range(first, last):
+        v0 = voxel_off[s]
+        n = n_touched[s]
+        for p in range(pl_ptr[s], pl_ptr[s + 1]):
+            base, yc, c, offset, y_n, z_n, spike, at = pl_params[p]
+            for i in range(n):
+                v = touched[v0 + i]
+                xy = v // z_n
+                local = ((xy // y_n) * yc + xy % y_n) * c + offset + v % z_n
+                if clear:
+                    buffer[base + local] = 0.0
+                else:
+                    buffer[base + local] = 1.0 if spike else values[v0 + v]
+                    placed[at + i] = local

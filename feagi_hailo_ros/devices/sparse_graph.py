@@ -27,8 +27,8 @@ def _quant_params(specs: List[Optional[dict]], signed_kind: str):
     lo, hi = np.zeros(n, np.float32), np.zeros(n, np.float32)
     scale = np.ones(n, np.float32)
     for k, spec in enumerate(specs):
-        if spec is None or spec.get('exact', True):
-            continue
+        if spec is None or (spec.get('exact', True) and not spec.get('saturates', False)):
+            continue                # exact: quantisation is the identity
         bits = int(spec['bits'])
         signed = spec.get('kind') == signed_kind
         flag[k] = True
@@ -66,7 +66,10 @@ class SparseGraph:
         self._out = np.zeros(n_chunks * size, np.float32)
         self._dirty = np.zeros(n_chunks, np.bool_)
         self._written = np.zeros(n_chunks, np.bool_)
-        self._intervals = np.zeros((n_chunks + 64, 2), np.int64)
+        # a stacked input lists its channels' voxels one area after the other: each area's
+        # run of ascending rows can start a new set of output chunk intervals
+        runs = max([int(d[2]) for d in self.input_dims if len(d) == 3] + [1])
+        self._intervals = np.zeros((n_chunks * runs + 64, 2), np.int64)
         self._rows = np.zeros(max((int(np.prod(d)) for d in self.input_dims), default=0),
                               np.int64)
         self._values = np.zeros(self._rows.size, np.float32)
