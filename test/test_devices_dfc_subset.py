@@ -163,7 +163,7 @@ def test_the_vision_genome_and_a_synthetic_100k_brain_keep_mappings_on_the_devic
 
 
 def _many_sizes(n_areas: int) -> Connectome:
-    """n sources and n targets of n different sizes, each pair joined by a 3 x 3 kernel."""
+    """Sources and targets of `n_areas` different sizes, each pair joined by a small kernel."""
     areas, src, dst, weight = [], [], [], []
     start = 0
     for k in range(n_areas):

@@ -226,7 +226,7 @@ def test_malformed_device_grids_are_refused_with_the_output_name():
         current = good.copy()
         current[7] = bad
         with pytest.raises(DeviceError, match=f"'cur_4x4\\+dense_5x4': current of area 3: "
-                                              f"{why} is NaN, infinite or outside"):
+                                              f'{why} is NaN, infinite or outside'):
             io.checked_grids(_outputs(current, good))
         problem = io.value_problem(0, io.target_grid(_outputs(current, good), target))
         assert problem is not None and problem.reason.startswith('bad result: cur_4x4')

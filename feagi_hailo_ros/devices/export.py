@@ -150,7 +150,7 @@ def build_manifest(connectome, part: DevicePartition, stacking: Stacking) -> dic
         'operators': [op.summary() for op in part.operators],
         'host_residual': [op.summary() for op in part.residual],
         'layout': 'ONNX grids NCHW (1, C, X, Y), flat (1, N); HEF NHWC (X, Y, C) = the host '
-                  'order; members give each area\'s channels (grids) or columns (flat)',
+                  'order; members give the channels (grids) or columns (flat) of each area',
     }
 
 

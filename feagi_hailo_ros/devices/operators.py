@@ -3,14 +3,18 @@
 The operator of a (source area, destination area) pair is read from the synapses themselves
 (the connectome's CSR), not from the morphology's name, so the device computes exactly the
 synapses the CPU engine propagates. All rules between the two areas add up (NEURON_MODEL §4: inputs
-of duplicate synapses add). Forms, cheapest first (fewest device weights wins):
-- `conv`: translation-invariant (`vectors`, `block_to_block`, shift-invariant patterns):
-  a Conv2D over (x, y) with z on channels, one kernel tap per vector.
-- `separable`: a product of per-axis relations with one weight (`projector`, `*`/`?`
-  patterns): three small MatMuls, one per axis.
-- `dense`: any pair with at most `dense_limit` source x destination voxels: one MatMul.
-- `cpu`: the rest (irregular and large, plastic, or not voxel-aligned), with the reason.
-A second operator with the synapse counts as weights gives candidacy (reach).
+of duplicate synapses add). Forms, cheapest first (fewest device weights wins), all inside
+the Hailo DFC's safe subset (HAILORT.md, "Compiling a graph into a HEF"):
+- `conv`, stride 1: translation-invariant (`vectors`, `block_to_block`, shift-invariant
+  patterns) from a grid no larger than the target's: a Conv2D over (x, y), z on channels, the
+  vectors in the smallest odd window centred on offset 0 ("same" padding; the host pads a
+  smaller source grid with zeros to the target's size).
+- `conv`, stride f: a projector-like integer block downscale (target voxel = source voxel
+  // f per axis, one weight): kernel 2f-1 with the block in its lower quadrant.
+- `dense`: any pair with at most `dense_limit` source x destination voxels: Flatten, MatMul.
+- `cpu`: the rest (irregular and large, a conv that would need a crop, an upscale too large
+  for a dense block, plastic, not voxel-aligned), with the reason.
+A second set of weights, the synapse counts, gives candidacy (reach) from the spikes.
 """
 
 from dataclasses import dataclass, field
@@ -46,13 +50,13 @@ class Operator:
     dst: int
     src_id: str
     dst_id: str
-    form: str                    # conv | separable | dense | cpu
+    form: str                    # conv | dense | cpu
     reason: str
     synapses: int
     device_weights: int = 0
     morphologies: List[str] = field(default_factory=list)
-    # conv: kernel[zd, zs, kx, ky] (weights) and reach_kernel (synapse counts), both odd and
-    # centred: with stride 1 tap (p + ... ) adds in[s] to out[s + d] at index (px - dx, py - dy)
+    # conv: kernel[zd, zs, kx, ky] (weights) and reach_kernel (synapse counts), odd and
+    # centred: with stride 1, index (px - dx, py - dy) adds in[s] to out[s + d]
     kernel: Optional[np.ndarray] = None
     reach_kernel: Optional[np.ndarray] = None
     stride: Tuple[int, int] = (1, 1)
@@ -183,7 +187,7 @@ def _as_conv(p: PairSynapses, sdims, ddims) -> Optional[dict]:
 
 
 def _block_factor(src: np.ndarray, dst: np.ndarray, n_s: int, n_d: int) -> int:
-    """f when the relation along one axis is exactly dst = src // f (all pairs), else 0."""
+    """The factor f when the relation along one axis is exactly dst = src // f, else 0."""
     f = -(-n_s // n_d)
     if -(-n_s // f) != n_d:
         return 0
@@ -285,7 +289,7 @@ def _choose(op: Operator, p: PairSynapses, sdims, ddims, dense_limit: int) -> No
         options.append((n_src * n_dst, 'dense', None))
     if not options:
         larger = int(sdims[0]) > int(ddims[0]) or int(sdims[1]) > int(ddims[1])
-        why = ('neither a conv from a grid no larger than the target\'s (a larger one would '
+        why = ('neither a conv from a grid no larger than the target (a larger one would '
                'need a crop) nor an integer block downscale (strided conv)' if larger else
                'irregular (not translation-invariant)')
         op.reason = (f'{why}, and {n_src} x {n_dst} voxels exceed the dense limit of '

@@ -80,8 +80,8 @@ def verify_partition(connectome, exported, pairs, seed: int = 0,
     sess = session or ort.InferenceSession(exported.model, providers=['CPUExecutionProvider'])
     grids = random_inputs(manifest, np.random.default_rng(seed), density)
     names = [o['name'] for o in manifest['outputs']]
-    results = dict(zip(names, sess.run(names, {n: to_onnx_layout(g)
-                                                for n, g in grids.items()})))
+    feed = {n: to_onnx_layout(g) for n, g in grids.items()}
+    results = dict(zip(names, sess.run(names, feed)))
     ref = reference_outputs(connectome, manifest, pairs, *source_grids(manifest, grids))
     error = 0.0
     for name in names:
