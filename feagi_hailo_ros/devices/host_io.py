@@ -10,7 +10,7 @@ by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounde
 from typing import Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.devices.base import DeviceError
-from feagi_hailo_ros.devices.host_kernels import fill_sources, place_sources
+from feagi_hailo_ros.devices.host_kernels import fill_sources, place_sources, split_channels
 from feagi_hailo_ros.devices.operators import source_factors
 import numpy as np
 
@@ -77,6 +77,16 @@ class PartitionIO:
                     else np.maximum(degree[span], 1), dtype=np.float32),
                 'mp_driven': bool(area.mp_driven_psp), 'placements': placements[a]})
         self._pack(buffers)
+        self._members = {}          # grid output -> (offsets, depths, buffer, buffer offsets)
+        for spec in manifest['outputs']:
+            if len(spec['dims']) == 3:
+                sizes = [int(np.prod(m['dims'])) for m in spec['members']]
+                self._members[spec['name']] = (
+                    np.array([m['offset'] for m in spec['members']], np.int64),
+                    np.array([m['dims'][2] for m in spec['members']], np.int64),
+                    np.zeros(sum(sizes), np.float32),
+                    np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64))
+        self._split: Optional[Dict[str, bool]] = None
         self.targets: List[dict] = []
         parts: Dict[int, dict] = {}
         for spec in manifest['outputs']:
@@ -192,14 +202,23 @@ class PartitionIO:
                 g['grids'][spec['name']] = g['buffer'][b0:b0 + size].reshape(spec['dims'])
             self._sets.append(g)
 
+    def target_grids(self, outputs: Dict[str, np.ndarray]) -> List[Grid]:
+        """`target_grid` of every target; an interleaved (X, Y, C) output is split once."""
+        self._split = {}
+        try:
+            return [self.target_grid(outputs, target) for target in self.targets]
+        finally:
+            self._split = None
+
     def target_grid(self, outputs: Dict[str, np.ndarray], target: dict) -> Grid:
         """Return (base, stride, current, reach) of one target for `add_current_grid`.
 
         Voxel v's neuron is `base + v * stride` (the last neuron of the voxel, as the CPU
         engine's synapses address it); `current` and `reach` (synapse counts; None when the
         export derives reach from the current) are flat float32 in the host order: views of
-        the device's output where the target's channels allow, else this object's buffers
-        (the sum of its parts). A device result is checked, not trusted: a missing output,
+        the device's output where its layout allows (a flat output, a planar grid as the
+        emulator's), else this object's buffers (channels de-interleaved in one numba pass;
+        several parts summed). A device result is checked, not trusted: a missing output,
         one whose shape is not the manifest's (or its flat size) or whose dtype is not
         floating point is refused here (DeviceError naming the output and the reason); its
         values are checked by `value_problem` just before they are used.
@@ -209,25 +228,35 @@ class PartitionIO:
         reach = None if target['reach'] is None else self._gather(grids, target, 'reach')
         return target['lo'] + target['n'] - 1, target['n'], current, reach
 
-    def _gather(self, grids: Dict[str, np.ndarray], target: dict, kind: str) -> np.ndarray:
-        """The target's current or counts: one part as a view where possible, else summed."""
+    def _part(self, grids: Dict[str, np.ndarray], name: str, offset: int,
+              target: dict) -> np.ndarray:
+        """One member of an output as a flat host-order array (a view where possible)."""
+        grid = grids[name]
+        if grid.ndim == 1:
+            return grid[offset:offset + target['voxels']]
         x, y, z = target['dims']
+        part = grid[:, :, offset:offset + z]
+        item = grid.itemsize
+        if part.flags.c_contiguous or (z == 1 and part.strides[:2] == (y * item, item)):
+            return part.reshape(-1)                 # planar channel or a lone member
+        offsets, depths, buffer, starts = self._members[name]
+        k = int(np.searchsorted(offsets, offset))
+        if self._split is None:                     # one target alone: its member only
+            split_channels(grid, offsets[k:k + 1], depths[k:k + 1], buffer, starts[k:k + 1])
+        elif name not in self._split:               # every member of the grid, one pass
+            split_channels(grid, offsets, depths, buffer, starts)
+            self._split[name] = True
+        return buffer[starts[k]:starts[k] + target['voxels']]
+
+    def _gather(self, grids: Dict[str, np.ndarray], target: dict, kind: str) -> np.ndarray:
+        """The target's current or counts: its one part, or the sum of its parts."""
+        parts = [self._part(grids, name, offset, target) for name, offset in target[kind]]
+        if len(parts) == 1:
+            return parts[0]
         out = target['buffers'][kind]
-        for k, (name, offset) in enumerate(target[kind]):
-            grid = grids[name]
-            if grid.ndim == 1:
-                part = grid[offset:offset + target['voxels']]
-            else:
-                part = grid[:x, :y, offset:offset + z]
-            if len(target[kind]) == 1:
-                if grid.ndim == 1 or z == 1 or grid.shape[2] == z:
-                    return part.reshape(-1)         # a view (strided where channels are)
-                np.copyto(out.reshape(x, y, z), part)
-                return out
-            if k == 0:
-                np.copyto(out.reshape(x, y, z) if grid.ndim > 1 else out, part)
-            else:
-                np.add(out, part.reshape(-1), out=out)
+        np.copyto(out, parts[0])
+        for part in parts[1:]:
+            np.add(out, part, out=out)
         return out
 
     def _checked(self, outputs: Dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -266,7 +295,7 @@ class PartitionIO:
 
     def checked_grids(self, outputs: Dict[str, np.ndarray]) -> List[Grid]:
         """Every target's grid with its values checked (raises the first bad result)."""
-        grids = [self.target_grid(outputs, target) for target in self.targets]
+        grids = self.target_grids(outputs)
         for k, grid in enumerate(grids):
             problem = self.value_problem(k, grid)
             if problem is not None:

@@ -108,3 +108,17 @@ def place_sources(first, last, n_touched, voxel_off, touched, values, pl_ptr, pl
                 else:
                     buffer[base + local] = 1.0 if spike else values[v0 + v]
                     placed[at + i] = local
+
+
+@numba.njit(nogil=True, cache=True)
+def split_channels(grid, offsets, depths, out, out_off):
+    """De-interleave an (X, Y, C) grid's members in one pass: member m (channels
+    offsets[m] .. + depths[m]) goes to out[out_off[m]:] in the host order (x*Y + y)*Z + z."""
+    n_x, n_y = grid.shape[0], grid.shape[1]
+    for x in range(n_x):
+        for y in range(n_y):
+            for m in range(offsets.size):
+                z_n = depths[m]
+                base = out_off[m] + (x * n_y + y) * z_n
+                for z in range(z_n):
+                    out[base + z] = grid[x, y, offsets[m] + z]

@@ -3,9 +3,10 @@
 The graph is linear in its inputs (Conv, also grouped and strided, Add, Flatten, MatMul with
 constant weights; older exports also Slice, Reshape, Transpose and a final Clip), so
 `compile_outputs` composes it, node by node (COO arrays, numpy), into one map per output:
-rows are the concatenated input elements, columns the output's elements, both in the host
-order: (X, Y, C) for a (1, C, X, Y) grid (`voxel = (x*Y + y)*C + c`), (N,) for a flat
-(1, N) output. `sparse_graph.SparseGraph` stores and runs these maps.
+rows are the concatenated input elements in the host order ((X, Y, C) for a (1, C, X, Y)
+grid: `(x*Y + y)*C + c`), columns the output's elements channel by channel (planar: the
+graph's own order `(c*X + x)*Y + y`, so that each area's channels of a stacked output are
+contiguous on the host), or (N,) for a flat (1, N) output. `sparse_graph.SparseGraph` stores and runs these maps.
 """
 
 from typing import Dict, List, Optional, Tuple, Union
@@ -42,8 +43,7 @@ def compile_outputs(model: Union[onnx.ModelProto, bytes]
         if len(shape) == 2:
             entries.append((value.name, (int(shape[1]),), cols, rows, vals))
             continue
-        dims = host_dims(shape)
-        entries.append((value.name, dims, cols, onnx_to_host_index(rows, dims), vals))
+        entries.append((value.name, host_dims(shape), cols, rows, vals))   # planar (C, X, Y)
     comp.maps.clear()
     return comp, entries
 
