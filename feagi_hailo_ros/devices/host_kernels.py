@@ -112,8 +112,11 @@ def place_sources(first, last, n_touched, voxel_off, touched, values, pl_ptr, pl
 
 @numba.njit(nogil=True, cache=True)
 def split_channels(grid, offsets, depths, out, out_off):
-    """De-interleave an (X, Y, C) grid's members in one pass: member m (channels
-    offsets[m] .. + depths[m]) goes to out[out_off[m]:] in the host order (x*Y + y)*Z + z."""
+    """De-interleave the members of an (X, Y, C) grid in one pass over it.
+
+    Member m (channels offsets[m] .. offsets[m] + depths[m]) goes to out[out_off[m]:] in
+    the host order (x*Y + y)*Z + z; the grid may have any strides.
+    """
     n_x, n_y = grid.shape[0], grid.shape[1]
     for x in range(n_x):
         for y in range(n_y):

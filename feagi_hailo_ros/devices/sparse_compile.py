@@ -6,7 +6,8 @@ constant weights; older exports also Slice, Reshape, Transpose and a final Clip)
 rows are the concatenated input elements in the host order ((X, Y, C) for a (1, C, X, Y)
 grid: `(x*Y + y)*C + c`), columns the output's elements channel by channel (planar: the
 graph's own order `(c*X + x)*Y + y`, so that each area's channels of a stacked output are
-contiguous on the host), or (N,) for a flat (1, N) output. `sparse_graph.SparseGraph` stores and runs these maps.
+contiguous on the host), or (N,) for a flat (1, N) output. `sparse_graph.SparseGraph` stores
+and runs these maps.
 """
 
 from typing import Dict, List, Optional, Tuple, Union
