@@ -243,7 +243,7 @@ class PartitionIO:
         k = int(np.searchsorted(offsets, offset))
         if self._split is None:                     # one target alone: its member only
             split_channels(grid, offsets[k:k + 1], depths[k:k + 1], buffer, starts[k:k + 1])
-        elif name not in self._split:               # every member of the grid, one pass
+        elif name not in self._split:               # every member of the grid at once
             split_channels(grid, offsets, depths, buffer, starts)
             self._split[name] = True
         return buffer[starts[k]:starts[k] + target['voxels']]

@@ -112,16 +112,23 @@ def place_sources(first, last, n_touched, voxel_off, touched, values, pl_ptr, pl
 
 @numba.njit(nogil=True, cache=True)
 def split_channels(grid, offsets, depths, out, out_off):
-    """De-interleave the members of an (X, Y, C) grid in one pass over it.
+    """De-interleave the members of an (X, Y, C) grid (any strides).
 
     Member m (channels offsets[m] .. offsets[m] + depths[m]) goes to out[out_off[m]:] in
-    the host order (x*Y + y)*Z + z; the grid may have any strides.
+    the host order (x*Y + y)*Z + z; one-channel members take a loop LLVM vectorises (about
+    twice as fast as one pass with a loop over the members inside).
     """
     n_x, n_y = grid.shape[0], grid.shape[1]
-    for x in range(n_x):
-        for y in range(n_y):
-            for m in range(offsets.size):
-                z_n = depths[m]
-                base = out_off[m] + (x * n_y + y) * z_n
-                for z in range(z_n):
-                    out[base + z] = grid[x, y, offsets[m] + z]
+    for m in range(offsets.size):
+        z_n, first, b0 = depths[m], offsets[m], out_off[m]
+        for x in range(n_x):
+            row = grid[x]
+            if z_n == 1:
+                base = b0 + x * n_y
+                for y in range(n_y):
+                    out[base + y] = row[y, first]
+            else:
+                for y in range(n_y):
+                    base = b0 + (x * n_y + y) * z_n
+                    for z in range(z_n):
+                        out[base + z] = row[y, first + z]
