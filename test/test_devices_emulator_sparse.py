@@ -1,8 +1,9 @@
 """Sparse emulator backend: the compiled graph gives onnxruntime's outputs on every op form.
 
-Exported partitions of small brains (every operator form: conv with crop/pad offsets and
-z > 1, separable, dense, reach outputs with Clip, several sources per target, several
-neurons per voxel, non-exact manifests) are run through one SparseGraph several times in a
+Exported partitions of small brains (every operator form: centred conv with padded sources
+and z > 1, strided (block downscale) conv, grouped conv, dense Flatten -> MatMul, stacked
+inputs and outputs with count channels, several sources per target, several neurons per
+voxel, non-exact manifests) are run through one SparseGraph several times in a
 row (its buffers are cleared between runs) and compared with onnxruntime.
 """
 
@@ -54,7 +55,16 @@ CASES = {
     'essential_add': lambda: _partitions(ESSENTIAL, 'c__bac,c__for,omot00')[0],
     'probe_separable_slice_clip_inexact': lambda: _partitions(PROBE)[0],
     'synthetic_conv_reach': lambda: _partitions_of(small_synthetic(neurons=6000)),
+    'strided': lambda: _one_pair(_strided_brain()),
 }
+
+
+def _strided_brain():
+    """8 x 6 x 2 -> 4 x 2 x 1: target (x // 2, y // 3) gets its block, weight 2."""
+    src, dst = (8, 6, 2), (4, 2, 1)
+    pairs = [((x * 6 + y) * 2 + z, (x // 2) * 2 + y // 3)
+             for x in range(8) for y in range(6) for z in range(2)]
+    return _brain(src, dst, pairs, [2] * len(pairs))
 
 
 def _partitions_of(c):
@@ -119,32 +129,38 @@ def test_the_compiled_cases_cover_every_operator_the_graph_builder_emits():
     ops = set()
     for make in CASES.values():
         ops |= {n.op_type for n in onnx.load_from_string(make().model).graph.node}
-    assert ops == {'Slice', 'Conv', 'Reshape', 'MatMul', 'Transpose', 'Add', 'Clip'}
-    forms = set()
-    for c in (build_connectome(str(PROBE)), build_connectome(str(ESSENTIAL))):
+    assert ops == {'Conv', 'Add', 'Flatten', 'MatMul'}
+    forms, strides, groups = set(), set(), set()
+    for c in (build_connectome(str(PROBE)), build_connectome(str(ESSENTIAL)),
+              _strided_brain()):
         forms |= {op.form for op in analyse(c)}
-    assert {'conv', 'separable'} <= forms
+        strides |= {op.stride for op in analyse(c) if op.form == 'conv'}
+    for make in CASES.values():
+        groups |= {a.i for n in onnx.load_from_string(make().model).graph.node
+                   for a in n.attribute if a.name == 'group'}
+    assert {'conv', 'dense'} <= forms and len(strides) > 1 and max(groups) > 1
     assert _irregular().manifest['operators'][0]['form'] == 'dense'
 
 
 def test_matrix_rows_are_the_responses_to_single_inputs():
     exported = _irregular()
     graph = SparseGraph.compile(onnx.load_from_string(exported.model), exported.manifest)
-    (name,) = [o['name'] for o in exported.manifest['outputs'] if o['kind'] == 'current']
-    indptr, cols, vals = graph.matrix(name)
-    assert indptr.dtype == np.int64 and cols.dtype == np.int32 and vals.dtype == np.float32
-    dims = graph.input_dims[0]
-    n_out = int(np.prod(graph.output_dims[graph.output_names.index(name)]))
-    for row in range(int(np.prod(dims))):
-        feed = {n: np.zeros(d, np.float32)
-                for n, d in zip(graph.input_names, graph.input_dims)}
-        feed[graph.input_names[0]].reshape(-1)[row] = 1.0
-        want = _onnxruntime(exported, feed)[name].reshape(-1)
-        dense = np.zeros(n_out, np.float32)
-        dense[cols[indptr[row]:indptr[row + 1]]] = vals[indptr[row]:indptr[row + 1]]
-        np.testing.assert_array_equal(dense, want, err_msg=f'row {row}')
-    others = [graph.matrix(n)[2].size for n in graph.output_names if n != name]
-    assert graph.nnz == vals.size + sum(others)
+    assert len(graph.input_names) == 2          # fractional values and the spikes apart
+    for name in graph.output_names:
+        indptr, cols, vals = graph.matrix(name)
+        assert indptr.dtype == np.int64 and cols.dtype == np.int32 and vals.dtype == np.float32
+        n_out = int(np.prod(graph.output_dims[graph.output_names.index(name)]))
+        for k, (input_name, dims) in enumerate(zip(graph.input_names, graph.input_dims)):
+            for row in range(int(np.prod(dims))):
+                feed = {n: np.zeros(d, np.float32)
+                        for n, d in zip(graph.input_names, graph.input_dims)}
+                feed[input_name].reshape(-1)[row] = 1.0
+                want = _onnxruntime(exported, feed)[name].reshape(-1)
+                at = int(graph.input_offset[k]) + row
+                dense = np.zeros(n_out, np.float32)
+                dense[cols[indptr[at]:indptr[at + 1]]] = vals[indptr[at]:indptr[at + 1]]
+                np.testing.assert_array_equal(dense, want, err_msg=f'{name} row {at}')
+    assert graph.nnz == sum(graph.matrix(n)[2].size for n in graph.output_names)
 
 
 def _model(nodes, inits, inputs=('x',), outputs=('y',), shape=(1, 1, 4, 4)):
@@ -158,8 +174,9 @@ def _model(nodes, inits, inputs=('x',), outputs=('y',), shape=(1, 1, 4, 4)):
 
 @pytest.mark.parametrize('nodes,inits,message', [
     ([helper.make_node('Relu', ['x'], ['y'], name='relu0')], {}, "'relu0' \\(Relu\\)"),
-    ([helper.make_node('Conv', ['x', 'w'], ['y'], name='conv0', group=2, pads=[1, 1, 1, 1])],
-     {'w': np.ones((2, 1, 3, 3))}, "'conv0' \\(Conv\\): group 2"),
+    ([helper.make_node('Conv', ['x', 'w'], ['y'], name='conv0', dilations=[2, 2],
+                       pads=[2, 2, 2, 2])],
+     {'w': np.ones((1, 1, 3, 3))}, "'conv0' \\(Conv\\): dilations"),
     ([helper.make_node('Conv', ['x', 'x'], ['y'], name='conv1', pads=[0, 0, 0, 0])], {},
      "'conv1' \\(Conv\\): weight 'x' is not a constant"),
     ([helper.make_node('Clip', ['x', 'lo', 'hi'], ['c'], name='clip0'),

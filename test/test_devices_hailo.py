@@ -63,8 +63,11 @@ def test_scan_open_load_burst_health_close(fake_hailo, tmp_path):
     fired = np.arange(c.area_start[a], c.area_start[a] + 30, dtype=np.int64)
     outputs = device.infer(io.inputs(fired, np.zeros(fired.size, np.float32)))
     bac = c.area_index('c__bac')
-    assert float(outputs[f'cur_{bac}'].sum()) == 30 * 5.0          # psp 5, weight 1, n = 1
-    assert f'reach_{bac}' not in outputs          # sign-definite: reach = current != 0
+    (spec,) = [o for o in exp.manifest['outputs']
+               if any(m['area_index'] == bac for m in o['members'])]
+    (member,) = [m for m in spec['members'] if m['area_index'] == bac]
+    assert member['kind'] == 'current'            # sign-definite: reach = current != 0
+    assert float(outputs[spec['name']][member['offset']]) == 30 * 5.0   # psp 5, weight 1
     grids = {t['lo']: io.target_grid(outputs, t) for t in io.targets}
     base, stride, current, reach = grids[int(c.area_start[bac])]
     assert (base, stride, reach) == (int(c.area_start[bac]), 1, None)

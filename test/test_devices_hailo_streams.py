@@ -23,7 +23,7 @@ from test_devices_conftest_helpers import (bursts_until_device, ESSENTIAL, ESSEN
                                            read_injections, run_bursts)
 
 fake_hailo = helpers.fake_hailo
-SPEC = 'c__bac,c__for,omot00'       # two outputs of one shape: cur_9 and cur_10 (1, 1, 1)
+SPEC = 'c__bac,c__for,omot00'       # outputs cur_8x1, dense_16x16 (16-bit), dense_1x1
 
 
 @pytest.fixture(scope='module')
@@ -68,21 +68,12 @@ def _hef_order(exp):
             for info in hef.get_output_vstream_infos()]
 
 
-@pytest.mark.parametrize('knob', [{'swap_outputs': ('cur_9', 'cur_10')}, {'shuffle_seed': 3}])
-def test_streams_are_found_by_original_names_in_any_order(fake_hailo, essential, tmp_path,
-                                                          knob):
-    for key, value in knob.items():
-        setattr(fake_hailo, key, value)
+def test_streams_are_found_by_original_names_in_any_order(fake_hailo, essential, tmp_path):
+    fake_hailo.shuffle_seed = 3
     plan, exp = _export(essential, tmp_path / 'hailo0')
     manifest_order = [o['name'] for o in exp.manifest['outputs']]
     hef_order = _hef_order(exp)
     assert sorted(hef_order) == sorted(manifest_order) and hef_order != manifest_order
-    if 'swap_outputs' in knob:        # same shape: matching by order would swap them silently
-        shapes = {o['name']: o['hef_shape'] for o in exp.manifest['outputs']}
-        assert shapes['cur_9'] == shapes['cur_10']
-        assert hef_order.index('cur_9') == manifest_order.index('cur_10')
-        frames = load_frames(exp.directory, exp.manifest, exp.model)
-        assert not np.array_equal(frames.expected['cur_9'], frames.expected['cur_10'])
     injections = read_injections(ESSENTIAL_INJECT)
     cpu = run_bursts(BurstEngine(essential), 120, injections)
     with HybridEngine(essential, lambda p: HailoDevice(name=p.name), plan=plan,
@@ -91,9 +82,29 @@ def test_streams_are_found_by_original_names_in_any_order(fake_hailo, essential,
         (health,) = hybrid.describe()
     assert hybrid.faults == [] and health['mode'] == 'device'
     notes = ' '.join(health['device']['notes'])
-    assert 'matched by original names' in notes and 'cur_9=hailo0/conv' in notes
-    assert '4 recorded frames vs the CPU: cur_9 exact, cur_10 exact, cur_23 exact' in notes
+    assert 'matched by original names' in notes and 'cur_8x1=hailo0/conv' in notes
+    assert 'dense_16x16=hailo0/fc' in notes
+    assert ('4 recorded frames vs the CPU: cur_8x1 exact, dense_16x16 exact, dense_1x1 exact'
+            in notes)
     assert all(np.array_equal(x, y) for x, y in zip(cpu, fired))
+
+
+def test_two_same_shaped_outputs_swapped_in_the_hef_are_matched_by_name(fake_hailo, tmp_path):
+    probe = build_connectome(str(helpers.PROBE))
+    fake_hailo.swap_outputs = ('dense_3x3', 'dense_3x3_frac')     # counts, fractional currents
+    _, exp = _export(probe, tmp_path / 'hailo0', 'cseven')
+    manifest_order = [o['name'] for o in exp.manifest['outputs']]
+    hef_order = _hef_order(exp)
+    shapes = {o['name']: o['hef_shape'] for o in exp.manifest['outputs']}
+    assert shapes['dense_3x3'] == shapes['dense_3x3_frac']   # order would swap them silently
+    assert hef_order.index('dense_3x3') == manifest_order.index('dense_3x3_frac')
+    frames = load_frames(exp.directory, exp.manifest, exp.model)
+    assert not np.array_equal(frames.expected['dense_3x3'], frames.expected['dense_3x3_frac'])
+    device = _load(exp)
+    notes = ' '.join(device.describe().notes)
+    device.close()
+    assert 'matched by original names' in notes and 'dense_3x3 exact' in notes
+    assert 'dense_3x3_frac within bound' in notes
 
 
 def test_a_hef_from_another_export_is_refused_naming_the_streams(fake_hailo, essential,
@@ -104,7 +115,7 @@ def test_a_hef_from_another_export_is_refused_naming_the_streams(fake_hailo, ess
     with pytest.raises(DeviceUnavailable, match='compiled from another export') as info:
         _load(exp)
     message = str(info.value)
-    assert 'cur_10' in message and 'is no manifest output' in message
+    assert 'dense_1x1' in message and 'is no manifest output' in message
     assert 'Export and compile again' in message
     assert info.value.reason.startswith('HEF streams do not match the manifest')
     assert fake_hailo.claimed == set()
@@ -114,10 +125,11 @@ def test_an_output_node_not_named_after_its_tensor_is_unmatched(fake_hailo, esse
                                                                 tmp_path):
     _, exp = _export(essential, tmp_path / 'hailo0')
     model = onnx.load(exp.hef_path)
-    (node,) = [n for n in model.graph.node if 'cur_9' in n.output]
-    node.name = 'Add_17'                # an export before output nodes bore their names
+    (node,) = [n for n in model.graph.node if 'dense_16x16' in n.output]
+    node.name = 'MatMul_17'             # an export before output nodes bore their names
     onnx.save(model, exp.hef_path)
-    with pytest.raises(DeviceUnavailable, match='manifest output cur_9 has no output stream'):
+    with pytest.raises(DeviceUnavailable,
+                       match='manifest output dense_16x16 has no output stream'):
         _load(exp)
 
 
@@ -126,14 +138,14 @@ def test_a_quant_info_mismatch_is_refused_with_both_values(fake_hailo, essential
                                                            where):
     plan, exp = _export(essential, tmp_path / 'hailo0')
     if where == 'hef':                  # the compile chose another scale than the manifest's
-        fake_hailo.quant = {'cur_9': {'qp_scale': 2.0, 'qp_zp': 32768}}
+        fake_hailo.quant = {'dense_16x16': {'qp_scale': 2.0, 'qp_zp': 32768}}
         want = 'qp_scale 2, qp_zp 32768; expected (manifest) qp_scale 1, qp_zp 32768'
     else:                               # the compile report recorded another HEF
-        exp.manifest['hef_quant'] = {'cur_9': {'qp_scale': 0.5, 'qp_zp': 32768}}
+        exp.manifest['hef_quant'] = {'dense_16x16': {'qp_scale': 0.5, 'qp_zp': 32768}}
         want = 'qp_scale 1, qp_zp 32768; expected (compile report) qp_scale 0.5'
     with pytest.raises(DeviceUnavailable, match='not quantised as the manifest') as info:
         _load(exp)
-    assert 'output cur_9 (stream hailo0/conv' in str(info.value)
+    assert 'output dense_16x16 (stream hailo0/fc' in str(info.value)
     assert want in str(info.value) and 'compile again' in str(info.value)
     with pytest.raises(DeviceUnavailable) as info:
         HybridEngine(essential, lambda p: HailoDevice(name=p.name), plan=plan,
@@ -155,12 +167,13 @@ def test_the_compile_report_next_to_the_hef_sets_the_expected_quantisation(
     import json
     from feagi_hailo_ros.devices.export import ExportedPartition
     _export(essential, tmp_path / 'hailo0')
-    report = {'streams': [{'original_name': 'cur_9', 'quant_info': {'qp_scale': 0.5,
-                                                                    'qp_zp': 32768}},
-                          {'original_name': 'in_1', 'quant_info': None}]}
+    report = {'streams': [{'original_name': 'dense_16x16',
+                           'quant_info': {'qp_scale': 0.5, 'qp_zp': 32768}},
+                          {'original_name': 'in_1x1', 'quant_info': None}]}
     (tmp_path / 'hailo0' / 'compile_report.json').write_text(json.dumps(report))
     loaded = ExportedPartition.load(str(tmp_path / 'hailo0'))
-    assert loaded.manifest['hef_quant'] == {'cur_9': {'qp_scale': 0.5, 'qp_zp': 32768}}
+    assert loaded.manifest['hef_quant'] == {'dense_16x16': {'qp_scale': 0.5,
+                                                            'qp_zp': 32768}}
     with pytest.raises(DeviceUnavailable, match='expected \\(compile report\\) qp_scale 0.5'):
         _load(loaded)
     (tmp_path / 'hailo0' / 'compile_report.json').write_text('{"streams": 3}')
@@ -170,14 +183,14 @@ def test_the_compile_report_next_to_the_hef_sets_the_expected_quantisation(
 
 def test_a_failed_self_check_sends_the_partition_to_the_cpu(fake_hailo, essential, tmp_path):
     plan, exp = _export(essential, tmp_path / 'hailo0')
-    fake_hailo.corrupt_output = 'cur_10'
+    fake_hailo.corrupt_output = 'dense_16x16'
     injections = read_injections(ESSENTIAL_INJECT)
     cpu = run_bursts(BurstEngine(essential), 100, injections)
     with HybridEngine(essential, lambda p: HailoDevice(name=p.name), plan=plan,
                       exported={'hailo0': exp}, retry_bursts=5) as hybrid:
         (health,) = hybrid.describe()
         assert health['mode'] == 'cpu' and hybrid.faults[0]['what'] == 'open failed'
-        assert 'self-check failed: output cur_10 off by up to 1' in health['last_fault']
+        assert 'self-check failed: output dense_16x16 off by up to 1' in health['last_fault']
         assert 'exact output' in health['last_fault']
         fired = run_bursts(hybrid, 20, injections)
         fake_hailo.corrupt_output = ''          # a good HEF: the next reopen checks it again

@@ -37,25 +37,44 @@ def _brain():
     return Connectome.from_synapse_list(areas, src, tgt, weight), starts
 
 
+# the sources stacked on one 5 x 4 canvas (a smaller area sits at its origin, zeros around)
+MEMBERS = [(0, 'value', 0), (0, 'spike', 2), (1, 'value', 4), (2, 'value', 5), (2, 'spike', 8)]
+
+
 def _manifest(starts, target_voxels):
-    inputs = []
-    for a in range(3):
-        inputs.append({'area_index': a, 'name': f'in_{a}'})
-        if a != 1:
-            inputs.append({'area_index': a, 'name': f'spk_{a}'})
-    outputs = [{'kind': 'current', 'area_index': 3, 'name': 'cur_3', 'neurons_per_voxel': 2,
-                'neuron_range': [int(starts[3]), int(starts[4])], 'reach_from_current': False,
-                'bits': 8, 'scale': 0.5, 'bound': 60.0},
-               {'kind': 'reach', 'area_index': 3, 'name': 'reach_3', 'bits': 8, 'scale': 1.0}]
+    """One stacked input; the target's current in two parts (a grid and a flat output)."""
+    dims = {0: [4, 3, 2], 1: [5, 2, 1], 2: [3, 3, 3], 3: [4, 4, 2]}
+    inputs = [{'name': 'in_5x4', 'dims': [5, 4, 11], 'kind': 'input', 'members': [
+        {'area_index': a, 'kind': kind, 'offset': off, 'dims': dims[a]}
+        for a, kind, off in MEMBERS]}]
+    outputs = [{'name': 'cur_4x4', 'dims': [4, 4, 4], 'kind': 'current', 'bits': 8,
+                'scale': 0.5, 'bound': 30.0, 'count_bound': 60.0, 'members': [
+                    {'area_index': 3, 'kind': 'current', 'offset': 0, 'dims': dims[3]},
+                    {'area_index': 3, 'kind': 'count', 'offset': 2, 'dims': dims[3]}]},
+               {'name': 'dense_5x4', 'dims': [40], 'kind': 'current', 'bits': 8,
+                'scale': 1.0, 'bound': 5.0, 'members': [
+                    {'area_index': 3, 'kind': 'current', 'offset': 8, 'dims': dims[3]}]}]
     return {'inputs': inputs, 'outputs': outputs}, target_voxels
+
+
+def _outputs(current, reach, dense_part=None):
+    """The device outputs holding a target's current (cur + dense parts) and counts."""
+    grid = np.zeros((4, 4, 4), np.float32)
+    grid[:, :, 0:2] = current.reshape(4, 4, 2)
+    grid[:, :, 2:4] = reach.reshape(4, 4, 2)
+    flat = np.zeros(40, np.float32)
+    if dense_part is not None:
+        flat[8:40] = dense_part
+        grid[:, :, 0:2] -= dense_part.reshape(4, 4, 2)
+    return {'cur_4x4': grid, 'dense_5x4': flat}
 
 
 def _numpy_inputs(c, fired, potential):
     """What the grids must hold: plain numpy, written independently of host_io."""
     factors = source_factors(c)
     degree = c.out_degree().astype(np.float32)
-    out = {}
-    for a in range(3):
+    stacked = np.zeros((5, 4, 11), np.float32)
+    for a, kind, offset in MEMBERS:
         area = c.areas[a]
         span = c.area_neurons(a)
         sel = (fired >= span.start) & (fired < span.stop)
@@ -67,12 +86,12 @@ def _numpy_inputs(c, fired, potential):
         else:
             value = factors[span][local]
         grid = np.bincount(vox, weights=value, minlength=area.voxels).astype(np.float32)
-        out[f'in_{a}'] = grid.reshape(area.dims)
-        if a != 1:
-            spikes = np.zeros(area.voxels, np.float32)
-            spikes[vox] = 1
-            out[f'spk_{a}'] = spikes.reshape(area.dims)
-    return out
+        if kind == 'spike':
+            grid = np.zeros(area.voxels, np.float32)
+            grid[vox] = 1
+        x, y, z = area.dims
+        stacked[:x, :y, offset:offset + z] = grid.reshape(area.dims)
+    return {'in_5x4': stacked}
 
 
 def test_inputs_match_numpy_over_consecutive_fired_sets():
@@ -135,7 +154,7 @@ def test_nonzero_lists_cover_every_nonzero_input_and_the_emulator_gives_the_same
         assert set(inputs.nonzero) == set(inputs)
         for name, grid in inputs.items():
             idx = inputs.nonzero[name]
-            assert np.all(np.diff(idx) > 0)
+            assert np.unique(idx).size == idx.size          # ascending per area, no repeats
             outside = np.ones(grid.size, bool)
             outside[idx] = False
             assert not np.any(grid.reshape(-1)[outside]), name
@@ -159,7 +178,6 @@ def test_target_grids_go_into_the_engine_as_numpy_says_over_consecutive_outputs(
     io = PartitionIO(c, manifest)
     (target,) = io.targets
     rng = np.random.default_rng(2)
-    dims = c.areas[3].dims
     engine = BurstEngine(c)
     last = starts[3] + 1 + 2 * np.arange(voxels)          # the last neuron of a voxel
     for _ in range(4):
@@ -169,8 +187,8 @@ def test_target_grids_go_into_the_engine_as_numpy_says_over_consecutive_outputs(
         engine.inject_indices(queued, np.full(queued.size, 0.25, np.float32))
         engine.begin_burst()
         before = engine.fcl_input.copy()
-        base, stride, cur, rch = io.target_grid({'cur_3': current.reshape(dims),
-                                                 'reach_3': reach.reshape(dims)}, target)
+        dense = rng.integers(-2, 3, voxels).astype(np.float32)
+        base, stride, cur, rch = io.target_grid(_outputs(current, reach, dense), target)
         assert (base, stride) == (last[0], 2)
         engine.add_current_grid(base, stride, cur, rch)
         want = before.copy()
@@ -188,33 +206,35 @@ def test_malformed_device_grids_are_refused_with_the_output_name():
     manifest, voxels = _manifest(starts, c.areas[3].voxels)
     io = PartitionIO(c, manifest)
     (target,) = io.targets
-    dims = tuple(c.areas[3].dims)
     good = np.zeros(voxels, np.float32)
-    io.target_grid({'cur_3': good.reshape(dims), 'reach_3': good}, target)   # both forms
-    with pytest.raises(DeviceError, match="'reach_3': missing"):
-        io.target_grid({'cur_3': good}, target)
-    with pytest.raises(DeviceError, match=r"'cur_3': shape \(5,\), expected .*32 voxels"):
-        io.target_grid({'cur_3': good[:5], 'reach_3': good}, target)
-    swapped = good.reshape(dims[::-1]) if dims[::-1] != dims else good.reshape(1, -1)
-    with pytest.raises(DeviceError, match="'cur_3': shape"):      # same size, other layout
-        io.target_grid({'cur_3': swapped, 'reach_3': good}, target)
-    with pytest.raises(DeviceError, match="'reach_3': dtype uint8"):
-        io.target_grid({'cur_3': good, 'reach_3': good.astype(np.uint8)}, target)
-    # the current's quantised range: 8 bits signed at scale 0.5 is -64 .. 63.5, widened to
-    # the bound 60 -> -64 .. 63.5; reach: 0 .. 255
-    for bad, why in ((np.nan, 'value nan'), (np.inf, 'value inf'), (-64.5, 'value -64.5'),
-                     (64.0, 'value 64')):
-        grid = good.copy()
-        grid[7] = bad
-        with pytest.raises(DeviceError, match=f"'cur_3': {why} is NaN, infinite or outside"):
-            io.checked_grids({'cur_3': grid, 'reach_3': good})
-        problem = io.value_problem(0, io.target_grid({'cur_3': grid, 'reach_3': good}, target))
-        assert problem is not None and problem.reason.startswith('bad result: cur_3')
+    outputs = _outputs(good, good)
+    io.target_grid(outputs, target)
+    io.target_grid({'cur_4x4': outputs['cur_4x4'].reshape(-1), 'dense_5x4': np.zeros(40)},
+                   target)                                           # both forms
+    with pytest.raises(DeviceError, match="'dense_5x4': missing"):
+        io.target_grid({'cur_4x4': outputs['cur_4x4']}, target)
+    with pytest.raises(DeviceError, match=r"'cur_4x4': shape \(5,\), expected .*64 values"):
+        io.target_grid(dict(outputs, cur_4x4=good[:5]), target)
+    with pytest.raises(DeviceError, match="'cur_4x4': shape"):      # same size, other layout
+        io.target_grid(dict(outputs, cur_4x4=outputs['cur_4x4'].reshape(4, 16)), target)
+    with pytest.raises(DeviceError, match="'dense_5x4': dtype uint8"):
+        io.target_grid(dict(outputs, dense_5x4=np.zeros(40, np.uint8)), target)
+    # the current's range: cur_4x4 (8 bits signed at scale 0.5: -64 .. 63.5, widened to the
+    # count bound 60) plus dense_5x4 (-128 .. 127): -192 .. 190.5; counts -64 .. 63.5
+    for bad, why in ((np.nan, 'value nan'), (np.inf, 'value inf'), (-192.5, 'value -192.5'),
+                     (191.0, 'value 191')):
+        current = good.copy()
+        current[7] = bad
+        with pytest.raises(DeviceError, match=f"'cur_4x4\\+dense_5x4': current of area 3: "
+                                              f'{why} is NaN, infinite or outside'):
+            io.checked_grids(_outputs(current, good))
+        problem = io.value_problem(0, io.target_grid(_outputs(current, good), target))
+        assert problem is not None and problem.reason.startswith('bad result: cur_4x4')
     edge = good.copy()
-    edge[[0, 1]] = (-64.0, 63.5)
-    io.checked_grids({'cur_3': edge, 'reach_3': np.full(voxels, 255, np.float32)})
-    with pytest.raises(DeviceError, match="'reach_3': value -1"):
-        io.checked_grids({'cur_3': good, 'reach_3': np.full(voxels, -1, np.float32)})
+    edge[[0, 1]] = (-192.0, 190.5)
+    io.checked_grids(_outputs(edge, np.full(voxels, 63.5, np.float32), good))
+    with pytest.raises(DeviceError, match="'cur_4x4': reach of area 3: value -65"):
+        io.checked_grids(_outputs(good, np.full(voxels, -65, np.float32)))
     engine = BurstEngine(c)
     with pytest.raises(RuntimeError, match='outside a burst'):
         engine.add_current_grid(0, 1, good)
@@ -264,26 +284,33 @@ def test_prefetched_device_jobs_are_dropped_when_the_state_is_set():
     assert all(np.array_equal(x, y) for x, y in zip(first, again))
 
 
-def test_fused_grouped_conv_gives_the_exported_graphs_outputs():
+def test_the_exported_synthetic_graph_is_already_one_grouped_conv_per_output():
+    """Stacked export: one grouped Conv, so the emulator's fusion has nothing left to do."""
+    import onnx
+    from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
     from feagi_hailo_ros.devices.export import export_partition
     from feagi_hailo_ros.devices.planner import plan_partitions
     c = small_synthetic(neurons=6000, hidden=3)
     part = plan_partitions(c, 'auto', 1).partitions[0]
     exp = export_partition(c, part)
     assert exp.manifest['exact'] and all(op.form == 'conv' for op in part.operators)
-    fused = EmulatedHailo('f', backend='onnxruntime')
-    plain = EmulatedHailo('p', fuse=False, backend='onnxruntime')
-    for dev in (fused, plain):
+    model = onnx.load_from_string(exp.model)
+    (conv,) = [n for n in model.graph.node if n.op_type == 'Conv']
+    group = next(a.i for a in conv.attribute if a.name == 'group')
+    assert group == len(part.targets) and len(model.graph.output) == 1
+    assert fuse_convolutions(model) is None
+    plain = EmulatedHailo('p', backend='onnxruntime')
+    sparse = EmulatedHailo('s')
+    for dev in (plain, sparse):
         dev.open()
         dev.upload(exp)
-    assert fused.fused and not plain.fused
     io = PartitionIO(c, exp.manifest)
     rng = np.random.default_rng(5)
     nonzero = 0
     for density in (0.02, 0.3, 0.8):
         fired = np.flatnonzero(rng.random(c.n_neurons) < density)
         grids = io.inputs(fired, rng.uniform(0, 200, fired.size).astype(np.float32))
-        got, want = fused.infer(grids), plain.infer(grids)
+        got, want = sparse.infer(grids), plain.infer(grids)
         assert set(got) == set(want)
         for name in want:
             np.testing.assert_array_equal(got[name], want[name], err_msg=name)

@@ -1,4 +1,4 @@
-"""Device operators: area pairs recognised as conv / separable / dense / cpu.
+"""Device operators: area pairs recognised as conv (also strided) / dense / cpu.
 
 The exported ONNX graph must compute exactly the synapse list's currents and reach.
 """
@@ -68,7 +68,7 @@ def _check_graph(c, expected_form):
 
 @pytest.mark.parametrize('src_dims,dst_dims,vectors', [
     ((6, 5, 2), (6, 5, 2), [(0, 0, 0), (1, -1, 0), (-2, 0, 1)]),
-    ((7, 4, 3), (5, 6, 2), [(2, 1, -1), (-1, 3, 0)]),          # cropping and padding
+    ((4, 4, 3), (5, 6, 2), [(1, 1, -1), (-1, 3, 0)]),          # a source padded to the target
     ((5, 5, 1), (5, 5, 1), [(-1, -2, 0)]),                     # only negative offsets
 ])
 def test_vectors_become_an_exact_conv(src_dims, dst_dims, vectors):
@@ -85,14 +85,28 @@ def test_two_neurons_per_voxel_and_negative_weights_stay_exact():
     _check_graph(_brain(dims, dims, pairs, [-7] * len(pairs), n_src=2, n_dst=3), 'conv')
 
 
-def test_projector_is_separable_and_all_to_all_is_cheapest_form():
+def test_projector_downscale_is_a_strided_conv_and_upscale_dense():
     c = build_connectome(str(PROBE))
     forms = {(op.src_id, op.dst_id): op for op in analyse(c)}
-    assert forms[('iin000', 'cthree')].form == 'separable'
-    assert forms[('cthree', 'cseven')].form == 'separable'
+    down = forms[('iin000', 'cthree')]             # 5 x 5 -> 3 x 3: blocks of 2
+    assert down.form == 'conv' and down.stride == (2, 2) and down.kernel.shape[2:] == (3, 3)
+    assert 'stride 2x2' in down.reason
+    assert forms[('cthree', 'cseven')].form == 'dense'      # an upscale has no strided conv
     assert forms[('cgrad0', 'cseven')].form == 'conv'
     for op in forms.values():
-        assert op.device_weights <= op.synapses * 4 + 64
+        assert op.device_weights <= op.synapses * 4 + 1300
+    for op in forms.values():
+        if op.form == 'conv':                     # odd, centred: "same" padding holds
+            assert op.kernel.shape[2] % 2 == 1 and op.kernel.shape[3] % 2 == 1
+
+
+def test_vectors_from_a_larger_grid_need_a_crop_so_go_dense_or_stay_on_the_cpu():
+    src_dims, dst_dims = (7, 4, 1), (5, 6, 1)
+    pairs = _vector_pairs(src_dims, dst_dims, [(2, 1, 0), (-1, 3, 0)])
+    c = _brain(src_dims, dst_dims, pairs, [3] * len(pairs))
+    _check_graph(c, 'dense')
+    (op,) = analyse(c, dense_limit=100)
+    assert op.form == 'cpu' and 'crop' in op.reason and 'dense limit' in op.reason
 
 
 def test_irregular_pairs_go_dense_when_small_and_cpu_when_large():

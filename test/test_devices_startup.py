@@ -102,7 +102,7 @@ class Corrupting(EmulatedHailo):
 
 def _set_first(value):
     def corrupt(grid):
-        grid.reshape(-1)[0] = value
+        grid[(0,) * grid.ndim] = value        # any layout (the emulator's is planar)
         return grid
     return corrupt
 

@@ -131,7 +131,8 @@ class Corrupting(EmulatedHailo):
         if self._calls != self.at:
             return outputs
         outputs = {name: np.array(grid, copy=True) for name, grid in outputs.items()}
-        outputs[sorted(outputs)[0]].reshape(-1)[0] = np.nan
+        first = outputs[sorted(outputs)[0]]
+        first[(0,) * first.ndim] = np.nan
         return outputs
 
 

@@ -59,8 +59,6 @@ def op_macs(op, dst_dims: Sequence[int]) -> int:
         return 2 * int(op.kernel.size) * plane
     if op.form == 'dense' and op.matrix is not None:
         return 2 * int(op.matrix.size)
-    if op.form == 'separable' and op.axes is not None:
-        return 2 * sum(int(m.size) for m in op.axes) * plane
     return 0
 
 

@@ -272,7 +272,7 @@ class EmulatedHailo(Device):
         out = {}
         for spec, value in zip(self._outputs, results):
             grid = from_onnx_layout(value)
-            if self.quantized and not spec['exact']:
+            if self.quantized and (not spec['exact'] or spec.get('saturates')):
                 grid = quantize(grid, spec['bits'], spec['scale'],
                                 signed=spec['kind'] == 'current')
             out[spec['name']] = grid

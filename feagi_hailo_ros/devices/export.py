@@ -1,18 +1,20 @@
 """Export a device partition: ONNX graph, quantisation manifest, calibration set, DFC script.
 
-Quantisation (recorded in the manifest, applied by the emulator, expected of the HEF):
+The tensors are stacking.py's (areas stacked on channels; the manifest lists each tensor's
+members). Quantisation, per tensor (recorded in the manifest, applied by the emulator,
+expected of the HEF):
 - inputs: the per-voxel value psp/out-degree (or psp under psp_uniform, or the rounded
-  potential under mp_driven_psp). Integer values (<= 255) go in as uint8 with scale 1: exact.
-  Others use uint8 with scale max/255: approximate.
+  potential under mp_driven_psp) and the spikes. Integer values (<= 255) and spikes go in as
+  uint8 with scale 1: exact. Fractional values share an input of scale max/255: approximate.
 - weights: integers; 8-bit when every |weight| <= 127, else 16-bit (a16_w16): exact.
-- current outputs: bound B = max over target voxels of sum |w| * max input. With integer
-  inputs, B <= 127 gives 8-bit scale 1, B <= 32767 16-bit scale 1: exact. Otherwise 16-bit
-  with the power-of-two scale that covers B: approximate (reported per target), off by at
-  most `error_bound` = half an output step + sum |w| * half an input step.
-- reach outputs: clipped to 0..1, uint8: exact. A target whose current is exact, whose
-  weights all have one sign (no zero-sum synapse pairs) and whose sources always send a value
-  >= 1 gets no reach output: a reached voxel then has |current| >= 1, so the host takes
-  candidates = (current != 0). This halves that target's device work and output I/O.
+- outputs: bound B = max over its target voxels of sum |w| * max input. With integer inputs,
+  B <= 127 gives 8-bit scale 1, B <= 32767 16-bit scale 1: exact. Otherwise 16-bit with the
+  power-of-two scale that covers B: approximate, off by at most `error_bound` = half an
+  output step + sum |w| * half an input step.
+- reach: raw synapse counts (times the output's scale) in the target's own output; the
+  engine takes reach > 0.5, so saturation does not matter. A target whose current is exact,
+  whose weights all have one sign and whose sources always send a value >= 1 gets no counts:
+  a reached voxel then has |current| >= 1 (candidates = current != 0).
 """
 
 from dataclasses import dataclass
@@ -22,12 +24,12 @@ from typing import Dict, Optional
 
 from feagi_hailo_ros.devices.dfc_script import (add_output_nodes, compile_commands,
                                                 write_compile_script)
-from feagi_hailo_ros.devices.graph import build_graph, input_names, output_names
-from feagi_hailo_ros.devices.layout import onnx_shape
-from feagi_hailo_ros.devices.operators import pair_synapses, PairSynapses
+from feagi_hailo_ros.devices.graph import build_graph, onnx_shape_of
+from feagi_hailo_ros.devices.operators import PairSynapses, source_factors  # noqa: F401
 from feagi_hailo_ros.devices.planner import DevicePartition
 from feagi_hailo_ros.devices.selfcheck import (FRAME_DENSITIES, record_frames, SELFCHECK_FILE,
                                                write_frames)
+from feagi_hailo_ros.devices.stacking import stack, Stacking, Tensor
 import numpy as np
 
 REPORT_FILE = 'compile_report.json'   # written by compile_hef.py next to model.hef
@@ -93,126 +95,42 @@ def report_quant(path: str) -> Dict[str, dict]:
                          'it') from None
 
 
-def source_factors(connectome) -> np.ndarray:
-    """float32[N]: the static per-neuron input value psp/out-degree (psp when uniform)."""
-    psp = connectome.area_psp()
-    area = np.asarray(connectome.neuron_area).astype(np.int64)
-    uniform = np.array([a.psp_uniform for a in connectome.areas], dtype=bool)[area]
-    degree = connectome.out_degree().astype(np.float32)
-    value = psp[area]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        out = np.where(uniform, value, value / np.maximum(degree, 1)).astype(np.float32)
-    out[degree == 0] = 0
-    return out
-
-
-def _source_stats(connectome, a: int, factors: np.ndarray) -> dict:
-    area = connectome.areas[a]
-    span = connectome.area_neurons(a)
-    if area.mp_driven_psp:
-        degree = connectome.out_degree()[span]
-        values = np.float32(255.0) / (np.float32(1) if area.psp_uniform
-                                      else np.maximum(degree, 1).astype(np.float32))
-        integral = bool(area.psp_uniform or np.all(degree <= 1))
+def _tensor_spec(connectome, tensor: Tensor, direction: str) -> dict:
+    """The manifest entry of one stacked tensor, with its members."""
+    members = []
+    for m in tensor.members:
+        entry = {'area': connectome.areas[m.area_index].id, 'area_index': m.area_index,
+                 'kind': m.kind, 'offset': m.offset, 'dims': list(m.dims)}
+        if direction == 'output':
+            entry['sources'] = [connectome.areas[a].id for a in m.sources]
+        members.append(entry)
+    spec = {'name': tensor.name, 'dims': list(tensor.shape), 'hef_shape': list(tensor.shape),
+            'onnx_shape': onnx_shape_of(tensor), 'bits': tensor.bits, 'scale': tensor.scale,
+            'exact': tensor.exact, 'members': members}
+    if direction == 'input':
+        spec.update(kind='input', max=tensor.bound)
     else:
-        values = factors[span]
-        integral = bool(np.all(values == np.round(values)))
-    vmax = float(values.max()) if values.size else 0.0
-    sending = values[connectome.out_degree()[span] > 0] if not area.mp_driven_psp else \
-        np.zeros(1, np.float32)            # a driven psp can round to 0
-    vmin = float(sending.min()) if sending.size else 0.0
-    n = area.neurons_per_voxel
-    per_voxel = values.reshape(-1, n)[:, -1] if values.size else values
-    return {'max': vmax, 'min': vmin, 'integral': integral and vmax <= 255,
-            'per_voxel_max': per_voxel}
+        top = (2 ** (tensor.bits - 1) - 1) * tensor.scale
+        spec.update(kind='current', bound=tensor.bound, count_bound=tensor.count_bound,
+                    error_bound=tensor.error_bound, saturates=tensor.count_bound > top)
+    return spec
 
 
-def _output_bits(bound: float, integral: bool) -> tuple:
-    if integral and bound <= 127:
-        return 8, 1.0, True
-    if integral and bound <= 32767:
-        return 16, 1.0, True
-    scale = 2.0 ** int(np.ceil(np.log2(max(bound, 1e-30) / 32767.0)))
-    return 16, float(scale), False
-
-
-def _sign_definite(ops, source_stats) -> bool:
-    """True when every synapse into the target adds a nonzero value of one sign."""
-    signs = set()
-    for op, st in zip(ops, source_stats):
-        if not st['integral'] or st['min'] < 1:
-            return False
-        if op.form == 'conv':
-            w, r = op.kernel, op.reach_kernel
-        elif op.form == 'separable':
-            w, r = np.array([op.scalar_weight]), np.array([op.scalar_count])
-        else:
-            w, r = op.matrix, op.reach_matrix
-        if np.any((w != 0) != (r != 0)):
-            return False
-        signs.update(np.unique(np.sign(w[w != 0])).tolist())
-    return len(signs) == 1
-
-
-def build_manifest(connectome, part: DevicePartition,
-                   pairs: Dict[tuple, PairSynapses]) -> dict:
-    """Per-input and per-output names, layouts, ranges and quantisation of a partition."""
-    factors = source_factors(connectome)
-    sources = sorted({op.src for op in part.operators})
-    stats = {a: _source_stats(connectome, a, factors) for a in sources}
-    inputs, outputs = [], []
-    for a in sources:
-        area = connectome.areas[a]
-        value_name, spike_name = input_names(a)
-        st = stats[a]
-        dims = list(area.dims)
-        scale = 1.0 if st['integral'] else (st['max'] / 255.0 if st['max'] > 0 else 1.0)
-        common = {'area': area.id, 'area_index': a, 'dims': dims,
-                  'onnx_shape': list(onnx_shape(dims)), 'hef_shape': dims}
-        inputs.append({**common, 'name': value_name, 'kind': 'value', 'bits': 8,
-                       'scale': scale, 'max': st['max'], 'exact': st['integral']})
-        inputs.append({**common, 'name': spike_name, 'kind': 'spike', 'bits': 8,
-                       'scale': 1.0, 'max': 1.0, 'exact': True})
-    max_weight = 0
-    targets = sorted({op.dst for op in part.operators})
-    for b in targets:
-        area = connectome.areas[b]
-        bound = np.zeros(area.voxels, dtype=np.float64)
-        input_error = np.zeros(area.voxels, dtype=np.float64)
-        integral = True
+def build_manifest(connectome, part: DevicePartition, stacking: Stacking) -> dict:
+    """Per-tensor names, layouts (members), ranges and quantisation of a partition."""
+    inputs = [_tensor_spec(connectome, t, 'input') for t in stacking.inputs]
+    outputs = [_tensor_spec(connectome, t, 'output') for t in stacking.outputs]
+    for spec, tensor in zip(inputs, stacking.inputs):
+        for entry, m in zip(spec['members'], tensor.members):
+            if m.kind == 'value':
+                entry['max'] = max(op.source['max'] for op in part.operators
+                                   if op.on_device and op.src == m.area_index)
+    max_weight = 0.0
+    for out in stacking.outputs:
         for op in part.operators:
-            if op.dst != b:
-                continue
-            p = pairs[(op.src, op.dst)]
-            st = stats[op.src]
-            np.add.at(bound, p.dst_vox, np.abs(p.weight) * st['per_voxel_max'][p.src_vox])
-            if not st['integral']:          # uint8 with scale max/255: off by half a step
-                np.add.at(input_error, p.dst_vox, np.abs(p.weight) * (st['max'] / 510.0))
-            integral = integral and st['integral']
-            max_weight = max(max_weight, op.max_abs_weight, op.max_count)
-        b_max = float(bound.max()) if bound.size else 0.0
-        bits, scale, exact = _output_bits(b_max, integral)
-        error = 0.0 if exact else scale / 2 + (float(input_error.max()) if bound.size else 0.0)
-        cur_name, reach_name = output_names(b)
-        lo = int(connectome.area_start[b])
-        common = {'area': area.id, 'area_index': b, 'dims': list(area.dims),
-                  'neuron_range': [lo, int(connectome.area_start[b + 1])],
-                  'neurons_per_voxel': area.neurons_per_voxel,
-                  'onnx_shape': list(onnx_shape(area.dims)),
-                  'hef_shape': list(area.dims)}
-        outputs.append({**common, 'name': cur_name, 'kind': 'current', 'bits': bits,
-                        'scale': scale, 'bound': b_max, 'exact': exact, 'error_bound': error})
-        derived = exact and _sign_definite(
-            [op for op in part.operators if op.dst == b],
-            [stats[op.src] for op in part.operators if op.dst == b])
-        common['reach_from_current'] = derived
-        outputs[-1]['reach_from_current'] = derived
-        if not derived:
-            outputs.append({**common, 'name': reach_name, 'kind': 'reach', 'bits': 8,
-                            'scale': 1.0, 'bound': 1.0, 'exact': True, 'error_bound': 0.0})
-    reach_targets = {o['area_index'] for o in outputs if o['kind'] == 'reach'}
-    need_spikes = {op.src for op in part.operators if op.dst in reach_targets}
-    inputs = [i for i in inputs if i['kind'] == 'value' or i['area_index'] in need_spikes]
+            if any(m.area_index == op.dst and m.kind == 'count' for m in out.members):
+                max_weight = max(max_weight, op.max_count * out.scale)
+    max_weight = max([max_weight] + [op.max_abs_weight for op in part.operators])
     weight_bits = 8 if max_weight <= 127 else 16
     wide = weight_bits == 16 or any(o['bits'] == 16 for o in outputs)
     return {
@@ -231,7 +149,8 @@ def build_manifest(connectome, part: DevicePartition,
         'device_weights': part.device_weights,
         'operators': [op.summary() for op in part.operators],
         'host_residual': [op.summary() for op in part.residual],
-        'layout': 'ONNX inputs/outputs NCHW (1, Z, X, Y); HEF NHWC (X, Y, Z) = the host order',
+        'layout': 'ONNX grids NCHW (1, C, X, Y), flat (1, N); HEF NHWC (X, Y, C) = the host '
+                  'order; members give the channels (grids) or columns (flat) of each area',
     }
 
 
@@ -241,11 +160,13 @@ def export_partition(connectome, part: DevicePartition,
     if not part.operators:
         raise ValueError(f'partition {part.name}: no mapping into its areas can run on a '
                          'device; nothing to export')
-    if pairs is None:
-        pairs = pair_synapses(connectome)
-    manifest = build_manifest(connectome, part, pairs)
-    reach = {o['area_index'] for o in manifest['outputs'] if o['kind'] == 'reach'}
-    model = build_graph(connectome.areas, part.operators, part.name, reach).SerializeToString()
+    stacking = stack(connectome.areas, part.operators)
+    problem = stacking.over_limit()
+    if problem:
+        raise ValueError(f'partition {part.name}: {problem}; plan it with plan_partitions, '
+                         'which keeps the extra areas on the CPU')
+    manifest = build_manifest(connectome, part, stacking)
+    model = build_graph(stacking, part.name).SerializeToString()
     return ExportedPartition(part.name, model, add_output_nodes(manifest, model))
 
 
@@ -253,22 +174,26 @@ def calibration_set(manifest: dict, samples: int = CALIBRATION_SAMPLES,
                     seed: int = 1) -> Dict[str, np.ndarray]:
     """Representative NHWC inputs: random spike patterns at several densities.
 
-    The last sample has every source at its maximum, so the calibrated range covers the bound.
+    An area fires the same pattern in every tensor that holds it; the last sample has every
+    source at its maximum, so the calibrated range covers the bound.
     """
     rng = np.random.default_rng(seed)
     out = {}
     density = np.linspace(0.0, 0.5, samples).astype(np.float32)
-    spikes = {}
+    spikes: Dict[int, np.ndarray] = {}
     for spec in manifest['inputs']:
-        shape = (samples, *spec['hef_shape'])
-        key = spec['area_index']
-        if key not in spikes:
-            fire = rng.random(shape, dtype=np.float32) < density[:, None, None, None]
-            fire[-1] = True
-            spikes[key] = fire
-        fire = spikes[key]
-        value = np.float32(spec['max']) if spec['kind'] == 'value' else np.float32(1)
-        out[spec['name']] = np.where(fire, value, np.float32(0)).astype(np.float32)
+        data = np.zeros((samples, *spec['hef_shape']), np.float32)
+        for m in spec['members']:
+            x, y, z = m['dims']
+            fire = spikes.get(m['area_index'])
+            if fire is None:
+                fire = rng.random((samples, x, y, z), dtype=np.float32) < \
+                    density[:, None, None, None]
+                fire[-1] = True
+                spikes[m['area_index']] = fire
+            value = np.float32(m.get('max', 1.0)) if m['kind'] == 'value' else np.float32(1)
+            data[:, :x, :y, m['offset']:m['offset'] + z] = np.where(fire, value, 0)
+        out[spec['name']] = data
     return out
 
 

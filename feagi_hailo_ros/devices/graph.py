@@ -1,20 +1,23 @@
-"""Build one device partition's synaptic integration as an ONNX graph of Hailo-friendly ops.
+"""Build one device partition's synaptic integration as an ONNX graph in the DFC-safe subset.
 
-Inputs, per source area `a` feeding the partition: `in_a` (per-voxel input value: psp,
-1/out-degree and mp_driven_psp folded in by the host) and `spk_a` (1 where a voxel fired),
-both NCHW (1, Z, X, Y); the Hailo parser turns them into NHWC (X, Y, Z), the host's natural
-order. Outputs, per target area `b`: `cur_b` (input current per voxel) and `reach_b` (1 where
-some synapse reached the voxel: FEAGI's candidacy, even when the net input is 0). Ops used:
-Conv, MatMul with constant weights, Reshape, Transpose, Slice, Add, Clip (DFC-supported list in
-HAILORT.md; three-dimensional batched MatMul of the separable form is marked (check)). The node
-producing an output bears the output's name: a HEF's output streams name their ONNX nodes
-(original names), and the device finds its streams through them.
+The tensors are stacking.py's: a few inputs (1, C, X, Y) whose channels are the source areas'
+values and spikes, outputs (1, C, X, Y) whose channels are the targets' currents and synapse
+counts, and flat (1, N) outputs of dense blocks (the Hailo parser turns grids into NHWC
+(X, Y, C), the host's order). Ops, all in the subset HAILORT.md lists with its evidence:
+- Conv: one per (input, output, stride), kernel odd and centred, pads (k-1)/2 on each side
+  ("same"), no bias; grouped when its channels pair off block by block;
+- Add of the convs into one output;
+- Flatten -> MatMul with a constant weight: a dense block, the MatMul is the flat output.
+No Reshape, Transpose, Slice, Clip, Split; every value 4-D with batch 1 but the Flatten ->
+MatMul pair's. The node producing an output bears the output's name: a HEF's output streams
+name their ONNX nodes (original names), and the device finds its streams through them.
 """
 
-from typing import Dict, List, Optional, Set, Tuple
+from math import gcd
+from typing import List, Tuple
 
-from feagi_hailo_ros.devices.layout import onnx_shape
 from feagi_hailo_ros.devices.operators import Operator
+from feagi_hailo_ros.devices.stacking import Stacking, Tensor
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
@@ -22,14 +25,12 @@ from onnx import helper, numpy_helper, TensorProto
 OPSET = 13
 
 
-def input_names(area_index: int) -> Tuple[str, str]:
-    """Names of a source area's value and spike inputs."""
-    return f'in_{area_index}', f'spk_{area_index}'
-
-
-def output_names(area_index: int) -> Tuple[str, str]:
-    """Names of a target area's current and reach outputs."""
-    return f'cur_{area_index}', f'reach_{area_index}'
+def onnx_shape_of(tensor: Tensor) -> List[int]:
+    """ONNX shape of a tensor: (1, C, X, Y) for a grid, (1, N) for a flat output."""
+    if tensor.flat:
+        return [1, int(tensor.shape[0])]
+    x, y, c = (int(d) for d in tensor.shape)
+    return [1, c, x, y]
 
 
 class _Builder:
@@ -49,113 +50,104 @@ class _Builder:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: List[str], stem: str, **attrs) -> str:
-        out = self.name(stem)
+    def node(self, op: str, inputs: List[str], stem: str, out: str = '', **attrs) -> str:
+        out = out or self.name(stem)
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
 
-def _conv(b: _Builder, x: str, kernel: np.ndarray, op: Operator, sdims, ddims) -> str:
-    """Conv2D whose tap (kx, ky) = (dx_max - dx, dy_max - dy) adds in[s] to out[s + d]."""
-    kx, ky = kernel.shape[2], kernel.shape[3]
-    starts, ends, pads_begin, pads_end = [], [], [], []
-    for axis, k, off in ((0, kx, op.offset_max[0]), (1, ky, op.offset_max[1])):
-        n_src, n_dst = int(sdims[axis]), int(ddims[axis])
-        before = off
-        after = n_dst + k - 1 - n_src - before
-        starts.append(max(0, -before))
-        ends.append(n_src - max(0, -after))
-        pads_begin.append(max(0, before))
-        pads_end.append(max(0, after))
-    if starts != [0, 0] or ends != [int(sdims[0]), int(sdims[1])]:
-        x = b.node('Slice', [x, b.const(np.array(starts, np.int64), 'starts'),
-                             b.const(np.array(ends, np.int64), 'ends'),
-                             b.const(np.array([2, 3], np.int64), 'axes')], 'crop')
-    w = b.const(kernel.astype(np.float32), 'kernel')
-    return b.node('Conv', [x, w], 'conv', kernel_shape=[kx, ky],
-                  pads=pads_begin + pads_end, strides=[1, 1])
+def _pairs(src: Tensor, dst: Tensor, ops: List[Operator]):
+    """(op, input member, output member, reach?) for every block the ops put in a weight."""
+    for op in ops:
+        for kind, out_kind, reach in (('value', 'current', False), ('spike', 'count', True)):
+            m_in, m_out = src.find(op.src, kind), dst.find(op.dst, out_kind)
+            if m_in is not None and m_out is not None and op.src in m_out.sources:
+                yield op, m_in, m_out, reach
 
 
-def _separable(b: _Builder, x: str, axes, scale: float, sdims, ddims) -> str:
-    """Apply Mx (x) My (x) Mz: one MatMul per axis (x, y, z relations src -> dst)."""
-    mx, my, mz = axes
-    h = b.node('Reshape', [x, b.const(np.array(onnx_shape(sdims)[1:], np.int64), 'shape')],
-               'flat')                                                            # zs,xs,ys
-    h = b.node('MatMul', [h, b.const(my.astype(np.float32), 'my')], 'along_y')   # zs,xs,yd
-    h = b.node('Transpose', [h], 'tr', perm=[0, 2, 1])                            # zs,yd,xs
-    h = b.node('MatMul', [h, b.const(mx.astype(np.float32), 'mx')], 'along_x')   # zs,yd,xd
-    h = b.node('Transpose', [h], 'tr', perm=[1, 2, 0])                            # yd,xd,zs
-    mz = (mz * np.float32(scale)).astype(np.float32)
-    h = b.node('MatMul', [h, b.const(mz, 'mz')], 'along_z')                       # yd,xd,zd
-    h = b.node('Transpose', [h], 'tr', perm=[2, 1, 0])                            # zd,xd,yd
-    return b.node('Reshape', [h, b.const(np.array(onnx_shape(ddims), np.int64), 'shape')],
-                  'grid')
+def conv_weight(src: Tensor, dst: Tensor, ops: List[Operator]) -> np.ndarray:
+    """The (C_out, C_in, kx, ky) weight of the ops from `src` into `dst` (kernels centred)."""
+    px = max((op.kernel.shape[2] - 1) // 2 for op in ops)
+    py = max((op.kernel.shape[3] - 1) // 2 for op in ops)
+    weight = np.zeros((dst.shape[2], src.shape[2], 2 * px + 1, 2 * py + 1), np.float32)
+    for op, m_in, m_out, reach in _pairs(src, dst, ops):
+        kernel = op.reach_kernel * np.float32(dst.scale) if reach else op.kernel
+        zd, zs, kx, ky = kernel.shape
+        x0, y0 = px - (kx - 1) // 2, py - (ky - 1) // 2
+        weight[m_out.offset:m_out.offset + zd, m_in.offset:m_in.offset + zs,
+               x0:x0 + kx, y0:y0 + ky] += kernel
+    return weight
 
 
-def _dense(b: _Builder, x: str, matrix: np.ndarray, sdims, ddims) -> str:
-    n_src = int(np.prod(sdims))
-    h = b.node('Reshape', [x, b.const(np.array([1, n_src], np.int64), 'shape')], 'flat')
-    h = b.node('MatMul', [h, b.const(matrix.astype(np.float32), 'dense')], 'dense_mm')
-    shape = np.array(onnx_shape(ddims), np.int64)
-    return b.node('Reshape', [h, b.const(shape, 'shape')], 'grid')
+def groups_of(weight: np.ndarray) -> int:
+    """The most groups G for which the weight is block diagonal (G equal channel blocks)."""
+    c_out, c_in = weight.shape[:2]
+    used = np.any(weight != 0, axis=(2, 3))
+    best = 1
+    for g in range(1, gcd(c_out, c_in) + 1):
+        if gcd(c_out, c_in) % g:
+            continue
+        bo, bi = c_out // g, c_in // g
+        mask = np.kron(np.eye(g, dtype=bool), np.ones((bo, bi), dtype=bool))
+        if not np.any(used & ~mask):
+            best = g
+    return best
 
 
-def _apply(b: _Builder, op: Operator, x: str, reach: bool, sdims, ddims) -> str:
-    if op.form == 'conv':
-        return _conv(b, x, op.reach_kernel if reach else op.kernel, op, sdims, ddims)
-    if op.form == 'separable':
-        scale = op.scalar_count if reach else op.scalar_weight
-        return _separable(b, x, op.axes, float(scale), sdims, ddims)
-    if op.form == 'dense':
-        return _dense(b, x, op.reach_matrix if reach else op.matrix, sdims, ddims)
-    raise ValueError(f'operator {op.src_id} -> {op.dst_id} runs on the CPU ({op.reason})')
+def dense_matrix(src: Tensor, dst: Tensor, ops: List[Operator]) -> np.ndarray:
+    """The (C*X*Y, N) MatMul weight: rows the input flattened (NCHW), columns host order."""
+    x_c, y_c, c = (int(d) for d in src.shape)
+    matrix = np.zeros((c * x_c * y_c, dst.shape[0]), np.float32)
+    for op, m_in, m_out, reach in _pairs(src, dst, ops):
+        block = op.reach_matrix * np.float32(dst.scale) if reach else op.matrix
+        xs, ys, zs = m_in.dims
+        v = np.arange(m_in.size)
+        x, y, z = v // (ys * zs), (v // zs) % ys, v % zs
+        rows = ((m_in.offset + z) * x_c + x) * y_c + y
+        cols = m_out.offset + np.arange(m_out.size)
+        matrix[np.ix_(rows, cols)] += block
+    return matrix
 
 
-def build_graph(areas, operators: List[Operator], name: str,
-                reach_targets: Optional[Set[int]] = None) -> onnx.ModelProto:
-    """Return the ONNX model of all device operators, grouped by target area.
+def _conv(b: _Builder, src: Tensor, dst: Tensor, stride: Tuple[int, int],
+          ops: List[Operator]) -> str:
+    weight = conv_weight(src, dst, ops)
+    groups = groups_of(weight)
+    if groups > 1:                     # keep each group's own input channels
+        bo, bi = weight.shape[0] // groups, weight.shape[1] // groups
+        weight = np.concatenate([weight[g * bo:(g + 1) * bo, g * bi:(g + 1) * bi]
+                                 for g in range(groups)])
+    px, py = (weight.shape[2] - 1) // 2, (weight.shape[3] - 1) // 2
+    return b.node('Conv', [src.name, b.const(weight, 'kernel')], 'conv',
+                  kernel_shape=list(weight.shape[2:]), pads=[px, py, px, py],
+                  strides=list(stride), group=groups)
 
-    Only the targets in `reach_targets` (default: all) get a reach output.
-    """
+
+def build_graph(stacking: Stacking, name: str) -> onnx.ModelProto:
+    """Return the ONNX model of a partition's stacked tensors (see the module doc)."""
     b = _Builder()
-    sources = sorted({op.src for op in operators})
-    targets = sorted({op.dst for op in operators})
-    need_spikes = {op.src for op in operators
-                   if reach_targets is None or op.dst in reach_targets}
-    inputs = []
-    for a in sources:
-        shape = list(onnx_shape(areas[a].dims))
-        value_name, spike_name = input_names(a)
-        for n in ([value_name, spike_name] if a in need_spikes else [value_name]):
-            inputs.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, shape))
+    tensors = {t.name: t for t in stacking.inputs + stacking.outputs}
+    inputs = [helper.make_tensor_value_info(t.name, TensorProto.FLOAT, onnx_shape_of(t))
+              for t in stacking.inputs]
     outputs = []
-    by_target: Dict[int, List[Operator]] = {t: [] for t in targets}
-    for op in operators:
-        by_target[op.dst].append(op)
-    for t in targets:
-        ddims = areas[t].dims
-        cur_name, reach_name = output_names(t)
-        wanted = [(False, cur_name)]
-        if reach_targets is None or t in reach_targets:
-            wanted.append((True, reach_name))
-        for reach, out_name in wanted:
-            terms = []
-            for op in by_target[t]:
-                x = input_names(op.src)[1 if reach else 0]
-                terms.append(_apply(b, op, x, reach, areas[op.src].dims, ddims))
+    for out in stacking.outputs:
+        if out.flat:
+            (src, _, ops), = [d for d in stacking.denses if d[1] == out.name]
+            flat = b.node('Flatten', [src], 'flat', axis=1)
+            matrix = dense_matrix(tensors[src], out, ops)
+            b.node('MatMul', [flat, b.const(matrix, 'dense')], 'dense', out=out.name)
+        else:
+            terms = [_conv(b, tensors[src], out, stride, ops)
+                     for src, dst, stride, ops in stacking.convs if dst == out.name]
             total = terms[0]
             for term in terms[1:]:
                 total = b.node('Add', [total, term], 'sum')
-            if reach:
-                total = b.node('Clip', [total, b.const(np.array(0, np.float32), 'lo'),
-                                        b.const(np.array(1, np.float32), 'hi')], 'clip')
             last = b.nodes[-1]
             if last.output[0] != total:
                 raise AssertionError('graph builder: the last node must produce the sum')
-            last.output[0] = out_name
-            last.name = out_name        # the HEF's original names are ONNX node names
-            shape = list(onnx_shape(ddims))
-            outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape))
+            last.output[0] = last.name = out.name   # the HEF's original names are node names
+        outputs.append(helper.make_tensor_value_info(out.name, TensorProto.FLOAT,
+                                                     onnx_shape_of(out)))
     graph = helper.make_graph(b.nodes, name, inputs, outputs, b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)],
                               producer_name='feagi_hailo_ros')

@@ -82,3 +82,53 @@ def refill(grid, last, idx, values):
         grid[last[i]] = 0.0
     for i in range(idx.size):
         grid[idx[i]] = values[i]
+
+
+@numba.njit(nogil=True, cache=True)
+def place_sources(first, last, n_touched, voxel_off, touched, values, pl_ptr, pl_params,
+                  placed, buffer, clear):
+    """Copy sources first..last-1's touched voxels into the stacked input tensors.
+
+    Placement p of source s writes voxel v = (x*Y + y)*Z + z of the area at
+    base + (x*Yc + y)*C + offset + z of `buffer` (pl_params[p] = base, Yc, C, offset, Y, Z,
+    is_spike): the value, or 1 for a spike channel; `placed` (from pl_params[p, 7]) records
+    the tensor-local indices, in the voxels' order. With `clear`, zero them instead.
+    """
+    for s in range(first, last):
+        v0 = voxel_off[s]
+        n = n_touched[s]
+        for p in range(pl_ptr[s], pl_ptr[s + 1]):
+            base, yc, c, offset, y_n, z_n, spike, at = pl_params[p]
+            for i in range(n):
+                v = touched[v0 + i]
+                xy = v // z_n
+                local = ((xy // y_n) * yc + xy % y_n) * c + offset + v % z_n
+                if clear:
+                    buffer[base + local] = 0.0
+                else:
+                    buffer[base + local] = 1.0 if spike else values[v0 + v]
+                    placed[at + i] = local
+
+
+@numba.njit(nogil=True, cache=True)
+def split_channels(grid, offsets, depths, out, out_off):
+    """De-interleave the members of an (X, Y, C) grid (any strides).
+
+    Member m (channels offsets[m] .. offsets[m] + depths[m]) goes to out[out_off[m]:] in
+    the host order (x*Y + y)*Z + z; one-channel members take a loop LLVM vectorises (about
+    twice as fast as one pass with a loop over the members inside).
+    """
+    n_x, n_y = grid.shape[0], grid.shape[1]
+    for m in range(offsets.size):
+        z_n, first, b0 = depths[m], offsets[m], out_off[m]
+        for x in range(n_x):
+            row = grid[x]
+            if z_n == 1:
+                base = b0 + x * n_y
+                for y in range(n_y):
+                    out[base + y] = row[y, first]
+            else:
+                for y in range(n_y):
+                    base = b0 + (x * n_y + y) * z_n
+                    for z in range(z_n):
+                        out[base + z] = row[y, first + z]

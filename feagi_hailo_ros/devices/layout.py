@@ -1,7 +1,9 @@
 """Host grids and ONNX tensors: the one conversion between their layouts.
 
 The host (and a HEF, NHWC) holds an area's grid as (X, Y, Z), voxel = (x*Y + y)*Z + z
-(brain.layout); the exported ONNX graph holds it as NCHW (1, Z, X, Y), z on channels.
+(brain.layout); the exported ONNX graph holds it as NCHW (1, Z, X, Y), z on channels. A
+stacked tensor (X, Y, C) is the same with C channels; a dense block's flat output is (N,) on
+the host, (1, N) in the graph.
 """
 
 from typing import Sequence, Tuple
@@ -23,13 +25,19 @@ def host_dims(shape: Sequence[int]) -> Tuple[int, int, int]:
 
 
 def to_onnx_layout(grid: np.ndarray) -> np.ndarray:
-    """(X, Y, Z) -> (1, Z, X, Y) float32 contiguous (the ONNX graph's NCHW)."""
+    """(X, Y, Z) -> (1, Z, X, Y) float32 contiguous (the ONNX graph's NCHW); (N,) -> (1, N)."""
+    grid = np.asarray(grid)
+    if grid.ndim == 1:
+        return np.ascontiguousarray(grid[None], dtype=np.float32)
     return np.ascontiguousarray(np.transpose(grid, (2, 0, 1))[None], dtype=np.float32)
 
 
 def from_onnx_layout(array: np.ndarray) -> np.ndarray:
-    """(1, Z, X, Y) -> (X, Y, Z)."""
-    return np.ascontiguousarray(np.transpose(np.asarray(array)[0], (1, 2, 0)))
+    """(1, Z, X, Y) -> (X, Y, Z); (1, N) -> (N,)."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        return np.ascontiguousarray(array[0])
+    return np.ascontiguousarray(np.transpose(array[0], (1, 2, 0)))
 
 
 def host_to_onnx_index(voxel: np.ndarray, dims: Sequence[int]) -> np.ndarray:

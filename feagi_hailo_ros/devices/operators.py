@@ -3,14 +3,18 @@
 The operator of a (source area, destination area) pair is read from the synapses themselves
 (the connectome's CSR), not from the morphology's name, so the device computes exactly the
 synapses the CPU engine propagates. All rules between the two areas add up (NEURON_MODEL §4: inputs
-of duplicate synapses add). Forms, cheapest first (fewest device weights wins):
-- `conv`: translation-invariant (`vectors`, `block_to_block`, shift-invariant patterns):
-  a Conv2D over (x, y) with z on channels, one kernel tap per vector.
-- `separable`: a product of per-axis relations with one weight (`projector`, `*`/`?`
-  patterns): three small MatMuls, one per axis.
-- `dense`: any pair with at most `dense_limit` source x destination voxels: one MatMul.
-- `cpu`: the rest (irregular and large, plastic, or not voxel-aligned), with the reason.
-A second operator with the synapse counts as weights gives candidacy (reach).
+of duplicate synapses add). Forms, cheapest first (fewest device weights wins), all inside
+the Hailo DFC's safe subset (HAILORT.md, "Compiling a graph into a HEF"):
+- `conv`, stride 1: translation-invariant (`vectors`, `block_to_block`, shift-invariant
+  patterns) from a grid no larger than the target's: a Conv2D over (x, y), z on channels, the
+  vectors in the smallest odd window centred on offset 0 ("same" padding; the host pads a
+  smaller source grid with zeros to the target's size).
+- `conv`, stride f: a projector-like integer block downscale (target voxel = source voxel
+  // f per axis, one weight): kernel 2f-1 with the block in its lower quadrant.
+- `dense`: any pair with at most `dense_limit` source x destination voxels: Flatten, MatMul.
+- `cpu`: the rest (irregular and large, a conv that would need a crop, an upscale too large
+  for a dense block, plastic, not voxel-aligned), with the reason.
+A second set of weights, the synapse counts, gives candidacy (reach) from the spikes.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +22,6 @@ from typing import Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.brain.layout import voxel_coords
 from feagi_hailo_ros.brain.plasticity import PlasticParams
-from feagi_hailo_ros.devices.layout import host_to_onnx_index
 import numpy as np
 
 DENSE_LIMIT = 4_000_000        # src x dst voxels for a dense block (int8/16: <= 4-8 MB)
@@ -47,24 +50,27 @@ class Operator:
     dst: int
     src_id: str
     dst_id: str
-    form: str                    # conv | separable | dense | cpu
+    form: str                    # conv | dense | cpu
     reason: str
     synapses: int
     device_weights: int = 0
     morphologies: List[str] = field(default_factory=list)
-    # conv: kernel[zd, zs, kx, ky] (weights) and reach_kernel (synapse counts)
+    # conv: kernel[zd, zs, kx, ky] (weights) and reach_kernel (synapse counts), odd and
+    # centred: with stride 1, index (px - dx, py - dy) adds in[s] to out[s + d]
     kernel: Optional[np.ndarray] = None
     reach_kernel: Optional[np.ndarray] = None
-    offset_max: Tuple[int, int] = (0, 0)          # (dx_max, dy_max): kernel index = max - d
-    # separable: per-axis 0/1 relations (src x dst) and one weight / count
-    axes: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
-    scalar_weight: int = 0
-    scalar_count: int = 0
-    # dense: [src_flat_nchw, dst_flat_nchw]
+    stride: Tuple[int, int] = (1, 1)
+    # dense: [src host voxel, dst host voxel] (weights) and reach_matrix (counts)
     matrix: Optional[np.ndarray] = None
     reach_matrix: Optional[np.ndarray] = None
     max_abs_weight: int = 0
     max_count: int = 0
+    # per destination voxel (host order): sum |w| x the source's largest value, sum |w|,
+    # sum of synapse counts (the export's bounds); and the source's value statistics
+    dst_bound: Optional[np.ndarray] = None
+    dst_abs_weight: Optional[np.ndarray] = None
+    dst_count: Optional[np.ndarray] = None
+    source: Optional[dict] = None
 
     @property
     def on_device(self) -> bool:
@@ -136,6 +142,9 @@ def _overlap(n_src: int, n_dst: int, d: np.ndarray) -> np.ndarray:
 
 
 def _as_conv(p: PairSynapses, sdims, ddims) -> Optional[dict]:
+    """A stride-1 conv from a grid no larger than the target's, kernel odd and centred."""
+    if int(sdims[0]) > int(ddims[0]) or int(sdims[1]) > int(ddims[1]):
+        return None                  # the output would need a crop (no Slice on the device)
     sx, sy, sz = voxel_coords(p.src_vox, sdims)
     dx, dy, dz = voxel_coords(p.dst_vox, ddims)
     off = np.stack([dx - sx, dy - sy, dz - sz], axis=1)
@@ -160,9 +169,8 @@ def _as_conv(p: PairSynapses, sdims, ddims) -> Optional[dict]:
     c_off = np.zeros(uniq.shape[0], dtype=np.int64)
     w_off[inverse] = p.weight
     c_off[inverse] = p.count
-    x_max, x_min = int(uniq[:, 0].max()), int(uniq[:, 0].min())
-    y_max, y_min = int(uniq[:, 1].max()), int(uniq[:, 1].min())
-    kx, ky = x_max - x_min + 1, y_max - y_min + 1
+    px, py = int(np.abs(uniq[:, 0]).max()), int(np.abs(uniq[:, 1]).max())
+    kx, ky = 2 * px + 1, 2 * py + 1
     if kx * ky > MAX_CONV_TAPS:
         return None
     zs_n, zd_n = int(sdims[2]), int(ddims[2])
@@ -172,27 +180,48 @@ def _as_conv(p: PairSynapses, sdims, ddims) -> Optional[dict]:
     for i, (ox, oy, oz) in enumerate(uniq.tolist()):
         zd = zs + oz
         ok = (zd >= 0) & (zd < zd_n)
-        kernel[zd[ok], zs[ok], x_max - ox, y_max - oy] = w_off[i]
-        reach[zd[ok], zs[ok], x_max - ox, y_max - oy] = c_off[i]
-    return {'kernel': kernel, 'reach_kernel': reach, 'offset_max': (x_max, y_max),
+        kernel[zd[ok], zs[ok], px - ox, py - oy] = w_off[i]
+        reach[zd[ok], zs[ok], px - ox, py - oy] = c_off[i]
+    return {'kernel': kernel, 'reach_kernel': reach, 'stride': (1, 1),
             'taps': uniq.shape[0]}
 
 
-def _as_separable(p: PairSynapses, sdims, ddims) -> Optional[dict]:
+def _block_factor(src: np.ndarray, dst: np.ndarray, n_s: int, n_d: int) -> int:
+    """The factor f when the relation along one axis is exactly dst = src // f, else 0."""
+    f = -(-n_s // n_d)
+    if -(-n_s // f) != n_d:
+        return 0
+    rel = np.zeros((n_s, n_d), dtype=bool)
+    rel[src, dst] = True
+    want = np.zeros_like(rel)
+    want[np.arange(n_s), np.arange(n_s) // f] = True
+    return f if np.array_equal(rel, want) else 0
+
+
+def _as_strided(p: PairSynapses, sdims, ddims) -> Optional[dict]:
+    """A projector-like integer block downscale with one weight: a strided conv.
+
+    Target voxel (x // fx, y // fy) gets every source voxel of its block, z by any relation:
+    kernel 2f-1 per axis ("same" padding f-1) with the f x f block in its lower quadrant.
+    """
     if p.weight.min() != p.weight.max() or p.count.min() != p.count.max():
         return None
-    axes = []
-    size = 1
-    for s, d, n_s, n_d in zip(voxel_coords(p.src_vox, sdims), voxel_coords(p.dst_vox, ddims),
-                              sdims, ddims):
-        rel = np.zeros((int(n_s), int(n_d)), dtype=np.float32)
-        rel[s, d] = 1.0
-        size *= int(rel.sum())
-        axes.append(rel)
-    if size != p.src_vox.size:
+    sx, sy, sz = voxel_coords(p.src_vox, sdims)
+    dx, dy, dz = voxel_coords(p.dst_vox, ddims)
+    fx = _block_factor(sx, dx, int(sdims[0]), int(ddims[0]))
+    fy = _block_factor(sy, dy, int(sdims[1]), int(ddims[1]))
+    if not fx or not fy or (fx, fy) == (1, 1) or (2 * fx - 1) * (2 * fy - 1) > MAX_CONV_TAPS:
         return None
-    return {'axes': tuple(axes), 'scalar_weight': int(p.weight[0]),
-            'scalar_count': int(p.count[0])}
+    mz = np.zeros((int(sdims[2]), int(ddims[2])), dtype=bool)
+    mz[sz, dz] = True
+    if int(np.count_nonzero(mz)) * int(sdims[0]) * int(sdims[1]) != p.src_vox.size:
+        return None                  # not the full product of the axis relations
+    kernel = np.zeros((int(ddims[2]), int(sdims[2]), 2 * fx - 1, 2 * fy - 1), np.float32)
+    reach = np.zeros_like(kernel)
+    zs, zd = np.nonzero(mz)
+    kernel[zd, zs, fx - 1:, fy - 1:] = float(p.weight[0])
+    reach[zd, zs, fx - 1:, fy - 1:] = float(p.count[0])
+    return {'kernel': kernel, 'reach_kernel': reach, 'stride': (fx, fy)}
 
 
 def plastic_pairs(connectome) -> Dict[Tuple[int, int], PlasticParams]:
@@ -224,6 +253,8 @@ def analyse(connectome, dense_limit: int = DENSE_LIMIT,
     if pairs is None:
         pairs = pair_synapses(connectome)
     plastic = plastic_pairs(connectome)
+    factors = source_factors(connectome)
+    stats: Dict[int, dict] = {}
     ops = []
     for (a, b), p in sorted(pairs.items()):
         sa, da = connectome.areas[a], connectome.areas[b]
@@ -237,6 +268,10 @@ def analyse(connectome, dense_limit: int = DENSE_LIMIT,
             op.reason = p.problem
         else:
             _choose(op, p, sa.dims, da.dims, dense_limit)
+        if op.on_device:
+            if a not in stats:
+                stats[a] = source_stats(connectome, a, factors)
+            _bounds(op, p, stats[a], int(da.voxels))
         ops.append(op)
     return ops
 
@@ -247,35 +282,79 @@ def _choose(op: Operator, p: PairSynapses, sdims, ddims, dense_limit: int) -> No
     n_src = int(np.prod(sdims))
     n_dst = int(np.prod(ddims))
     options = []
-    conv = _as_conv(p, sdims, ddims)
-    if conv is not None:
-        options.append((conv['kernel'].size, 'conv', conv))
-    sep = _as_separable(p, sdims, ddims)
-    if sep is not None:
-        options.append((sum(m.size for m in sep['axes']), 'separable', sep))
+    for data in (_as_conv(p, sdims, ddims), _as_strided(p, sdims, ddims)):
+        if data is not None:
+            options.append((data['kernel'].size, 'conv', data))
     if n_src * n_dst <= dense_limit:
         options.append((n_src * n_dst, 'dense', None))
     if not options:
-        op.reason = (f'irregular (neither translation-invariant nor separable) and '
-                     f'{n_src} x {n_dst} voxels exceed the dense limit of {dense_limit}')
+        larger = int(sdims[0]) > int(ddims[0]) or int(sdims[1]) > int(ddims[1])
+        why = ('neither a conv from a grid no larger than the target (a larger one would '
+               'need a crop) nor an integer block downscale (strided conv)' if larger else
+               'irregular (not translation-invariant)')
+        op.reason = (f'{why}, and {n_src} x {n_dst} voxels exceed the dense limit of '
+                     f'{dense_limit}')
         return
     weights, form, data = min(options, key=lambda o: o[0])
     op.form, op.device_weights = form, int(weights)
     if form == 'conv':
         op.kernel, op.reach_kernel = data['kernel'], data['reach_kernel']
-        op.offset_max = data['offset_max']
-        op.reason = (f'translation-invariant: Conv2D {op.kernel.shape[2]}x'
-                     f'{op.kernel.shape[3]}, {op.kernel.shape[1]}->{op.kernel.shape[0]} '
-                     f'channels ({data["taps"]} vectors)')
-    elif form == 'separable':
-        op.axes = data['axes']
-        op.scalar_weight, op.scalar_count = data['scalar_weight'], data['scalar_count']
-        op.reason = 'separable per axis (projector-like): three small MatMuls'
+        op.stride = data['stride']
+        shape = (f'Conv2D {op.kernel.shape[2]}x{op.kernel.shape[3]}, '
+                 f'{op.kernel.shape[1]}->{op.kernel.shape[0]} channels')
+        if op.stride == (1, 1):
+            op.reason = f'translation-invariant: {shape} ({data["taps"]} vectors)'
+        else:
+            op.reason = (f'block downscale (projector-like): {shape}, stride '
+                         f'{op.stride[0]}x{op.stride[1]}')
     else:
         op.matrix = np.zeros((n_src, n_dst), dtype=np.float32)
         op.reach_matrix = np.zeros_like(op.matrix)
-        rows = host_to_onnx_index(p.src_vox, sdims)
-        cols = host_to_onnx_index(p.dst_vox, ddims)
-        op.matrix[rows, cols] = p.weight
-        op.reach_matrix[rows, cols] = p.count
-        op.reason = f'dense block {n_src} x {n_dst} (<= {dense_limit} weights)'
+        op.matrix[p.src_vox, p.dst_vox] = p.weight
+        op.reach_matrix[p.src_vox, p.dst_vox] = p.count
+        op.reason = (f'dense block {n_src} x {n_dst} (<= {dense_limit} weights): Flatten, '
+                     'MatMul')
+
+
+def source_factors(connectome) -> np.ndarray:
+    """float32[N]: the static per-neuron input value psp/out-degree (psp when uniform)."""
+    psp = connectome.area_psp()
+    area = np.asarray(connectome.neuron_area).astype(np.int64)
+    uniform = np.array([a.psp_uniform for a in connectome.areas], dtype=bool)[area]
+    degree = connectome.out_degree().astype(np.float32)
+    value = psp[area]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        out = np.where(uniform, value, value / np.maximum(degree, 1)).astype(np.float32)
+    out[degree == 0] = 0
+    return out
+
+
+def source_stats(connectome, a: int, factors: np.ndarray) -> dict:
+    """The values source area `a` sends: max, min (of senders), integral, per-voxel max."""
+    area = connectome.areas[a]
+    span = connectome.area_neurons(a)
+    if area.mp_driven_psp:
+        degree = connectome.out_degree()[span]
+        values = np.float32(255.0) / (np.float32(1) if area.psp_uniform
+                                      else np.maximum(degree, 1).astype(np.float32))
+        integral = bool(area.psp_uniform or np.all(degree <= 1))
+    else:
+        values = factors[span]
+        integral = bool(np.all(values == np.round(values)))
+    vmax = float(values.max()) if values.size else 0.0
+    sending = values[connectome.out_degree()[span] > 0] if not area.mp_driven_psp else \
+        np.zeros(1, np.float32)            # a driven psp can round to 0
+    vmin = float(sending.min()) if sending.size else 0.0
+    n = area.neurons_per_voxel
+    per_voxel = values.reshape(-1, n)[:, -1] if values.size else values
+    return {'max': vmax, 'min': vmin, 'integral': integral and vmax <= 255,
+            'per_voxel_max': per_voxel}
+
+
+def _bounds(op: Operator, p: PairSynapses, stats: dict, n_dst: int) -> None:
+    """Per destination voxel sums the export's bounds need (see Operator)."""
+    w = np.abs(p.weight).astype(np.float64)
+    op.source = {k: v for k, v in stats.items() if k != 'per_voxel_max'}
+    op.dst_bound = np.bincount(p.dst_vox, w * stats['per_voxel_max'][p.src_vox], n_dst)
+    op.dst_abs_weight = np.bincount(p.dst_vox, w, n_dst)
+    op.dst_count = np.bincount(p.dst_vox, p.count.astype(np.float64), n_dst)

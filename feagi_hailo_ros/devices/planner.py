@@ -4,13 +4,16 @@ A device partition is a set of target areas: the device integrates the spikes re
 through device-runnable mappings; mappings into them that must stay on the CPU are computed by
 the host next to it (`residual`). `auto` picks every non-output area whose incoming mappings
 all run on the device (motor and other output areas are latency-critical: CPU). Explicit
-lists name the areas; `size:N` picks the eligible areas of at least N neurons.
+lists name the areas; `size:N` picks the eligible areas of at least N neurons. A device graph
+keeps to the HEF's stream limit (stacking.MAX_STREAMS inputs and outputs): an area that would
+pass it stays on the CPU, with the reason in the notes.
 """
 
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Union
 
 from feagi_hailo_ros.devices.operators import analyse, DENSE_LIMIT, Operator
+from feagi_hailo_ros.devices.stacking import stack
 import numpy as np
 
 WEIGHT_BUDGET = 20_000_000      # device weights per HEF (about one Hailo-8 context)
@@ -86,6 +89,23 @@ def _eligible(connectome, incoming) -> List[int]:
     return sorted(out)
 
 
+def _within_streams(connectome, group: List[int], incoming, cost, notes: List[str]) -> List[int]:
+    """The targets of a group whose stacked tensors fit one HEF's streams, largest first.
+
+    An area that would take the graph past MAX_STREAMS inputs or outputs stays on the CPU.
+    """
+    kept: List[int] = []
+    for b in sorted(group, key=lambda t: (-cost[t], t)):
+        ops = [op for t in kept + [b] for op in incoming[t] if op.on_device]
+        problem = stack(connectome.areas, ops).over_limit()
+        if problem:
+            notes.append(f'area {connectome.areas[b].id!r}: with it the device graph would '
+                         f'have {problem}: kept on the CPU')
+            continue
+        kept.append(b)
+    return kept
+
+
 def plan_partitions(connectome, spec: Union[str, Sequence[str], None] = 'auto',
                     devices: int = 1, weight_budget: int = WEIGHT_BUDGET,
                     dense_limit: int = DENSE_LIMIT,
@@ -138,6 +158,8 @@ def plan_partitions(connectome, spec: Union[str, Sequence[str], None] = 'auto',
         groups[d].append(b)
     partitions = []
     for d, group in enumerate(groups):
+        group = _within_streams(connectome, group, incoming, cost, notes)
+        cpu_extra.extend(b for b in groups[d] if b not in group)
         if not group:
             continue
         targets = sorted(group)

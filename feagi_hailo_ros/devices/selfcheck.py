@@ -23,7 +23,7 @@ _INPUT, _EXPECTED, _MODEL = 'input.', 'expected.', 'model_sha256'
 
 @dataclass
 class SelfCheckFrames:
-    """Input grids and the CPU's output grids, (frames, X, Y, Z) float32 per tensor name."""
+    """Input grids and the CPU's output grids, (frames, *shape) float32 per tensor name."""
 
     inputs: Dict[str, np.ndarray]
     expected: Dict[str, np.ndarray]
@@ -52,7 +52,7 @@ def record_frames(connectome, manifest: dict, pairs: Optional[dict] = None,
     """
     from feagi_hailo_ros.devices.host_io import PartitionIO
     from feagi_hailo_ros.devices.operators import pair_synapses
-    from feagi_hailo_ros.devices.verify import reference_outputs
+    from feagi_hailo_ros.devices.verify import reference_outputs, source_grids
     pairs = pairs if pairs is not None else pair_synapses(connectome)
     io = PartitionIO(connectome, manifest)
     rng = np.random.default_rng(seed)
@@ -61,20 +61,14 @@ def record_frames(connectome, manifest: dict, pairs: Optional[dict] = None,
     for density in FRAME_DENSITIES:
         fired = np.flatnonzero(rng.random(connectome.n_neurons) < density).astype(np.int64)
         potential = rng.uniform(0.0, 300.0, fired.size).astype(np.float32)
-        grids = io.inputs(fired, potential)
-        values, spikes = {}, {}
-        for spec in manifest['inputs']:
-            grid = np.array(grids[spec['name']], dtype=np.float32)
-            inputs[spec['name']].append(grid)
-            store = values if spec['kind'] == 'value' else spikes
-            store[spec['area_index']] = grid.reshape(-1).astype(np.float64)
-        for a, value in values.items():
-            spikes.setdefault(a, np.zeros_like(value))     # reach derived from the current
-        reference = reference_outputs(connectome, manifest, pairs, values, spikes)
-        for spec in manifest['outputs']:
-            current, reach = reference[spec['area_index']]
-            grid = current if spec['kind'] == 'current' else reach
-            expected[spec['name']].append(grid.astype(np.float32).reshape(spec['dims']))
+        grids = {name: np.array(grid, dtype=np.float32)
+                 for name, grid in io.inputs(fired, potential).items()}
+        for name, grid in grids.items():
+            inputs[name].append(grid)
+        reference = reference_outputs(connectome, manifest, pairs,
+                                      *source_grids(manifest, grids))
+        for name, grid in reference.items():
+            expected[name].append(grid.astype(np.float32))
     return SelfCheckFrames({k: np.stack(v) for k, v in inputs.items()},
                            {k: np.stack(v) for k, v in expected.items()})
 

@@ -1,10 +1,13 @@
 """The sparse emulator's compiler: an exported partition graph as one linear map per output.
 
-The graph is linear in its inputs (Slice, Conv, Reshape, MatMul with constant weights,
-Transpose, Add; a final Clip on reach outputs), so `compile_outputs` composes it, node by
-node (COO arrays, numpy), into one map per output: rows are the concatenated input
-elements, columns the output's elements, both in the host order (X, Y, Z)
-(`voxel = (x*Y + y)*Z + z`). `sparse_graph.SparseGraph` stores and runs these maps.
+The graph is linear in its inputs (Conv, also grouped and strided, Add, Flatten, MatMul with
+constant weights; older exports also Slice, Reshape, Transpose and a final Clip), so
+`compile_outputs` composes it, node by node (COO arrays, numpy), into one map per output:
+rows are the concatenated input elements in the host order ((X, Y, C) for a (1, C, X, Y)
+grid: `(x*Y + y)*C + c`), columns the output's elements channel by channel (planar: the
+graph's own order `(c*X + x)*Y + y`, so that each area's channels of a stacked output are
+contiguous on the host), or (N,) for a flat (1, N) output. `sparse_graph.SparseGraph` stores
+and runs these maps.
 """
 
 from typing import Dict, List, Optional, Tuple, Union
@@ -35,11 +38,13 @@ def compile_outputs(model: Union[onnx.ModelProto, bytes]
     for value in model.graph.output:
         declared = tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
         rows, cols, vals, shape = comp.maps[value.name]
-        if len(shape) != 4 or shape[0] != 1 or (declared and declared != tuple(shape)):
+        if len(shape) not in (2, 4) or shape[0] != 1 or (declared and declared != tuple(shape)):
             raise ValueError(f'sparse emulator: output {value.name!r} has shape {shape}, '
-                             f'declared {declared}; expected (1, Z, X, Y)')
-        dims = host_dims(shape)
-        entries.append((value.name, dims, cols, onnx_to_host_index(rows, dims), vals))
+                             f'declared {declared}; expected (1, C, X, Y) or (1, N)')
+        if len(shape) == 2:
+            entries.append((value.name, (int(shape[1]),), cols, rows, vals))
+            continue
+        entries.append((value.name, host_dims(shape), cols, rows, vals))   # planar (C, X, Y)
     comp.maps.clear()
     return comp, entries
 
@@ -80,12 +85,13 @@ class GraphCompiler:
     def run(self, nodes) -> None:
         handlers = {'Slice': self._slice, 'Conv': self._conv, 'Reshape': self._reshape,
                     'MatMul': self._matmul, 'Transpose': self._transpose, 'Add': self._add,
-                    'Clip': self._clip}
+                    'Clip': self._clip, 'Flatten': self._flatten}
         for node in nodes:
             handler = handlers.get(node.op_type)
             if handler is None:
                 raise _error(node, 'operator not supported by the sparse emulator (it runs '
-                             'Slice, Conv, Reshape, MatMul, Transpose, Add and a final Clip)')
+                             'Conv, Add, Flatten, MatMul, Slice, Reshape, Transpose and a '
+                             'final Clip)')
             if len(node.output) != 1:
                 raise _error(node, f'{len(node.output)} outputs (expected 1)')
             result = handler(node, _attrs(node))
@@ -146,31 +152,41 @@ class GraphCompiler:
         weight = self._const(node, 1, 'weight')
         if len(node.input) > 2 and node.input[2]:
             raise _error(node, 'a bias makes the graph affine, not linear')
-        if attrs.get('group', 1) != 1:
-            raise _error(node, f'group {attrs["group"]} (only 1 is supported)')
+        groups = int(attrs.get('group', 1))
         if attrs.get('auto_pad', b'NOTSET') not in (b'NOTSET', 'NOTSET'):
             raise _error(node, f'auto_pad {attrs["auto_pad"]!r} (give explicit pads)')
-        if len(shape) != 4 or weight.ndim != 4 or weight.shape[1] != shape[1]:
-            raise _error(node, f'input {shape} and weight {weight.shape} are not a 2-D conv')
-        if any(s != 1 for s in attrs.get('strides', [1, 1])) or \
-                any(d != 1 for d in attrs.get('dilations', [1, 1])):
-            raise _error(node, 'strides and dilations other than 1')
+        if len(shape) != 4 or weight.ndim != 4 or weight.shape[1] * groups != shape[1] \
+                or weight.shape[0] % groups:
+            raise _error(node, f'input {shape}, weight {weight.shape} and group {groups} are '
+                         'not a 2-D conv')
+        if any(d != 1 for d in attrs.get('dilations', [1, 1])):
+            raise _error(node, 'dilations other than 1')
+        sh, sw = (int(v) for v in attrs.get('strides', [1, 1]))
         pads = list(attrs.get('pads', [0, 0, 0, 0]))
-        m_out, c_in, kh, kw = weight.shape
-        _, _, h, w = shape
-        ho, wo = h + pads[0] + pads[2] - kh + 1, w + pads[1] + pads[3] - kw + 1
+        m_out, c_group, kh, kw = weight.shape
+        _, c_in, h, w = shape
+        ho = (h + pads[0] + pads[2] - kh) // sh + 1
+        wo = (w + pads[1] + pads[3] - kw) // sw + 1
         if ho < 1 or wo < 1:
             raise _error(node, f'empty output {ho}x{wo}')
         tm, tc, ta, tb = np.nonzero(weight)
         tval = weight[tm, tc, ta, tb].astype(np.float64)
+        tap_channel = (tm // (m_out // groups)) * c_group + tc   # the input channel it reads
         _, c, i, j = np.unravel_index(rows, shape)
-        entry, tap = _pairs(c, tc, c_in)
-        oi = i[entry] - ta[tap] + pads[0]
-        oj = j[entry] - tb[tap] + pads[1]
-        keep = (oi >= 0) & (oi < ho) & (oj >= 0) & (oj < wo)
+        entry, tap = _pairs(c, tap_channel, c_in)
+        ni = i[entry] - ta[tap] + pads[0]          # = output index * stride
+        nj = j[entry] - tb[tap] + pads[1]
+        oi, oj = ni // sh, nj // sw
+        keep = (ni % sh == 0) & (nj % sw == 0) & (ni >= 0) & (oi < ho) & (nj >= 0) & (oj < wo)
         entry, tap, oi, oj = entry[keep], tap[keep], oi[keep], oj[keep]
         out_rows = (tm[tap].astype(np.int64) * ho + oi) * wo + oj
         return out_rows, cols[entry], vals[entry] * tval[tap], (1, m_out, ho, wo)
+
+    def _flatten(self, node, attrs) -> _Coo:
+        rows, cols, vals, shape = self._data(node)
+        axis = int(attrs.get('axis', 1))
+        axis = axis + len(shape) if axis < 0 else axis
+        return rows, cols, vals, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
 
     def _matmul(self, node, attrs) -> _Coo:
         rows, cols, vals, shape = self._data(node)

@@ -27,8 +27,8 @@ def _quant_params(specs: List[Optional[dict]], signed_kind: str):
     lo, hi = np.zeros(n, np.float32), np.zeros(n, np.float32)
     scale = np.ones(n, np.float32)
     for k, spec in enumerate(specs):
-        if spec is None or spec.get('exact', True):
-            continue
+        if spec is None or (spec.get('exact', True) and not spec.get('saturates', False)):
+            continue                # exact: quantisation is the identity
         bits = int(spec['bits'])
         signed = spec.get('kind') == signed_kind
         flag[k] = True
@@ -66,7 +66,10 @@ class SparseGraph:
         self._out = np.zeros(n_chunks * size, np.float32)
         self._dirty = np.zeros(n_chunks, np.bool_)
         self._written = np.zeros(n_chunks, np.bool_)
-        self._intervals = np.zeros((n_chunks + 64, 2), np.int64)
+        # a stacked input lists its channels' voxels one area after the other: each area's
+        # run of ascending rows can start a new set of output chunk intervals
+        runs = max([int(d[2]) for d in self.input_dims if len(d) == 3] + [1])
+        self._intervals = np.zeros((n_chunks * runs + 64, 2), np.int64)
         self._rows = np.zeros(max((int(np.prod(d)) for d in self.input_dims), default=0),
                               np.int64)
         self._values = np.zeros(self._rows.size, np.float32)
@@ -80,7 +83,11 @@ class SparseGraph:
         self._views: Dict[str, np.ndarray] = {}
         for k, (name, dims) in enumerate(zip(self.output_names, self.output_dims)):
             o0 = int(self.output_offset[k])
-            self._views[name] = self._out[o0:o0 + int(np.prod(dims))].reshape(dims)
+            flat = self._out[o0:o0 + int(np.prod(dims))]
+            # a grid is stored channel by channel (planar) and seen as (X, Y, C): an area's
+            # channels are then one contiguous block (PartitionIO reads them without a copy)
+            self._views[name] = flat.reshape(dims) if len(dims) == 1 else \
+                flat.reshape(dims[2], dims[0], dims[1]).transpose(1, 2, 0)
         self._clip = np.array([n in self.clips for n in self.output_names], np.bool_)
         self._clip_lo = np.array([self.clips.get(n, (0.0, 0.0))[0] for n in output_names],
                                  np.float32)
@@ -152,7 +159,7 @@ class SparseGraph:
         """One output's CSR by input row: (int64 indptr, int32 column, float32 value).
 
         Rows are the concatenated input elements (input k starts at `input_offset[k]`),
-        columns the output's elements, both in the host order (X, Y, Z).
+        columns the output's elements (planar for a grid: `(c*X + x)*Y + y`).
         """
         k = self.output_names.index(name)
         o0, o1 = int(self.output_offset[k]), int(self.output_offset[k + 1])

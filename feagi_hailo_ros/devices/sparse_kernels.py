@@ -188,9 +188,11 @@ def _scatter(n, rows, values, row_pattern, row_base, pattern_ptr, pattern_cols, 
 
     The output chunks a row can write (an entry at base + rel lies in chunk
     (base >> S) + (rel >> S) or the next) are merged into runs in registers and stored in
-    `intervals` when a run ends. Returns the number of runs, -1 if `intervals` overflowed.
+    `intervals` when a run ends. Returns the number of runs, -1 if `intervals` overflowed
+    (every row is still added: the caller then counts every chunk as written).
     """
     n_runs = 0
+    overflow = False
     lo, hi = 0, -2                          # the current run of chunks (empty)
     for t in range(n):
         r = rows[t]
@@ -203,16 +205,19 @@ def _scatter(n, rows, values, row_pattern, row_base, pattern_ptr, pattern_cols, 
         last = first + pattern_span[p] - 1
         if lo <= first <= hi + 1:
             hi = max(hi, last)
-        else:
+        elif not overflow:
             if hi >= lo:
                 if n_runs == intervals.shape[0]:
-                    return -1
-                intervals[n_runs, 0] = lo
-                intervals[n_runs, 1] = hi
-                n_runs += 1
+                    overflow = True
+                else:
+                    intervals[n_runs, 0] = lo
+                    intervals[n_runs, 1] = hi
+                    n_runs += 1
             lo, hi = first, last
         for j in range(pattern_ptr[p], pattern_ptr[p + 1]):
             out[base + pattern_cols[j]] += v * pattern_vals[j]
+    if overflow:
+        return -1
     if hi >= lo:
         if n_runs == intervals.shape[0]:
             return -1

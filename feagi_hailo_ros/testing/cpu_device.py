@@ -1,8 +1,9 @@
 """CPU stand-in for an accelerator: a partition's integration from the synapse list (numpy).
 
 The hybrid engine's CPU partition runs on the fast engine itself; this device computes what
-an exported partition graph computes (currents and reach per target voxel, in float64 then
-float32) without onnxruntime, as a reference and for hosts without it.
+an exported partition graph computes (currents and synapse counts per target voxel, stacked
+as the manifest says, in float64 then float32) without onnxruntime, as a reference and for
+hosts without it.
 """
 
 import os
@@ -10,6 +11,7 @@ from typing import Dict
 
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceHealth
 from feagi_hailo_ros.devices.operators import pair_synapses
+from feagi_hailo_ros.devices.verify import reference_outputs, source_grids
 import numpy as np
 
 
@@ -29,38 +31,20 @@ class CpuDevice(Device):
         self._open = True
 
     def upload(self, partition) -> None:
-        """Collect the voxel-level synapses of the partition's device operators."""
+        """Collect the voxel-level synapses (the manifest's members name their sources)."""
         if not self._open:
             raise DeviceError(f'{self.name}: upload before open')
-        c = self.connectome
-        pairs = pair_synapses(c)
-        wanted = {(op['src'], op['dst']) for op in partition.manifest['operators']}
-        self._terms = {}
-        self._outputs = partition.manifest['outputs']
-        for (a, b), p in pairs.items():
-            if (c.areas[a].id, c.areas[b].id) in wanted:
-                self._terms.setdefault(b, []).append((a, p))
+        self._pairs = pair_synapses(self.connectome)
+        self._manifest = partition.manifest
+        self._terms = True
 
     def infer(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """Grids (X, Y, Z) in, grids out: the same tensors as the exported graph."""
+        """Stacked grids in, stacked grids out: the same tensors as the exported graph."""
         if self._terms is None:
             raise DeviceError(f'{self.name}: no partition loaded')
-        out = {}
-        for spec in self._outputs:
-            b = spec['area_index']
-            size = self.connectome.areas[b].voxels
-            total = np.zeros(size)
-            for a, p in self._terms.get(b, []):
-                if spec['kind'] == 'current':
-                    source = inputs[f'in_{a}'].reshape(-1)
-                    total += np.bincount(p.dst_vox, p.weight * source[p.src_vox], size)
-                else:
-                    source = inputs[f'spk_{a}'].reshape(-1)
-                    total += np.bincount(p.dst_vox, p.count * source[p.src_vox], size)
-            if spec['kind'] == 'reach':
-                total = np.minimum(total, 1.0)
-            out[spec['name']] = total.astype(np.float32).reshape(tuple(spec['dims']))
-        return out
+        values, spikes = source_grids(self._manifest, inputs)
+        out = reference_outputs(self.connectome, self._manifest, self._pairs, values, spikes)
+        return {name: grid.astype(np.float32) for name, grid in out.items()}
 
     def describe(self) -> DeviceHealth:
         """Health of the host CPU device."""

@@ -237,7 +237,7 @@ class DeviceRunner:
             t1 = time.perf_counter()
             outputs = self.device.infer(grids)
             t2 = time.perf_counter()
-            job.grids = [self.io.target_grid(outputs, target) for target in self.io.targets]
+            job.grids = self.io.target_grids(outputs)
             job.timing = {'transfer_s': t1 - t0, 'device_s': t2 - t1}
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             job.error = exc

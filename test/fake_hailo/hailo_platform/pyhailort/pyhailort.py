@@ -258,11 +258,11 @@ class HEF:
 
         def info(value, stream, originals):
             dims = [d.dim_value for d in value.type.tensor_type.shape.dim]
-            n, c, h, w = dims
+            shape = (dims[1],) if len(dims) == 2 else (dims[2], dims[3], dims[1])  # NC, NHWC
             quant = _quant(specs.get(value.name), value.name, recorded)
             scale, zero, bits = quant or (1.0, 0.0, 8)
             return SimpleNamespace(
-                name=f'{self.name}/{stream}', shape=(h, w, c),
+                name=f'{self.name}/{stream}', shape=shape,
                 format=SimpleNamespace(type=FormatType.UINT16 if bits > 8 else FormatType.UINT8),
                 quant_info=SimpleNamespace(qp_scale=scale, qp_zp=zero, limvals_min=0.0,
                                            limvals_max=0.0),
@@ -274,7 +274,8 @@ class HEF:
             return ([before[1].name] if before else []) + [node.name]
         self._inputs = [info(v, f'input_layer{k + 1}', [v.name])
                         for k, v in enumerate(graph.input)]
-        self._outputs = [info(v, f'conv{producer[v.name][0] + 1}',
+        self._outputs = [info(v, ('fc' if producer[v.name][1].op_type == 'MatMul' else 'conv')
+                              + str(producer[v.name][0] + 1),
                               output_originals(producer[v.name][1])) for v in graph.output]
         if STATE.shuffle_seed is not None:
             rng = np.random.default_rng(STATE.shuffle_seed)
@@ -366,7 +367,8 @@ class _Engine:
         outputs = self._hef._outputs
         out = {}
         for info, value in zip(outputs, self._session.run([o._onnx for o in outputs], feed)):
-            nhwc = _from_chip(np.transpose(value[0], (1, 2, 0)), info)
+            host = value[0] if value.ndim == 2 else np.transpose(value[0], (1, 2, 0))
+            nhwc = _from_chip(host, info)
             out[info.name] = np.ascontiguousarray(nhwc, dtype=np.float32)
         return out
 
