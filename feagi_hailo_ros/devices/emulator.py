@@ -9,10 +9,13 @@ missing). With the sparse backend the returned grids are the device's buffers, v
 until the next inference (as a driver's output buffers are).
 `onnxruntime` runs the graph with onnxruntime, as follows.
 
-Inputs are rounded to their uint8/16 grids, outputs to their 8/16-bit grids (weights are
-integers and stay exact), so the emulator returns what a HEF compiled with the manifest's
-scales returns. Tensors the manifest marks exact (integers on a unit grid, within range by
-the export's bound) are not re-rounded: there quantisation is the identity.
+Inputs and outputs are rounded as HailoRT and the chip do (bankers rounding, saturation to
+the tensor's range; host_io.quant_grid): with the scale and zero point of the compiled HEF
+when the manifest holds its compile report (`hef_quant`, from compile_hef.py), else with the
+manifest's own (weights are integers and stay exact). Tensors the manifest marks exact
+(integers on a unit grid, within range by the export's bound) and without a compile report
+are not re-rounded: there quantisation is the identity. describe() lists the outputs a
+compile report makes inexact.
 `latency_ms` is the modelled device's inference latency, round trip (transfers, queueing
 and the chip's compute, as `hailortcli run --measure-latency` reports it): an inference
 returns no sooner than that after it was called. The emulation's own host compute stands
@@ -36,7 +39,7 @@ from typing import Dict, List, Optional, Union
 from feagi_hailo_ros.devices.base import (Device, DeviceError, DeviceHealth,
                                           DeviceUnavailable, wait_out)
 from feagi_hailo_ros.devices.emulator_fuse import fuse_convolutions
-from feagi_hailo_ros.devices.host_io import quantize
+from feagi_hailo_ros.devices.host_io import inexact_reason, quant_grid, quantize_grid
 from feagi_hailo_ros.devices.layout import from_onnx_layout, to_onnx_layout
 from feagi_hailo_ros.devices.sparse_graph import SparseGraph, SplitGraph
 import numpy as np
@@ -265,16 +268,17 @@ class EmulatedHailo(Device):
         feed = {}
         for name, grid in inputs.items():
             spec = self._inputs[name]
-            if self.quantized and not spec['exact']:
-                grid = quantize(grid, spec['bits'], spec['scale'], signed=False)
+            q = quant_grid(spec, self._manifest) if self.quantized else None
+            if q is not None:
+                grid = quantize_grid(grid, q)
             feed[name] = to_onnx_layout(grid)
         results = self._session.run(self._output_names, feed)
         out = {}
         for spec, value in zip(self._outputs, results):
             grid = from_onnx_layout(value)
-            if self.quantized and (not spec['exact'] or spec.get('saturates')):
-                grid = quantize(grid, spec['bits'], spec['scale'],
-                                signed=spec['kind'] == 'current')
+            q = quant_grid(spec, self._manifest) if self.quantized else None
+            if q is not None:
+                grid = quantize_grid(grid, q)
             out[spec['name']] = grid
         return out
 
@@ -293,6 +297,13 @@ class EmulatedHailo(Device):
         if self._manifest is not None:
             notes.append(f'precision {self._manifest["precision_mode"]}, '
                          f'exact={self._manifest["exact"]}')
+            if self._manifest.get('hef_quant'):
+                inexact = [f'{spec["name"]}: {why}' for spec, why in
+                           ((s, inexact_reason(s, self._manifest)) for s in self._outputs)
+                           if why]
+                notes.append('quantised as the compile report says: ' + (
+                    'every output exact' if not inexact else
+                    'inexact outputs ' + '; '.join(inexact)))
         if self.latency_s > 0:
             notes.append(f'modelled latency {self.latency_s * 1000:g} ms per inference '
                          f'(compute included); {self._over_latency} of {self._calls} '

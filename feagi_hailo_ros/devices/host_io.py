@@ -10,6 +10,7 @@ by the total out-degree (or not, under psp_uniform), with mp_driven_psp's rounde
 from typing import Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.devices.base import DeviceError
+from feagi_hailo_ros.devices.hef_streams import expected_quant
 from feagi_hailo_ros.devices.host_kernels import fill_sources, place_sources, split_channels
 from feagi_hailo_ros.devices.operators import source_factors
 import numpy as np
@@ -24,12 +25,46 @@ def driven_psp(potential: np.ndarray) -> np.ndarray:
     return np.clip(r, 0.0, 255.0).astype(np.float32)
 
 
-def quantize(array: np.ndarray, bits: int, scale: float, signed: bool) -> np.ndarray:
-    """Round to the grid of `scale` and saturate to `bits` (what a Hailo tensor holds)."""
-    if signed:
-        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    else:
-        lo, hi = 0, 2 ** bits - 1
+def quant_grid(spec: dict, manifest: dict) -> Optional[Tuple[float, float, float]]:
+    """(lo, hi, scale) a tensor's values are rounded to, in steps of scale; None: identity.
+
+    As a HEF quantises (HailoRT: q = clip(rint(x / qp_scale + qp_zp), 0, 2^bits - 1), value
+    (q - qp_zp) * qp_scale): the compile report's `hef_quant` when the manifest has it, else
+    the manifest's scale with the zero point its model script forces (mid-range for
+    currents). A tensor the manifest marks exact (integers on a unit grid within range) and
+    without a compile report is left as it is. A fractional zero point is rounded.
+    """
+    recorded = spec['name'] in (manifest.get('hef_quant') or {})
+    if not recorded and spec.get('exact', True) and not spec.get('saturates', False):
+        return None
+    scale, zero, _ = expected_quant(spec, manifest, spec['name'])
+    zero = float(np.rint(zero))
+    return -zero, float(2 ** int(spec['bits']) - 1) - zero, scale
+
+
+def inexact_reason(spec: dict, manifest: dict) -> Optional[str]:
+    """Why an output is not exact under its quantisation (`quant_grid`), or None if it is.
+
+    Exact: integer currents (the manifest's `exact`) on a unit grid whose range holds the
+    output's bound.
+    """
+    if not spec.get('exact', False):
+        return f'inexact by export (error bound {spec.get("error_bound", 0):g})'
+    grid = quant_grid(spec, manifest)
+    if grid is None:
+        return None
+    lo, hi, scale = grid
+    bound = float(spec.get('bound', spec.get('max', 0.0)))
+    if scale != 1.0:
+        return f'compiled with qp_scale {scale:g} (exact needs 1)'
+    if hi < bound or (spec.get('kind') == 'current' and -lo < bound):
+        return f'compiled range [{lo:g}, {hi:g}] does not hold its bound {bound:g}'
+    return None
+
+
+def quantize_grid(array: np.ndarray, grid: Tuple[float, float, float]) -> np.ndarray:
+    """Round to a `quant_grid` (lo, hi, scale): what the tensor holds after the chip."""
+    lo, hi, scale = grid
     scale = np.float32(scale)
     q = np.clip(np.rint(np.asarray(array, dtype=np.float32) / scale), lo, hi)
     return (q * scale).astype(np.float32, copy=False)

@@ -13,6 +13,7 @@ that pass and the second buffer cost about as much as the scatter itself.
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple, Union
 
+from feagi_hailo_ros.devices.host_io import quant_grid
 from feagi_hailo_ros.devices.sparse_compile import compile_outputs, GraphCompiler
 from feagi_hailo_ros.devices.sparse_kernels import (CHUNK_SHIFT, csr_by_row, output_feeds,
                                                     row_patterns, run_graph)
@@ -20,21 +21,17 @@ import numpy as np
 import onnx
 
 
-def _quant_params(specs: List[Optional[dict]], signed_kind: str):
-    """Per tensor: quantise? (not exact), lo, hi (float32 integers) and scale (float32)."""
+def _quant_params(specs: List[Optional[dict]], manifest: dict):
+    """Per tensor: quantise?, lo, hi (float32 integers) and scale (float32): `quant_grid`."""
     n = len(specs)
     flag = np.zeros(n, np.bool_)
     lo, hi = np.zeros(n, np.float32), np.zeros(n, np.float32)
     scale = np.ones(n, np.float32)
     for k, spec in enumerate(specs):
-        if spec is None or (spec.get('exact', True) and not spec.get('saturates', False)):
-            continue                # exact: quantisation is the identity
-        bits = int(spec['bits'])
-        signed = spec.get('kind') == signed_kind
-        flag[k] = True
-        lo[k] = -(2 ** (bits - 1)) if signed else 0
-        hi[k] = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1
-        scale[k] = np.float32(spec['scale'])
+        grid = None if spec is None else quant_grid(spec, manifest)
+        if grid is not None:
+            flag[k] = True
+            lo[k], hi[k], scale[k] = grid
     return flag, lo, hi, scale
 
 
@@ -95,8 +92,8 @@ class SparseGraph:
                                  np.float32)
         in_specs = {s['name']: s for s in manifest.get('inputs', [])}
         out_specs = {s['name']: s for s in manifest.get('outputs', [])}
-        self._in_q = _quant_params([in_specs.get(n) for n in self.input_names], '')
-        self._out_q = _quant_params([out_specs.get(n) for n in self.output_names], 'current')
+        self._in_q = _quant_params([in_specs.get(n) for n in self.input_names], manifest)
+        self._out_q = _quant_params([out_specs.get(n) for n in self.output_names], manifest)
         self._no_in_q = (np.zeros(len(self.input_names), np.bool_),) + self._in_q[1:]
         self._no_out_q = (np.zeros(len(self.output_names), np.bool_),) + self._out_q[1:]
 
@@ -106,7 +103,8 @@ class SparseGraph:
         """Compose the graph into per-output sparse matrices (ValueError if it is not linear).
 
         `manifest` gives the quantisation `run(..., quantized=True)` applies (inputs and
-        outputs not marked exact are rounded as host_io.quantize does).
+        outputs are rounded to their `host_io.quant_grid`: the compile report's quantisation
+        when the manifest holds one, else the manifest's for tensors not marked exact).
         """
         return cls.compile_groups(model, manifest, 1)[0]
 

@@ -131,7 +131,7 @@ def row_patterns(indptr, cols, vals):
 
 @numba.njit(nogil=True, cache=True)
 def _quantize1(v, lo, hi, scale):
-    """host_io.quantize of one float32: rint(v / scale) saturated to [lo, hi], times scale."""
+    """host_io.quantize_grid of one float32: rint(v / scale) saturated to [lo, hi], x scale."""
     q = np.rint(np.float32(v) / scale)
     if q < lo:
         q = lo
