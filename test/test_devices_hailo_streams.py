@@ -181,16 +181,37 @@ def test_the_compile_report_next_to_the_hef_sets_the_expected_quantisation(
         ExportedPartition.load(str(tmp_path / 'hailo0'))
 
 
-def test_a_failed_self_check_sends_the_partition_to_the_cpu(fake_hailo, essential, tmp_path):
+def test_a_wrong_output_sends_only_its_areas_to_the_host(fake_hailo, essential, tmp_path):
+    """Self-check: dense_16x16 wrong -> c__bac and c__for on the host, omot00 on the chip."""
     plan, exp = _export(essential, tmp_path / 'hailo0')
     fake_hailo.corrupt_output = 'dense_16x16'
+    injections = read_injections(ESSENTIAL_INJECT)
+    cpu = run_bursts(BurstEngine(essential), 60, injections)
+    with HybridEngine(essential, lambda p: HailoDevice(name=p.name), plan=plan,
+                      exported={'hailo0': exp}) as hybrid:
+        (health,) = hybrid.describe()
+        assert health['mode'] == 'device' and not hybrid.faults
+        assert sorted(health['host_targets']) == ['c__bac', 'c__for']
+        assert 'dense_16x16: self-check: off by up to 1 (exact output' in \
+            health['host_targets']['c__bac']
+        assert any('are wrong; the host integrates' in n for n in health['device']['notes'])
+        runs = fake_hailo.runs
+        fired = run_bursts(hybrid, 60, injections)
+        assert fake_hailo.runs - runs >= 60                  # the chip still runs omot00
+    assert all(np.array_equal(x, y) for x, y in zip(cpu, fired)) and len(fired) == 60
+
+
+def test_a_failed_self_check_sends_the_partition_to_the_cpu(fake_hailo, essential, tmp_path):
+    plan, exp = _export(essential, tmp_path / 'hailo0')
+    fake_hailo.corrupt_output = '*'
     injections = read_injections(ESSENTIAL_INJECT)
     cpu = run_bursts(BurstEngine(essential), 100, injections)
     with HybridEngine(essential, lambda p: HailoDevice(name=p.name), plan=plan,
                       exported={'hailo0': exp}, retry_bursts=5) as hybrid:
         (health,) = hybrid.describe()
         assert health['mode'] == 'cpu' and hybrid.faults[0]['what'] == 'open failed'
-        assert 'self-check failed: output dense_16x16 off by up to 1' in health['last_fault']
+        assert 'self-check failed: output cur_8x1 off by up to 1' in health['last_fault']
+        assert 'output dense_16x16 off by up to 1' in health['last_fault']
         assert 'exact output' in health['last_fault']
         fired = run_bursts(hybrid, 20, injections)
         fake_hailo.corrupt_output = ''          # a good HEF: the next reopen checks it again

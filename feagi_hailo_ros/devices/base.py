@@ -87,6 +87,9 @@ class Device(ABC):
     """One accelerator: open, describe, upload a partition graph, infer per burst, close."""
 
     kind = 'device'
+    # outputs the device computes wrongly (its self-check at upload): name -> reason; the
+    # host integrates the targets they feed itself
+    distrusted: Dict[str, str] = {}
 
     @abstractmethod
     def open(self) -> None:  # noqa: A003

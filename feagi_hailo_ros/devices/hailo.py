@@ -312,7 +312,12 @@ class HailoDevice(Device):
                 for what in ('input', 'output')}
 
     def _self_check(self, manifest: dict, frames: Optional[SelfCheckFrames]) -> None:
-        """Run the recorded frames; refuse the device when an output is wrong."""
+        """Run the recorded frames; a wrong output is distrusted, all wrong: refused.
+
+        The targets a distrusted output feeds are integrated by the host (the runner reads
+        `distrusted`); the reason is in the health notes and the partition's description.
+        """
+        self.distrusted = {}
         if frames is None:
             self._check_notes.append('UNCHECKED: no recorded self-check frames '
                                      '(allow_unchecked); results are not compared with the CPU')
@@ -321,7 +326,14 @@ class HailoDevice(Device):
         results = run_selfcheck(manifest, frames,
                                 lambda grids: self._run(grids, limit, 'self-check inference'))
         wrong = [r for r in results if r['result'] == 'wrong']
-        if wrong:
+        if wrong and len(wrong) < len(results):
+            self.distrusted = {r['name']: f'self-check: off by up to {r["error"]:g} ' + (
+                '(exact output: must be equal)' if r['bound'] == 0
+                else f'(bound {r["bound"]:g})') for r in wrong}
+            self._check_notes.append(
+                'self-check: outputs ' + ', '.join(sorted(self.distrusted)) + ' are wrong; '
+                'the host integrates the areas they feed, the other outputs are used')
+        elif wrong:
             self._status = 'error'
             detail = '; '.join(
                 f'output {r["name"]} off by up to {r["error"]:g} '

@@ -34,7 +34,7 @@ class FakeState:
     shuffle_seed: Optional[int] = None      # permute the order of input and output streams
     swap_outputs: Tuple[str, ...] = ()      # two ONNX outputs whose streams trade places
     quant: Dict[str, dict] = field(default_factory=dict)    # ONNX name -> qp_scale, qp_zp
-    corrupt_output: str = ''                # ONNX output one step off at one element
+    corrupt_output: str = ''                # ONNX output one step off at one element ('*': all)
 
 
 STATE = FakeState()

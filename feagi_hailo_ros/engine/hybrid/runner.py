@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from feagi_hailo_ros.devices.base import Device, DeviceError, DeviceUnavailable
 from feagi_hailo_ros.devices.export import ExportedPartition
@@ -109,6 +109,8 @@ class DeviceRunner:
         self.first_job = True                     # the next job is the first after an open
         self.startup_s: Optional[float] = None    # open + upload + first inference
         self.last_fault = ''
+        self._distrust_source: Optional[dict] = None   # the device's `distrusted` seen last
+        self._distrusted_targets: Dict[int, str] = {}
 
     @property
     def active(self) -> bool:
@@ -297,6 +299,17 @@ class DeviceRunner:
             except Exception:  # noqa: BLE001 - the burst that started it has failed
                 pass
 
+    def distrusted_targets(self) -> Dict[int, str]:
+        """Targets (indices into io.targets) fed by an output the device got wrong: reason."""
+        source = getattr(self.device, 'distrusted', None) or {}
+        if source is not self._distrust_source:
+            self._distrust_source = source
+            self._distrusted_targets = {
+                k: '; '.join(f'{n}: {source[n]}' for n in t['names'] if n in source)
+                for k, t in enumerate(self.io.targets)
+                if any(n in source for n in t['names'])}
+        return self._distrusted_targets
+
     # ---- health -----------------------------------------------------------------------
     def describe(self, connectome, burst: int) -> dict:
         """Mode (device/cpu), device health, faults so far, start-up and retry state."""
@@ -311,7 +324,10 @@ class DeviceRunner:
                 'last_fault': self.last_fault, 'failed_reopens': self.failed_reopens,
                 'retry_in_bursts': (max(0, self.retry_at - burst) if self.mode == 'cpu'
                                     else None),
-                'startup_s': self.startup_s}
+                'startup_s': self.startup_s,
+                'host_targets': {
+                    connectome.areas[self.io.targets[k]['area_index']].id: why
+                    for k, why in self.distrusted_targets().items()}}
 
     def close(self) -> None:
         """Stop the worker (a prefetched job not started is cancelled) and close the device."""

@@ -355,10 +355,12 @@ class HybridEngine:
         eng = self.engine
         for k in which:
             lo, hi = runner.io.targets[k]['lo'], runner.io.targets[k]['hi']
-            problem = runner.io.value_problem(k, job.grids[k])
+            distrusted = k in runner.distrusted_targets()
+            problem = None if distrusted else runner.io.value_problem(k, job.grids[k])
             self._propagate_plastic(lo, hi, slot)
-            if problem is not None:
-                job.bad.append(problem)
+            if distrusted or problem is not None:   # the host integrates the target
+                if problem is not None:
+                    job.bad.append(problem)
                 eng.propagate(lo, hi, runner.full_syn, slot=slot, sources=runner.full_sources)
             else:
                 if runner.residual_syn is not None:

@@ -333,7 +333,7 @@ def _from_chip(array, info):
     scale, zero = np.float32(q.qp_scale), q.qp_zp
     codes = np.clip(np.rint((array / scale).astype(np.float64) + zero), 0, top)
     out = ((codes - zero) * scale).astype(np.float32)
-    if STATE.corrupt_output == info._onnx and out.size:
+    if STATE.corrupt_output in (info._onnx, '*') and out.size:
         out.reshape(-1)[0] += scale
     return out
 
