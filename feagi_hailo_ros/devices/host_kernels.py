@@ -110,25 +110,37 @@ def place_sources(first, last, n_touched, voxel_off, touched, values, pl_ptr, pl
                     placed[at + i] = local
 
 
+SPLIT_TILE = 4        # grid rows per tile of split_channels (x 320 voxels x 16 channels: L1)
+
+
 @numba.njit(nogil=True, cache=True)
 def split_channels(grid, offsets, depths, out, out_off):
     """De-interleave the members of an (X, Y, C) grid (any strides).
 
     Member m (channels offsets[m] .. offsets[m] + depths[m]) goes to out[out_off[m]:] in
-    the host order (x*Y + y)*Z + z; one-channel members take a loop LLVM vectorises (about
-    twice as fast as one pass with a loop over the members inside).
+    the host order (x*Y + y)*Z + z. One-channel members are copied tile by tile (SPLIT_TILE
+    rows of the grid, every such member, while the tile is in cache: about 2x faster than
+    member by member over the whole grid); wider members member by member.
     """
     n_x, n_y = grid.shape[0], grid.shape[1]
-    for m in range(offsets.size):
-        z_n, first, b0 = depths[m], offsets[m], out_off[m]
-        for x in range(n_x):
-            row = grid[x]
-            if z_n == 1:
+    for x0 in range(0, n_x, SPLIT_TILE):
+        x1 = min(n_x, x0 + SPLIT_TILE)
+        for m in range(offsets.size):
+            if depths[m] != 1:
+                continue
+            first, b0 = offsets[m], out_off[m]
+            for x in range(x0, x1):
+                row = grid[x]
                 base = b0 + x * n_y
                 for y in range(n_y):
                     out[base + y] = row[y, first]
-            else:
-                for y in range(n_y):
-                    base = b0 + (x * n_y + y) * z_n
-                    for z in range(z_n):
-                        out[base + z] = row[y, first + z]
+    for m in range(offsets.size):
+        z_n, first, b0 = depths[m], offsets[m], out_off[m]
+        if z_n == 1:
+            continue
+        for x in range(n_x):
+            row = grid[x]
+            for y in range(n_y):
+                base = b0 + (x * n_y + y) * z_n
+                for z in range(z_n):
+                    out[base + z] = row[y, first + z]
