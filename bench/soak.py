@@ -502,6 +502,18 @@ def verdicts(report: Dict[str, Any]) -> List[Dict[str, Any]]:
                           f"{windows[0]['cpu_ms_per_burst']:.3f} -> "
                           f"{windows[-1]['cpu_ms_per_burst']:.3f} ms"})
 
+    if 'control_p99_ms' in windows[0] and 'control_p99_ms' in windows[-1]:
+        before = first / windows[0]['control_p99_ms']
+        after = last / windows[-1]['control_p99_ms']
+        drift = after / before - 1.0
+        out.append({'target': 'p99 of the last window within 10% of the first, against the '
+                              "host's speed (a fresh engine timed after each window)",
+                    'pass': bool(abs(drift) <= P99_DRIFT),
+                    'detail': f'soak p99 / fresh-engine p99: {before:.3f} -> {after:.3f} '
+                              f'({100 * drift:+.1f}%); fresh-engine p99 '
+                              f"{windows[0]['control_p99_ms']:.3f} -> "
+                              f"{windows[-1]['control_p99_ms']:.3f} ms"})
+
     def steady_share(w: Dict[str, Any]) -> float:
         steady = max(1, w['bursts'] - w['fallback_bursts'])
         return (w['overruns'] - w['fallback_overruns']) / steady
@@ -587,6 +599,24 @@ def engine_step(engine, sets, k: int) -> Tuple[float, float, int]:
     fired = engine.burst()
     t2 = time.perf_counter()
     return t2 - t0, t2 - t1, len(fired)
+
+
+def host_control(connectome, sets, bursts: int) -> Dict[str, float]:
+    """Time a fresh CPU engine on the same brain and inputs: the host's speed right now.
+
+    Run between windows, back to back: a window whose soaked engine is slow because the host
+    is slow has a slow control too; drift is the soak's p99 against this, window by window.
+    """
+    from feagi_hailo_ros.engine.core import BurstEngine
+    engine = BurstEngine(connectome)
+    ms = np.empty(bursts)
+    cpu0 = time.process_time()
+    for k in range(bursts):
+        ms[k] = engine_step(engine, sets, k)[1] * 1000.0
+    cpu = (time.process_time() - cpu0) * 1000.0 / max(1, bursts)
+    p50, p99 = np.percentile(ms, [50.0, 99.0])
+    return {'control_p50_ms': round(float(p50), 4), 'control_p99_ms': round(float(p99), 4),
+            'control_cpu_ms_per_burst': round(cpu, 4)}
 
 
 def paced_probe(engine, sets, rate: float, seconds: float) -> Tuple[bool, str]:
@@ -681,9 +711,18 @@ def run_engine(args) -> Dict[str, Any]:
                            overrun=bool(pacer.period_s) and total_s > pacer.period_s,
                            fired=fired)
             if clock.bursts == windows.end:
-                windows.close(tracker)
+                summary = windows.close(tracker)
                 if usage_after_warmup is None:
                     usage_after_warmup = usage()
+                if args.control_bursts:
+                    summary.update(host_control(connectome, sets, args.control_bursts))
+                    print(f'  host control: fresh CPU engine p50/p99 '
+                          f"{summary['control_p50_ms']:.3f}/{summary['control_p99_ms']:.3f} "
+                          f"ms, CPU {summary['control_cpu_ms_per_burst']:.3f} ms/burst",
+                          file=sys.stderr, flush=True)
+                    windows.cpu = CpuMeter()
+                    windows.started = time.monotonic()
+                    pacer = Pacer(rate)
         drained = drain(lambda: engine.burst(), tracker, clock, pacer.period_s)
         end_usage = usage()
         fault_report = tracker.report(devices)
@@ -1052,6 +1091,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         'a number (default auto)')
     engine.add_argument('--density', type=float, default=0.05,
                         help='share of each input area injected per burst (default 0.05)')
+    engine.add_argument('--control-bursts', type=int, default=0, metavar='N',
+                        help='after each window, time N bursts of a fresh CPU engine (the '
+                        "host's speed): drift is then also judged against it (default 0: off)")
     node = parts.add_parser('node', parents=[common],
                             help='the lifecycle node over DDS (default 100,000 bursts)')
     node.add_argument('--camera-size', type=camera_size, default=(320, 240),
