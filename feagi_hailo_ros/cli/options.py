@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from feagi_hailo_ros.devices.cost_model import DEFAULT_PROFILE, PLACEMENTS, PROFILES
 from feagi_hailo_ros.engine.factory import EngineConfig
 
 DEVICE_CHOICES = ('cpu', 'emulator', 'hailo')
@@ -50,13 +51,13 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
                        help='a device burst slower than this falls back to the CPU')
     group.add_argument('--shared-device', action='store_true',
                        help='hailo: share the chip with other processes (hailort.service)')
-    group.add_argument('--placement', choices=('device', 'auto', 'cpu'), default='device',
+    group.add_argument('--placement', choices=PLACEMENTS, default='device',
                        help='device: planned partitions on the device (default); auto: only '
                             'where the cost model predicts a gain at the measured activity; '
                             'cpu: none')
-    group.add_argument('--profile', default='pi5-gen3', metavar='NAME',
-                       help='device profile of the cost model: pi5-gen2, pi5-gen3, '
-                            'x86-gen3x4 (estimates; default pi5-gen3); with --placement auto '
+    group.add_argument('--profile', default=DEFAULT_PROFILE, metavar='NAME',
+                       help=f'device profile of the cost model: {", ".join(PROFILES)} '
+                            f'(estimates; default {DEFAULT_PROFILE}); with --placement auto '
                             'the emulator takes its predicted round trip as latency')
 
 
@@ -69,7 +70,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         device_timeout_ms=float(args.device_timeout_ms),
         shared_device=bool(args.shared_device),
         placement=getattr(args, 'placement', 'device') or 'device',
-        profile=getattr(args, 'profile', 'pi5-gen3') or 'pi5-gen3')
+        profile=getattr(args, 'profile', DEFAULT_PROFILE) or DEFAULT_PROFILE)
 
 
 def log_devices(message: str) -> None:

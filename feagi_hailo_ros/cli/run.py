@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     injections = read_injections(args.inject, layout) if args.inject else {}
     load_s = time.perf_counter() - started
     recorder = FiredRecorder(args.record, layout) if args.record else None
-    core = getattr(engine, 'engine', engine)         # a hybrid engine's CPU engine learns
-    weights = WeightRecorder(args.record_weights, core.model) if args.record_weights else None
+    weights = WeightRecorder(args.record_weights, engine.model) if args.record_weights \
+        else None
     fired_counts = np.zeros(args.bursts, dtype=np.int64)
     first = engine.burst_count
     first_burst_s = 0.0
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             if recorder:
                 recorder.write(burst, fired)
             if weights:
-                weights.write(burst, core.plastic.magnitude if core.plastic else None)
+                weights.write(burst, engine.plastic.magnitude if engine.plastic else None)
             if step == 0:
                 first_burst_s = time.perf_counter() - t0
     finally:

@@ -13,7 +13,7 @@ Model (every constant an estimate, from ../shared/HAILORT.md, labelled so in eve
 """
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -42,6 +42,8 @@ PROFILES: Dict[str, DeviceProfile] = {p.name: p for p in (
     DeviceProfile('x86-gen3x4', 'x86 host, PCIe Gen 3 x4', 3.2e9, 0.3e-3, 1.3e12, 1.0),
 )}
 DEFAULT_PROFILE = 'pi5-gen3'
+# where planned device partitions run: always there, where the model predicts a gain, none
+PLACEMENTS = ('device', 'auto', 'cpu')
 
 
 def profile(name: str) -> DeviceProfile:
@@ -109,22 +111,21 @@ class CostModel:
         return self.device.overhead_s + moved / self.device.bandwidth + \
             macs / self.device.macs_per_s
 
-    def io_bytes(self, ops: Iterable) -> int:
-        """Bytes in and out per inference: each source and target area once."""
+    def io_voxels(self, ops: Iterable) -> Tuple[int, int]:
+        """Voxels in and out per inference: each source and target area once."""
         ops = list(ops)
         areas = self.connectome.areas
-        sources = {op.src for op in ops}
-        targets = {op.dst for op in ops}
-        return sum(areas[a].voxels for a in sources) * IN_BYTES_PER_VOXEL + \
-            sum(areas[b].voxels for b in targets) * OUT_BYTES_PER_VOXEL
+        return (sum(areas[a].voxels for a in {op.src for op in ops}),
+                sum(areas[b].voxels for b in {op.dst for op in ops}))
+
+    def io_bytes(self, ops: Iterable) -> int:
+        """Bytes in and out per inference."""
+        sources, targets = self.io_voxels(ops)
+        return sources * IN_BYTES_PER_VOXEL + targets * OUT_BYTES_PER_VOXEL
 
     def host_io_s(self, ops: Iterable) -> float:
         """Host seconds per burst to fill the inputs and apply the outputs."""
-        ops = list(ops)
-        areas = self.connectome.areas
-        voxels = sum(areas[a].voxels for a in {op.src for op in ops}) + \
-            sum(areas[b].voxels for b in {op.dst for op in ops})
-        return voxels * HOST_VOXEL_S * self.device.cpu_factor
+        return sum(self.io_voxels(ops)) * HOST_VOXEL_S * self.device.cpu_factor
 
     def predict(self, on_device: Sequence[Sequence], activity: np.ndarray,
                 placement: str) -> Prediction:

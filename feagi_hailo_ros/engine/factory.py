@@ -11,6 +11,8 @@ import importlib.util
 import os
 from typing import Callable, Dict, Optional
 
+from feagi_hailo_ros.devices.cost_model import DEFAULT_PROFILE
+
 DEVICE_KINDS = ('cpu', 'emulator', 'hailo', 'auto')
 
 
@@ -29,15 +31,14 @@ class EngineConfig:
     retry_bursts: int = 50               # bursts on the CPU before a device is reopened
     prefetch: bool = True                # start the next burst's device jobs at once
     placement: str = 'device'            # device | auto (cost model) | cpu (hybrid.placement)
-    profile: str = 'pi5-gen3'            # device profile of the cost model (estimates)
+    profile: str = DEFAULT_PROFILE       # device profile of the cost model (estimates)
 
     def __post_init__(self):
         """Refuse unknown devices and impossible counts with a readable reason."""
         if self.device not in DEVICE_KINDS:
             raise ValueError(f"device '{self.device}': expected one of "
                              f"{', '.join(DEVICE_KINDS)}")
-        from feagi_hailo_ros.devices.cost_model import profile
-        from feagi_hailo_ros.engine.hybrid.placement import PLACEMENTS
+        from feagi_hailo_ros.devices.cost_model import PLACEMENTS, profile
         if self.placement not in PLACEMENTS:
             raise ValueError(f"placement '{self.placement}': expected one of "
                              f"{', '.join(PLACEMENTS)}")

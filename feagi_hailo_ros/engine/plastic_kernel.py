@@ -19,6 +19,12 @@ import numpy as np
 _ZERO = np.float32(0.0)
 
 
+@njit(nogil=True, cache=True, inline='always')
+def _signed(w, negative):
+    """The delivered weight of magnitude w: negative if inhibitory, +0.0 when zero."""
+    return -w if (negative and w != _ZERO) else w + _ZERO
+
+
 @njit(nogil=True, cache=True)
 def learn(burst, fired, n_fired, tracked_area, neuron_area, last_fired, recent, in_recent,
           n_recent, longest_window, indptr, target, in_indptr, in_order, source, pair,
@@ -33,8 +39,7 @@ def learn(burst, fired, n_fired, tracked_area, neuron_area, last_fired, recent, 
     if not dense:
         for j in range(n_touched):             # the previous update reaches delivery now
             k = touched[j]
-            w = magnitude[k]
-            delivered[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO
+            delivered[k] = _signed(magnitude[k], negative[k])
     for j in range(n_fired):
         u = fired[j]
         if tracked_area[neuron_area[u]]:
@@ -92,7 +97,7 @@ def _learn_all(t, last_fired, target, source, pair, negative, magnitude, deliver
     count = 0
     for k in range(magnitude.size):
         w = magnitude[k]
-        delivered[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO
+        delivered[k] = _signed(w, negative[k])
         q = pair[k]
         w_q = pair_window[q]
         if not pair_learns[q] or t < w_q:
@@ -144,5 +149,4 @@ def _merge_fired(fired, n_fired, tracked_area, neuron_area, recent, in_recent, k
 def signed_weights(magnitude, negative, out):
     """Write the signed weights of `magnitude` into `out` (+0.0 for a zero weight)."""
     for k in range(magnitude.size):
-        w = magnitude[k]
-        out[k] = -w if (negative[k] and w != _ZERO) else w + _ZERO
+        out[k] = _signed(magnitude[k], negative[k])

@@ -15,12 +15,9 @@ import numpy as np
 
 
 def plastic_state(engine) -> Optional[PlasticState]:
-    """The engine's learning state (a HybridEngine's is its BurstEngine's), or None."""
-    for candidate in (engine, getattr(engine, 'engine', None)):
-        state = getattr(candidate, 'plastic', None)
-        if isinstance(state, PlasticState):
-            return state
-    return None
+    """The engine's learning state (`plastic`: a HybridEngine forwards its BurstEngine's)."""
+    state = getattr(engine, 'plastic', None)
+    return state if isinstance(state, PlasticState) else None
 
 
 def _pair_name(pair) -> str:

@@ -9,6 +9,7 @@ import os
 import time
 from typing import Any, Dict, Tuple
 
+from feagi_hailo_ros.devices.cost_model import DEFAULT_PROFILE
 from feagi_hailo_ros.engine.factory import EngineConfig, make_engine, resolve_device
 from feagi_hailo_ros.kernel_cache import cache_state, kernel_cache_counts
 from feagi_hailo_ros.runtime.brain_runtime import BrainRuntime
@@ -71,7 +72,7 @@ def engine_config(settings: Dict[str, Any]) -> EngineConfig:
         device_timeout_ms=float(settings.get('device_timeout_ms', 1000.0)),
         shared_device=bool(settings.get('shared_device', False)),
         placement=str(settings.get('placement', 'device')),
-        profile=str(settings.get('device_profile', 'pi5-gen3')))
+        profile=str(settings.get('device_profile', DEFAULT_PROFILE)))
 
 
 def build_engine(connectome, settings: Dict[str, Any], logger=None,

@@ -9,6 +9,8 @@ the reason a value is refused. No ROS here.
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from feagi_hailo_ros.devices.cost_model import DEFAULT_PROFILE, PLACEMENTS, PROFILES
+
 DEVICES = ('cpu', 'emulator', 'hailo', 'auto')
 
 
@@ -60,11 +62,11 @@ PARAMETERS: List[ParamSpec] = [
     ParamSpec('placement', 'device',
               "device partitions: 'device' (always there), 'auto' (only while the cost model "
               "predicts a gain at the measured activity), 'cpu' (none)", _RO,
-              choices=('device', 'auto', 'cpu')),
-    ParamSpec('device_profile', 'pi5-gen3',
+              choices=PLACEMENTS),
+    ParamSpec('device_profile', DEFAULT_PROFILE,
               'device profile of the cost model (estimates): pi5-gen2 | pi5-gen3 | x86-gen3x4; '
               'under placement auto the emulator takes its predicted round trip', _RO,
-              choices=('pi5-gen2', 'pi5-gen3', 'x86-gen3x4')),
+              choices=tuple(PROFILES)),
     ParamSpec('keep_learned_weights', True,
               'on cleanup then configure, the weights and firing history of plastic mappings '
               'carry over when the genome still has the same plastic mappings; false: they '

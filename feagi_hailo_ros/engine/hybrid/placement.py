@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from feagi_hailo_ros.devices.cost_model import (CostModel, DEFAULT_PROFILE, expected_activity,
-                                                profile)
+                                                PLACEMENTS, profile)
 import numpy as np
 
-PLACEMENTS = ('device', 'auto', 'cpu')
 EVERY = 50                   # bursts between decisions
 ALPHA = 0.3                  # weight of the newest measurement in the activity average
 MARGIN_S = 20e-6             # a move needs a predicted gain (or loss) above this
